@@ -1,0 +1,99 @@
+"""idgate: the Flask application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, abort, request
+from flask_wtf.csrf import CSRFProtect
+
+from gateway import db, errors
+from gateway.accounts.passwords import Passwords
+from gateway.clock import SystemClock
+from gateway.config import Settings, ensure_secret_key, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Any single form field above this is refused before it reaches a view.
+MAX_FIELD_BYTES = 10 * 1024
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config → database → extensions → blueprints → error handlers.
+
+    `overrides` take precedence over the environment (tests); CLOCK may be given
+    to control time.
+    """
+    overrides = dict(overrides or {})
+    clock = overrides.pop("CLOCK", None) or SystemClock()
+    settings = load_settings(overrides=overrides)
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "templates" / "static"),
+        instance_path=str(Path(settings.instance_path).resolve()),
+    )
+    _configure_flask(app, settings)
+    app.extensions["idgate.settings"] = settings
+    app.extensions["idgate.clock"] = clock
+    app.extensions["idgate.passwords"] = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+    db.init_app(app, settings.database_url)
+
+    from gateway.sessions import login
+
+    CSRFProtect(app)
+    login.init_app(app)
+    app.before_request(_refuse_malformed_input)
+
+    from gateway import ops
+    from gateway.accounts.views import bp as accounts_bp
+    from gateway.sessions.forward_auth import bp as forward_auth_bp
+
+    for blueprint in (accounts_bp, forward_auth_bp, ops.bp):
+        app.register_blueprint(blueprint)
+
+    from gateway import limits
+
+    limits.init_app(app)
+    errors.register(app)
+
+    from gateway.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _configure_flask(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=ensure_secret_key(settings),
+        # Flask's own signed cookie only carries pre-auth state such as the CSRF token.
+        SESSION_COOKIE_NAME="idgate_state",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_FORM_MEMORY_SIZE=MAX_FIELD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the browser session instead of a clock
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.config.update(settings.extra)
+
+
+def _refuse_malformed_input():
+    """Unknown content types and undecodable bytes get a 4xx that says so."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if request.path.startswith("/api/"):
+        return None  # the JSON API checks its own content type
+    if request.mimetype not in _FORM_TYPES:
+        abort(415, description="Send forms as application/x-www-form-urlencoded or multipart/form-data.")
+    # Werkzeug replaces undecodable bytes with U+FFFD instead of failing.
+    if any("\ufffd" in value for value in request.form.values()):
+        abort(400, description="The form is not valid UTF-8.")
+    return None

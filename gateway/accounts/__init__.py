@@ -1,0 +1,1 @@
+"""People: users, passwords, sign-in and sign-up."""

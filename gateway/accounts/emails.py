@@ -1,0 +1,24 @@
+"""Email addresses: one normal form, so that uniqueness and comparisons agree."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from gateway.errors import BadRequest
+
+
+def normalize_email(address: str) -> str:
+    """Return the address's normal form: NFC, IDNA domain, all lowercase.
+
+    :raise BadRequest: when it is not a valid email address.
+    """
+    try:
+        result = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadRequest(f"Enter a valid email address ({exc}).", code="invalid_email") from None
+    return f"{result.local_part.casefold()}@{result.ascii_domain.lower()}"
+
+
+def loose_email_key(address: str) -> str:
+    """A cheap, never-failing key for throttling sign-in attempts per account."""
+    return address.strip().casefold()[:320]

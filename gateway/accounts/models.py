@@ -1,0 +1,33 @@
+"""User accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, UTCDateTime
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored normalized (see accounts.emails.normalize_email), so the unique
+    # index is case-insensitive without relying on the database's collation.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    # None for SSO-only users: password sign-in cannot even be attempted for them.
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    sso_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    def __repr__(self) -> str:  # no secrets in reprs
+        return f"<User {self.id} {self.email}>"

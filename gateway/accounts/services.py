@@ -1,0 +1,207 @@
+"""Account rules: sign-up, users with temporary passwords, sign-in, password changes."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.accounts.emails import normalize_email
+from gateway.accounts.models import User
+from gateway.accounts.passwords import Passwords, generate_temporary_password, policy_problems
+from gateway.actor import Actor
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.config import Settings
+from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.orgs import services as orgs
+from gateway.orgs.models import Role
+from gateway.sessions import services as sessions
+from gateway.sessions.models import UserSession
+
+
+class SignupClosed(GatewayError):
+    code, status, message = "signup_closed", 403, "Sign-up is closed on this gateway. Ask an admin for an invitation."
+
+
+class NoActiveMembership(GatewayError):
+    code, status, message = "no_active_membership", 403, "Your account has no active organization. Ask an admin."
+
+
+class SsoOnly(GatewayError):
+    code, status, message = "sso_only", 400, "This account signs in through single sign-on. Use “Continue with SSO”."
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A started session: the token goes into the cookie, `restricted` says where to send the user."""
+
+    token: str
+    session: UserSession
+    restricted: bool
+
+
+def validate_name(name: str) -> str:
+    """:raise BadRequest: unless 3 to 40 characters once surrounding spaces are gone."""
+    name = " ".join((name or "").split())
+    if not 3 <= len(name) <= 40:
+        raise BadRequest("A name takes 3 to 40 characters.", code="invalid_name")
+    # Names travel in X-Auth-Name headers: no control or format characters.
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise BadRequest("A name cannot contain control characters.", code="invalid_name")
+    return name
+
+
+def check_password_policy(password: str, *, email: str, name: str, settings: Settings) -> None:
+    """:raise PolicyViolation: listing every rule the password misses."""
+    problems = policy_problems(password, email=email, name=name, min_length=settings.password_min_length)
+    if problems:
+        raise PolicyViolation(problems)
+
+
+def _new_user(db: Session, *, email: str, name: str, now: datetime) -> User:
+    email, name = normalize_email(email), validate_name(name)
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with this email already exists.", code="email_taken")
+    user = User(email=email, name=name, created_at=now)
+    db.add(user)
+    return user
+
+
+def signup_is_open(db: Session, settings: Settings) -> bool:
+    """IDGATE_SIGNUP: `open`, `closed`, or `first` (only while no organization exists)."""
+    if settings.signup == "first":
+        return not orgs.any_organization_exists(db)
+    return settings.signup == "open"
+
+
+def sign_up(
+    db: Session, *, org_slug: str, org_name: str, email: str, name: str, password: str,
+    passwords: Passwords, actor: Actor, settings: Settings, now: datetime,
+) -> SignIn:
+    """Create an organization with its first admin, who chose their own password, and sign them in.
+
+    :raise SignupClosed: per IDGATE_SIGNUP (`first` allows it only while no organization exists).
+    :raise BadRequest, Conflict, PolicyViolation: for bad or taken input.
+    """
+    if not signup_is_open(db, settings):
+        raise SignupClosed()
+    org = orgs.create_org(db, slug=org_slug, name=org_name, now=now)
+    user = _new_user(db, email=email, name=name, now=now)
+    check_password_policy(password, email=user.email, name=user.name, settings=settings)
+    user.password_hash = passwords.hash(password)
+    user.last_login_at = now
+    user.last_org_id = org.id
+    db.flush()  # ids for the membership and the audit rows
+    orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
+    actor = actor.as_user(user.id, user.email, org.id)
+    record(db, actor, AuditAction.ORG_CREATE, now=now, slug=org.slug)
+    record(db, actor, AuditAction.USER_SIGNUP, now=now, target_id=user.id, target_email=user.email)
+    token, session = sessions.start(db, user, org_id=org.id, restricted=False, actor=actor,
+                                    settings=settings, now=now)
+    return SignIn(token, session, restricted=False)
+
+
+def create_org_with_admin(
+    db: Session, *, slug: str, name: str, admin_email: str, admin_name: str,
+    passwords: Passwords, actor: Actor, now: datetime,
+) -> tuple[User, str]:
+    """Create an organization and its admin with a temporary password; returns that password once."""
+    org = orgs.create_org(db, slug=slug, name=name, now=now)
+    user = _new_user(db, email=admin_email, name=admin_name, now=now)
+    temporary = generate_temporary_password()
+    user.password_hash = passwords.hash(temporary)
+    user.must_change_password = True
+    user.last_org_id = org.id
+    db.flush()  # ids for the membership and the audit rows
+    orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
+    record(db, actor, AuditAction.ORG_CREATE, now=now, org_id=org.id, slug=org.slug)
+    record(db, actor, AuditAction.USER_CREATE, now=now, org_id=org.id, target_id=user.id,
+           target_email=user.email, role=str(Role.ADMIN))
+    return user, temporary
+
+
+def sign_in_with_password(
+    db: Session, *, email: str, password: str, passwords: Passwords, actor: Actor,
+    settings: Settings, now: datetime,
+) -> SignIn:
+    """Check an email and password and start a session.
+
+    Unknown email and wrong password cost one argon2 verification each and fail
+    with the same InvalidCredentials. A temporary password opens a restricted session.
+
+    :raise InvalidCredentials, SsoOnly, NoActiveMembership:
+    """
+    try:
+        normalized = normalize_email(email)
+    except BadRequest:
+        normalized = None
+    user = db.scalar(select(User).where(User.email == normalized)) if normalized else None
+    if user is not None and user.sso_only:
+        raise SsoOnly()
+    if not passwords.verify(user.password_hash if user else None, password):
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now,
+               target_id=user.id if user else None, target_email=normalized,
+               reason="wrong_password" if user else "unknown_email")
+        raise InvalidCredentials()
+
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+    membership = orgs.membership_to_use(db, user)
+    if membership is None:
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, target_id=user.id,
+               target_email=user.email, reason="no_active_membership")
+        raise NoActiveMembership()
+    actor = actor.as_user(user.id, user.email, membership.org_id)
+    user.last_login_at = now
+    user.last_org_id = membership.org_id
+    restricted = user.must_change_password
+    token, session = sessions.start(db, user, org_id=membership.org_id, restricted=restricted,
+                                    actor=actor, settings=settings, now=now)
+    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
+           method="password", temporary=restricted)
+    return SignIn(token, session, restricted)
+
+
+def change_password(
+    db: Session, *, user_id: int, session_id: int, current_password: str | None, new_password: str,
+    passwords: Passwords, actor: Actor, settings: Settings, now: datetime,
+) -> SignIn:
+    """Set a new password, end every other session and replace the caller's token.
+
+    A session that still owes the change of a temporary password proved that
+    password moments ago and is not asked for it again; any other must give
+    the current password.
+
+    :raise InvalidCredentials: the current password is wrong.
+    :raise PolicyViolation: the new one breaks the policy or equals the old one.
+    :raise SsoOnly: SSO-only accounts have no password to change.
+    """
+    user = db.get(User, user_id)
+    session = db.get(UserSession, session_id)
+    if user.sso_only or user.password_hash is None:
+        raise SsoOnly()
+    if not session.restricted and not passwords.verify(user.password_hash, current_password or ""):
+        raise InvalidCredentials("Your current password is not right.")
+    check_password_policy(new_password, email=user.email, name=user.name, settings=settings)
+    if passwords.verify(user.password_hash, new_password):
+        raise PolicyViolation(["Choose a password different from the one you have now."])
+
+    was_temporary = user.must_change_password
+    user.password_hash = passwords.hash(new_password)
+    user.must_change_password = False
+    sessions.revoke_all_for(db, user.id, now=now)
+    token, new_session = sessions.start(db, user, org_id=session.org_id, restricted=False,
+                                        actor=actor, settings=settings, now=now)
+    action = AuditAction.PASSWORD_TEMPORARY_CHANGE if was_temporary else AuditAction.PASSWORD_CHANGE
+    record(db, actor, action, now=now, target_id=user.id, target_email=user.email)
+    return SignIn(token, new_session, restricted=False)
+
+
+def sign_out(db: Session, *, session_id: int, actor: Actor, now: datetime) -> None:
+    sessions.revoke(db, session_id, now=now)
+    record(db, actor, AuditAction.LOGOUT, now=now, target_id=actor.user_id, target_email=actor.email)
+

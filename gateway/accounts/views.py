@@ -1,0 +1,123 @@
+"""Sign-up, sign-in, sign-out, password change and the account page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from gateway.accounts import services
+from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm
+from gateway.actor import actor_from_request
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.redirects import safe_redirect_target
+from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
+from gateway.web import passwords, settings
+
+bp = Blueprint("accounts", __name__)
+
+_FIELD_OF_CODE = {
+    "invalid_email": "email", "email_taken": "email", "invalid_name": "name",
+    "invalid_slug": "org_slug", "slug_taken": "org_slug", "invalid_org_name": "org_name",
+}
+
+
+def _signed_in(result: services.SignIn, next_url: str | None):
+    if result.restricted:
+        target = url_for("accounts.change_password")
+    else:
+        target = safe_redirect_target(next_url, url_for("accounts.account"))
+    return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    db = get_session()
+    if not services.signup_is_open(db, settings()):
+        return render_template("accounts/signup_closed.html"), 403
+    if form.validate_on_submit():
+        try:
+            result = services.sign_up(
+                db, org_slug=form.org_slug.data, org_name=form.org_name.data, email=form.email.data,
+                name=form.name.data, password=form.password.data, passwords=passwords(),
+                actor=actor_from_request(), settings=settings(), now=now(),
+            )
+        except PolicyViolation as exc:
+            form.password.errors.extend(exc.problems)
+        except (BadRequest, Conflict) as exc:
+            getattr(form, _FIELD_OF_CODE.get(exc.code, "email")).errors.append(exc.message)
+        else:
+            return _signed_in(result, None)
+        db.rollback()  # nothing of a refused sign-up is kept
+    status = 400 if form.errors else 200
+    return render_template("accounts/signup.html", form=form, min_length=settings().password_min_length), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    next_url = request.values.get("next") or None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = services.sign_in_with_password(
+                get_session(), email=form.email.data, password=form.password.data, passwords=passwords(),
+                actor=actor_from_request(), settings=settings(), now=now(),
+            )
+        except InvalidCredentials as exc:
+            form.password.errors.append(exc.message)
+            status = 401
+        except GatewayError as exc:  # SSO-only account, no active organization
+            form.email.errors.append(exc.message)
+            status = exc.status
+        else:
+            return _signed_in(result, next_url)
+    elif form.errors:
+        status = 400
+    return render_template("accounts/login.html", form=form, next=next_url), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    services.sign_out(get_session(), session_id=current_user.ctx.session_id, actor=actor_from_request(),
+                      now=now())
+    return clear_session_cookie(redirect(url_for("accounts.login"), 303))
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    ctx = current_user.ctx
+    if form.validate_on_submit():
+        try:
+            result = services.change_password(
+                get_session(), user_id=ctx.user_id, session_id=ctx.session_id,
+                current_password=form.current_password.data, new_password=form.new_password.data,
+                passwords=passwords(), actor=actor_from_request(), settings=settings(), now=now(),
+            )
+        except InvalidCredentials as exc:
+            form.current_password.errors.append(exc.message)
+        except PolicyViolation as exc:
+            form.new_password.errors.extend(exc.problems)
+        else:
+            return set_session_cookie(redirect(url_for("accounts.account", changed=1), 303),
+                                      result.token, result.session.expires_at)
+    status = 400 if form.errors else 200
+    return render_template("accounts/change_password.html", form=form, restricted=ctx.restricted,
+                           min_length=settings().password_min_length), status
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return render_template("accounts/account.html", ctx=current_user.ctx,
+                           changed=request.args.get("changed") == "1")

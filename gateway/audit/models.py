@@ -1,0 +1,32 @@
+"""Audit events: append-only, and independent of the rows they describe."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, UTCDateTime
+
+
+class AuditEvent(Base):
+    """One thing that happened.
+
+    No foreign keys on purpose: the trail must outlive the users and
+    organizations it names, so ids and display values are copied in.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    actor_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    target_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    target_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

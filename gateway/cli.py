@@ -1,0 +1,86 @@
+"""The `idgate` command: Flask's CLI with our commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from gateway.actor import Actor
+from gateway.errors import GatewayError
+
+
+def _create_app():
+    from gateway import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=False,
+                     help="idgate, the identity gateway.")
+    cli(prog_name="idgate")
+
+
+def _fail(exc: GatewayError):
+    raise click.ClickException(exc.message)
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Create or upgrade the database schema and generate missing keys."""
+    from gateway.migrate import upgrade
+
+    upgrade(current_app)
+    click.echo(f"Database ready: {current_app.extensions['idgate.engine'].url.render_as_string(hide_password=True)}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, threads: int):
+    """Run the gateway under gunicorn."""
+    from gateway.server import run
+
+    run(host=host, port=port, workers=workers, threads=threads)
+
+
+@click.group("org")
+def org_group():
+    """Manage organizations."""
+
+
+@org_group.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@with_appcontext
+def org_create_command(slug: str, name: str, admin_email: str, admin_name: str):
+    """Create an organization and its first admin; prints the admin's temporary password once."""
+    from gateway.accounts.services import create_org_with_admin
+    from gateway.clock import now
+    from gateway.db import transaction
+
+    try:
+        with transaction() as db:
+            user, temporary = create_org_with_admin(
+                db, slug=slug, name=name, admin_email=admin_email, admin_name=admin_name,
+                passwords=current_app.extensions["idgate.passwords"], actor=Actor(user_agent="idgate cli"),
+                now=now(),
+            )
+    except GatewayError as exc:
+        _fail(exc)
+    settings = current_app.extensions["idgate.settings"]
+    click.echo(f"Created organization {slug} with admin {user.email}.")
+    click.echo(f"Temporary password (shown once): {temporary}")
+    click.echo(f"Sign in at {settings.base_url}/login; the first sign-in asks for a new password.")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (init_command, serve_command, org_group):
+        app.cli.add_command(command)

@@ -1,0 +1,132 @@
+"""Database plumbing: declarative base, engine, the request's Session, transactions."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets real transactions, WAL and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": 15})
+
+    # pysqlite's own transaction handling breaks SAVEPOINT and FOR UPDATE-free
+    # locking; hand BEGIN to SQLAlchemy as its documentation recommends.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        if parsed.database and parsed.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def init_app(app: Flask, url: str) -> None:
+    engine = make_engine(url)
+    app.extensions["idgate.engine"] = engine
+    app.extensions["idgate.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.after_request(_commit_at_the_edge)
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    """The request's Session, created on first use; committed once, at the edge."""
+    if "db" not in g:
+        g.db = current_app.extensions["idgate.sessionmaker"]()
+    return g.db
+
+
+def _commit_at_the_edge(response):
+    # Commit before the response leaves, so that a failed commit still turns into
+    # an error response instead of a success the database never saw.
+    db = g.pop("db", None)
+    if db is None:
+        return response
+    try:
+        if response.status_code < 500:
+            db.commit()
+        else:
+            db.rollback()
+    finally:
+        db.close()
+    return response
+
+
+def _close_session(_exc):
+    db = g.pop("db", None)
+    if db is not None:
+        db.rollback()
+        db.close()
+
+
+@contextmanager
+def transaction(app: Flask | None = None) -> Iterator[Session]:
+    """An explicit unit of work for the CLI and background jobs."""
+    app = app or current_app
+    db = app.extensions["idgate.sessionmaker"]()
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()

@@ -1,0 +1,114 @@
+"""Typed errors with stable codes, and the one place they become HTTP responses."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class GatewayError(Exception):
+    """A failure the user caused or can act on; `code` is stable, `message` is for people."""
+
+    code = "error"
+    status = 400
+    message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+
+
+class BadRequest(GatewayError):
+    code, status = "bad_request", 400
+
+
+class Unauthorized(GatewayError):
+    code, status, message = "unauthorized", 401, "Sign in first."
+
+
+class Forbidden(GatewayError):
+    code, status, message = "forbidden", 403, "You may not do that."
+
+
+class NotFound(GatewayError):
+    code, status, message = "not_found", 404, "There is nothing here."
+
+
+class Conflict(GatewayError):
+    code, status = "conflict", 409
+
+
+class InvalidCredentials(GatewayError):
+    # One message for unknown email and wrong password: never reveal which.
+    code, status, message = "invalid_credentials", 401, "That email and password do not match an account."
+
+
+class PolicyViolation(GatewayError):
+    """A new password breaks the password policy; `problems` lists each rule missed."""
+
+    code, status, message = "password_policy", 400, "That password cannot be used."
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+_JSON_PREFIXES = ("/api/", "/auth/", "/oauth/", "/.well-known/")
+
+_MESSAGES = {
+    400: "The request was not understood.",
+    404: "There is nothing here.",
+    405: "That method is not allowed here.",
+    413: "The request is too large.",
+    415: "That content type is not accepted here.",
+    429: "Too many attempts. Wait a little and try again.",
+    500: "Something went wrong on our side.",
+    503: "The service is unavailable. Try again shortly.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(_JSON_PREFIXES)
+
+
+def discard_transaction() -> None:
+    """Roll back whatever the failed request wrote, so nothing half-done is committed."""
+    db = g.pop("db", None)
+    if db is not None:
+        db.rollback()
+        db.close()
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+    else:
+        page = render_template("errors/error.html", status=status, code=code, message=message)
+        response = make_response(page)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(GatewayError)
+    def _gateway_error(exc: GatewayError):
+        discard_transaction()
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        discard_transaction()
+        status = exc.code or 500
+        description = exc.description if status in (400, 413, 415) and exc.description else None
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, code, description or _MESSAGES.get(status, exc.name or "Error"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        discard_transaction()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", _MESSAGES[500])

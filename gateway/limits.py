@@ -1,0 +1,72 @@
+"""Sign-in throttling (Flask-Limiter): per account and per client address, shared through Redis."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from gateway.accounts.emails import loose_email_key
+from gateway.actor import actor_from_request
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import discard_transaction, error_response
+
+
+def _account_key() -> str:
+    return "account:" + loose_email_key(request.form.get("email", ""))
+
+
+def _failed(response) -> bool:
+    # Only failed attempts count, so that a person who signs in often is never throttled;
+    # a success answers with a redirect.
+    return response.status_code not in (302, 303)
+
+
+def init_app(app: Flask) -> Limiter:
+    settings = app.extensions["idgate.settings"]
+    limiter = Limiter(
+        key_func=get_remote_address,
+        storage_uri=settings.redis_url or "memory://",
+        headers_enabled=True,
+        # A Redis outage must not lock everyone out: fall back to per-process counting.
+        in_memory_fallback_enabled=bool(settings.redis_url),
+        key_prefix="idgate",
+    )
+    limiter.init_app(app)
+    login_view = app.view_functions["accounts.login"]
+    limit_account = limiter.limit(settings.login_limit_account, key_func=_account_key, methods=["POST"],
+                                  deduct_when=_failed, scope="login-account")
+    limit_address = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
+                                  scope="login-address")
+    app.view_functions["accounts.login"] = limit_account(limit_address(login_view))
+    app.extensions["idgate.limiter"] = limiter
+
+    @app.errorhandler(429)
+    def _too_many(exc):
+        discard_transaction()
+        retry_after = _retry_after(limiter)
+        if request.endpoint == "accounts.login":
+            record(get_session(), actor_from_request(), AuditAction.LOGIN_THROTTLED, now=now(),
+                   target_email=loose_email_key(request.form.get("email", "")) or None)
+            from gateway.accounts.forms import LoginForm
+
+            page = render_template("accounts/login.html", form=LoginForm(), next=request.values.get("next"),
+                                   throttled_for=retry_after)
+            return page, 429, {"Retry-After": str(retry_after)}
+        return error_response(429, "too_many_requests", "Too many attempts. Wait a little and try again.",
+                              {"Retry-After": str(retry_after)})
+
+    return limiter
+
+
+def _retry_after(limiter: Limiter) -> int:
+    # Flask-Limiter sets Retry-After itself when it injects headers; compute it for the page too.
+    import time
+
+    window = getattr(limiter, "current_limit", None)
+    if window is not None:
+        return max(1, int(window.reset_at - time.time()))
+    return 60

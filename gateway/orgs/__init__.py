@@ -1,0 +1,1 @@
+"""Organizations and the memberships that tie users to them."""

@@ -1,0 +1,35 @@
+"""Running the app under gunicorn from `idgate serve`."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Each worker builds its own app after the fork: no shared connections.
+        from gateway import create_app
+
+        return create_app()
+
+
+def run(*, host: str, port: int, workers: int, threads: int) -> None:
+    _Gunicorn({
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "graceful_timeout": 20,
+        "timeout": 60,
+        "accesslog": "-",
+        # The access log must never carry tokens from query strings: log the path only.
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+    }).run()

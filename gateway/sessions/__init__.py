@@ -1,0 +1,1 @@
+"""Server-side sign-in sessions and the forward-auth endpoint built on them."""

@@ -1,0 +1,59 @@
+"""Flask-Login on top of our server-side sessions, and the restricted-session guard."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, redirect, request, url_for
+from flask_login import LoginManager, UserMixin, current_user
+
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import Unauthorized, wants_json
+from gateway.sessions import services
+from gateway.sessions.cookies import token_from_request
+from gateway.sessions.services import SessionContext
+
+# Endpoints a session that still owes a password change may reach.
+_RESTRICTED_ALLOWED = {"accounts.change_password", "accounts.logout", "static", "ops.healthz", "ops.readyz"}
+
+
+class SignedInUser(UserMixin):
+    """current_user: a thin wrapper over the resolved SessionContext."""
+
+    def __init__(self, ctx: SessionContext):
+        self.ctx = ctx
+
+    def get_id(self) -> str:
+        return str(self.ctx.session_id)
+
+
+def _load_from_request(_request) -> SignedInUser | None:
+    ctx = services.resolve(
+        get_session(), token_from_request(),
+        settings=current_app.extensions["idgate.settings"], now=now(),
+    )
+    return SignedInUser(ctx) if ctx else None
+
+
+def _unauthorized():
+    if wants_json():
+        raise Unauthorized()
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def _hold_restricted_sessions():
+    """A temporary password opens /password/change and /logout, nothing else."""
+    if request.endpoint in _RESTRICTED_ALLOWED or request.endpoint == "forward_auth.verify":
+        return None
+    if current_user.is_authenticated and current_user.ctx.restricted:
+        return redirect(url_for("accounts.change_password"))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    manager = LoginManager()
+    manager.request_loader(_load_from_request)
+    manager.user_loader(lambda _id: None)  # never from Flask's cookie session: only our token
+    manager.unauthorized_handler(_unauthorized)
+    manager.session_protection = None
+    manager.init_app(app)
+    app.before_request(_hold_restricted_sessions)

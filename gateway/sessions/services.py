@@ -1,0 +1,142 @@
+"""Starting, resolving and revoking server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.accounts.models import User
+from gateway.actor import Actor
+from gateway.config import Settings
+from gateway.orgs.models import MemberStatus, Membership, Organization
+from gateway.sessions.models import UserSession
+
+# last_seen is written at most this often, so that the forward-auth hot path
+# stays read-only for nearly every request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What a valid session says about its holder, read on every request."""
+
+    session_id: int
+    user_id: int
+    email: str
+    name: str
+    org_id: int | None
+    org_slug: str | None
+    org_name: str | None
+    role: str | None
+    restricted: bool
+    expires_at: datetime
+
+
+def hash_token(token: str) -> str:
+    """The session table stores this, never the token: a leaked table opens no session."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def start(
+    db: Session, user: User, *, org_id: int | None, restricted: bool, actor: Actor,
+    settings: Settings, now: datetime,
+) -> tuple[str, UserSession]:
+    """Open a session with a fresh random token; returns the token (shown once, in the cookie)."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        org_id=org_id,
+        restricted=restricted,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + settings.session_lifetime,
+        idle_expires_at=now + settings.session_idle,
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+    )
+    db.add(row)
+    db.flush()  # to hand back the row with its id
+    return token, row
+
+
+def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime) -> SessionContext | None:
+    """The context of a live session, or None if unknown, revoked, expired or cut off.
+
+    A session is cut off when its membership is no longer active, so that
+    deactivation takes effect on the very next request.
+    """
+    if not token or len(token) > 128:
+        return None
+    row = db.execute(
+        select(UserSession, User, Membership, Organization)
+        .join(User, User.id == UserSession.user_id)
+        .outerjoin(
+            Membership,
+            (Membership.user_id == UserSession.user_id) & (Membership.org_id == UserSession.org_id),
+        )
+        .outerjoin(Organization, Organization.id == UserSession.org_id)
+        .where(UserSession.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    session, user, membership, org = row
+    if session.revoked_at is not None or now >= session.expires_at or now >= session.idle_expires_at:
+        return None
+    if session.org_id is not None and (membership is None or membership.status != MemberStatus.ACTIVE):
+        return None
+    if now - session.last_seen_at >= TOUCH_INTERVAL:
+        _touch(session, user, settings=settings, now=now)
+    return SessionContext(
+        session_id=session.id,
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        org_id=org.id if org else None,
+        org_slug=org.slug if org else None,
+        org_name=org.name if org else None,
+        role=str(membership.role) if membership else None,
+        restricted=session.restricted,
+        expires_at=session.expires_at,
+    )
+
+
+def _touch(session: UserSession, user: User, *, settings: Settings, now: datetime) -> None:
+    session.last_seen_at = now
+    session.idle_expires_at = min(now + settings.session_idle, session.expires_at)
+    user.last_seen_at = now
+
+
+def revoke(db: Session, session_id: int, *, now: datetime) -> None:
+    db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | None = None,
+                   keep: int | None = None) -> int:
+    """Revoke a user's live sessions (in one organization if given); returns how many."""
+    query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if org_id is not None:
+        query = query.where(UserSession.org_id == org_id)
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    return db.execute(query.values(revoked_at=now)).rowcount
+
+
+def count_active_for(db: Session, user_id: int, *, now: datetime) -> int:
+    return db.scalar(
+        select(func.count()).select_from(UserSession).where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.idle_expires_at > now,
+        )
+    )
