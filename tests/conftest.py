@@ -1,0 +1,162 @@
+"""Test fixtures: the app on SQLite (or PostgreSQL via IDGATE_TEST_DATABASE_URL), one
+rolled-back transaction per test, a controllable clock, and helpers that sign in."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+
+from gateway import create_app
+from gateway.clock import FrozenClock
+from gateway.db import make_engine
+from gateway.migrate import upgrade
+from tests import factories
+
+# argon2 at its cheapest: the tests exercise our logic, not the hash's cost.
+FAST_HASH = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
+STRONG_PASSWORD = "violet tractor mango 1987 sunrise"
+
+
+def pytest_report_header(config):
+    return f"database: {_database_url_for_header()}"
+
+
+def _database_url_for_header() -> str:
+    return os.environ.get("IDGATE_TEST_DATABASE_URL") or "sqlite (temporary file)"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The database every test runs on; the schema is built by our Alembic migrations."""
+    url = os.environ.get("IDGATE_TEST_DATABASE_URL")
+    if url:
+        reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", **FAST_HASH})
+    upgrade(app)
+    app.extensions["idgate.engine"].dispose()
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    """One outer transaction per test, rolled back at the end: tests never see each other."""
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings_overrides(request) -> dict:
+    overrides = {}
+    for marker in reversed(list(request.node.iter_markers("settings"))):
+        overrides.update({key.upper(): value for key, value in marker.kwargs.items()})
+    return overrides
+
+
+@pytest.fixture
+def app(database_url, connection, clock, settings_overrides, tmp_path):
+    app = create_app({
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "TESTING": True,
+        "CLOCK": clock,
+        **FAST_HASH,
+        **settings_overrides,
+    })
+    # Every Session the app opens joins the test's outer transaction through savepoints.
+    app.extensions["idgate.sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield app
+    app.extensions["idgate.engine"].dispose()
+
+
+@pytest.fixture
+def db(app):
+    """A Session for arranging and inspecting data, beside the app's own."""
+    session = app.extensions["idgate.sessionmaker"]()
+    factories.bind(session, app, app.extensions["idgate.clock"])
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token of this browser session, read from a form as a browser would."""
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+class Auth:
+    """Sign in and out through the real forms."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = STRONG_PASSWORD, next: str | None = None, **kw):
+        data = {"email": email, "password": password, "csrf_token": csrf_token(self.client)}
+        if next:
+            data["next"] = next
+        return self.client.post("/login", data=data, **kw)
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/account")})
+
+    def change_password(self, new: str, current: str | None = None):
+        data = {"new_password": new, "csrf_token": csrf_token(self.client, "/password/change")}
+        if current is not None:
+            data["current_password"] = current
+        return self.client.post("/password/change", data=data)
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)
