@@ -84,3 +84,7 @@ def org_create_command(slug: str, name: str, admin_email: str, admin_name: str):
 def register_commands(app: Flask) -> None:
     for command in (init_command, serve_command, org_group):
         app.cli.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

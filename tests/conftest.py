@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from gateway import create_app
@@ -30,25 +32,40 @@ def _database_url_for_header() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory):
     """The database every test runs on; the schema is built by our Alembic migrations."""
-    url = os.environ.get("IDGATE_TEST_DATABASE_URL")
-    if url:
-        reset_postgres(url)
+    server_url = os.environ.get("IDGATE_TEST_DATABASE_URL")
+    if server_url:
+        with fresh_postgres_database(server_url, f"idgate_test_{os.getpid()}") as url:
+            _migrate(url)
+            yield url
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        _migrate(url)
+        yield url
+
+
+def _migrate(url: str) -> None:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", **FAST_HASH})
     upgrade(app)
     app.extensions["idgate.engine"].dispose()
-    return url
 
 
-def reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+@contextmanager
+def fresh_postgres_database(server_url: str, name: str):
+    """A new, empty database on the PostgreSQL server of `server_url`, dropped afterwards,
+    so that concurrent test runs on one server never share tables."""
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with admin.connect() as conn:
+        conn.execute(drop)
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(drop)
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
