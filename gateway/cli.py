@@ -44,8 +44,15 @@ def init_command():
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, threads: int):
     """Run the gateway under gunicorn."""
+    from gateway.accounts.services import signup_is_open
+    from gateway.db import transaction
     from gateway.server import run
 
+    base = current_app.extensions["idgate.settings"].base_url
+    with transaction() as db:
+        next_step = f"{base}/signup to create your organization" if signup_is_open(
+            db, current_app.extensions["idgate.settings"]) else f"{base}/login to sign in"
+    click.echo(f"idgate listens on http://{host}:{port} (public URL {base}). Next: open {next_step}.")
     run(host=host, port=port, workers=workers, threads=threads)
 
 
