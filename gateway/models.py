@@ -4,3 +4,5 @@ from gateway.accounts.models import User  # noqa: F401
 from gateway.audit.models import AuditEvent  # noqa: F401
 from gateway.orgs.models import Membership, Organization  # noqa: F401
 from gateway.sessions.models import UserSession  # noqa: F401
+from gateway.mail.models import OutboxMessage  # noqa: F401
+from gateway.tokens.models import Client  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.accounts.models import User
@@ -38,7 +38,11 @@ class Organization(Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("org_id", "user_id", name="uq_memberships_org_user"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "user_id", name="uq_memberships_org_user"),
+        # The team list pages newest first by id within one organization.
+        Index("ix_memberships_org_id_id", "org_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
@@ -46,6 +50,8 @@ class Membership(Base):
     role: Mapped[Role] = mapped_column(_enum(Role))
     status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Bumped by every change, so that a confirmation page can tell it went stale.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     org: Mapped[Organization] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,1 @@
+"""Tokens for downstream apps: signing keys, JWTs, JWKS, introspection."""
