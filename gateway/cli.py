@@ -88,8 +88,31 @@ def org_create_command(slug: str, name: str, admin_email: str, admin_name: str):
     click.echo(f"Sign in at {settings.base_url}/login; the first sign-in asks for a new password.")
 
 
+@click.group("outbox")
+def outbox_group():
+    """Outgoing mail."""
+
+
+@outbox_group.command("send")
+@with_appcontext
+def outbox_send_command():
+    """Deliver queued mail now (retries what failed before)."""
+    from gateway.db import transaction
+    from gateway.mail import outbox
+
+    settings = current_app.extensions["idgate.settings"]
+    transport = outbox.Transport(settings.smtp_url, settings.mail_from)
+    sent, failed = outbox.send_pending(current_app.extensions["idgate.sessionmaker"], transport,
+                                       current_app.extensions["idgate.clock"].now, due_only=False)
+    with transaction() as db:
+        waiting = outbox.backlog(db)
+    click.echo(f"Sent {sent}, failed {failed}, waiting {waiting}.")
+    if failed:
+        raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, org_group):
+    for command in (init_command, serve_command, org_group, outbox_group):
         app.cli.add_command(command)
 
 

@@ -100,14 +100,24 @@ def _commit_at_the_edge(response):
     db = g.pop("db", None)
     if db is None:
         return response
+    after_commit = db.info.pop("after_commit", [])
     try:
         if response.status_code < 500:
             db.commit()
         else:
             db.rollback()
+            after_commit = []
     finally:
         db.close()
+    run_after_commit(response, after_commit)
     return response
+
+
+def run_after_commit(response, callbacks) -> None:
+    """Run work queued by services (mail delivery) once the response has been sent."""
+    app = current_app._get_current_object()
+    for callback in dict.fromkeys(callbacks):  # once each, in order
+        response.call_on_close(lambda cb=callback: cb(app))
 
 
 def _close_session(_exc):

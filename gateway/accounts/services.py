@@ -62,13 +62,25 @@ def check_password_policy(password: str, *, email: str, name: str, settings: Set
         raise PolicyViolation(problems)
 
 
-def _new_user(db: Session, *, email: str, name: str, now: datetime) -> User:
+def new_user(db: Session, *, email: str, name: str, now: datetime) -> User:
+    """A new account with no credential yet.
+
+    :raise BadRequest: bad email or name. :raise Conflict: the email has an account.
+    """
     email, name = normalize_email(email), validate_name(name)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this email already exists.", code="email_taken")
     user = User(email=email, name=name, created_at=now)
     db.add(user)
     return user
+
+
+def issue_temporary_password(user: User, passwords: Passwords) -> str:
+    """Give the user a fresh temporary password; returns it once, stores only its hash."""
+    temporary = generate_temporary_password()
+    user.password_hash = passwords.hash(temporary)
+    user.must_change_password = True
+    return temporary
 
 
 def signup_is_open(db: Session, settings: Settings) -> bool:
@@ -90,7 +102,7 @@ def sign_up(
     if not signup_is_open(db, settings):
         raise SignupClosed()
     org = orgs.create_org(db, slug=org_slug, name=org_name, now=now)
-    user = _new_user(db, email=email, name=name, now=now)
+    user = new_user(db, email=email, name=name, now=now)
     check_password_policy(password, email=user.email, name=user.name, settings=settings)
     user.password_hash = passwords.hash(password)
     user.last_login_at = now
@@ -111,10 +123,8 @@ def create_org_with_admin(
 ) -> tuple[User, str]:
     """Create an organization and its admin with a temporary password; returns that password once."""
     org = orgs.create_org(db, slug=slug, name=name, now=now)
-    user = _new_user(db, email=admin_email, name=admin_name, now=now)
-    temporary = generate_temporary_password()
-    user.password_hash = passwords.hash(temporary)
-    user.must_change_password = True
+    user = new_user(db, email=admin_email, name=admin_name, now=now)
+    temporary = issue_temporary_password(user, passwords)
     user.last_org_id = org.id
     db.flush()  # ids for the membership and the audit rows
     orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
@@ -143,7 +153,7 @@ def sign_in_with_password(
     if user is not None and user.sso_only:
         raise SsoOnly()
     if not passwords.verify(user.password_hash if user else None, password):
-        record(db, actor, AuditAction.LOGIN_FAILURE, now=now,
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=user.last_org_id if user else None,
                target_id=user.id if user else None, target_email=normalized,
                reason="wrong_password" if user else "unknown_email")
         raise InvalidCredentials()
@@ -152,7 +162,7 @@ def sign_in_with_password(
         user.password_hash = passwords.hash(password)
     membership = orgs.membership_to_use(db, user)
     if membership is None:
-        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, target_id=user.id,
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=user.last_org_id, target_id=user.id,
                target_email=user.email, reason="no_active_membership")
         raise NoActiveMembership()
     actor = actor.as_user(user.id, user.email, membership.org_id)

@@ -53,5 +53,5 @@ class Membership(Base):
     # Bumped by every change, so that a confirmation page can tell it went stale.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    org: Mapped[Organization] = relationship(lazy="joined")
-    user: Mapped[User] = relationship(lazy="joined")
+    org: Mapped[Organization] = relationship()
+    user: Mapped[User] = relationship()

@@ -131,12 +131,14 @@ def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | No
     return db.execute(query.values(revoked_at=now)).rowcount
 
 
-def count_active_for(db: Session, user_id: int, *, now: datetime) -> int:
-    return db.scalar(
-        select(func.count()).select_from(UserSession).where(
-            UserSession.user_id == user_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > now,
-            UserSession.idle_expires_at > now,
-        )
+def count_active_for(db: Session, user_id: int, *, now: datetime, org_id: int | None = None) -> int:
+    """Live sessions of a user (in one organization if given)."""
+    query = select(func.count()).select_from(UserSession).where(
+        UserSession.user_id == user_id,
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > now,
+        UserSession.idle_expires_at > now,
     )
+    if org_id is not None:
+        query = query.where(UserSession.org_id == org_id)
+    return db.scalar(query)

@@ -1,0 +1,58 @@
+"""/admin/audit: who did what to whom, when, from where; with filters and export."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, render_template, request
+from flask_login import current_user, login_required
+
+from gateway.actor import actor_from_request
+from gateway.admin import bp
+from gateway.audit import service as audit
+from gateway.audit.actions import AuditAction
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest
+from gateway.orgs.access import admin_scope
+
+PAGE = 100
+
+
+def _filters():
+    args = request.args
+    return audit.parse_filters(args.get("actor"), args.get("action"), args.get("since"), args.get("until"))
+
+
+@bp.get("/audit")
+@login_required
+def audit_log():
+    scope = admin_scope(current_user.ctx, actor_from_request())
+    before = request.args.get("before")
+    try:
+        before = int(before) if before else None
+    except ValueError:
+        raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
+    events = audit.query(get_session(), scope.org_id, _filters(), before=before, limit=PAGE + 1)
+    next_before = events[PAGE - 1].id if len(events) > PAGE else None
+    return render_template("admin/audit.html", events=events[:PAGE], next_before=next_before,
+                           filters=request.args, actions=[a.value for a in AuditAction])
+
+
+@bp.get("/audit/export")
+@login_required
+def audit_export():
+    scope = admin_scope(current_user.ctx, actor_from_request())
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        raise BadRequest("Export as format=csv or format=json.", code="bad_format")
+    db = get_session()
+    events = audit.query(db, scope.org_id, _filters(), limit=None)
+    audit.record(db, scope.actor, AuditAction.AUDIT_EXPORT, now=now(), org_id=scope.org_id,
+                 format=fmt, events=len(events))
+    if fmt == "json":
+        body, mimetype = json.dumps([audit.as_dict(e) for e in events], indent=1), "application/json"
+    else:
+        body, mimetype = audit.to_csv(events), "text/csv"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="idgate-audit-{scope.org_slug}.{fmt}"'})

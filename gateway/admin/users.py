@@ -1,0 +1,158 @@
+"""/admin/users: the team list and everything an admin does to a member."""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from gateway.actor import actor_from_request
+from gateway.admin import bp
+from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RoleForm
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.orgs import lifecycle, members, team
+from gateway.orgs.access import AdminScope, admin_scope
+from gateway.sessions import services as sessions
+from gateway.web import passwords
+
+_FIELD_OF_CODE = {"invalid_email": "email", "email_taken": "email", "already_member": "email",
+                  "invalid_name": "name", "unknown_role": "role"}
+
+
+def _scope() -> AdminScope:
+    return admin_scope(current_user.ctx, actor_from_request())
+
+
+def _one_time_secret_page(template: str, status: int = 200, **context):
+    # The temporary password appears in this response only: never cache it.
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _then_back_to(user_id: int, action, success: str):
+    """Run a lifecycle action; a refusal becomes a message on the member's page, with nothing written."""
+    try:
+        action()
+    except GatewayError as exc:
+        get_session().rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(success, "notice")
+    return redirect(url_for("admin.user_detail", user_id=user_id), 303)
+
+
+@bp.get("/users")
+@login_required
+def users():
+    scope = _scope()
+    args = request.args
+    page = team.list_members(get_session(), scope, status=args.get("status"), role=args.get("role"),
+                             search=args.get("q"), after=args.get("after"))
+    return render_template("admin/users.html", page=page, scope=scope, filters=args)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required
+def create_user():
+    scope = _scope()
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        try:
+            user, temporary = members.create_member(
+                get_session(), scope, email=form.email.data, name=form.name.data, role=form.role.data,
+                passwords=passwords(), now=now())
+        except (BadRequest, Conflict) as exc:
+            get_session().rollback()
+            getattr(form, _FIELD_OF_CODE.get(exc.code, "email")).errors.append(exc.message)
+        else:
+            return _one_time_secret_page("admin/temporary_password.html", 201, user=user,
+                                         temporary=temporary, created=True)
+    return render_template("admin/user_new.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/users/<int:user_id>")
+@login_required
+def user_detail(user_id: int):
+    scope = _scope()
+    member = team.member_detail(get_session(), scope, user_id)
+    return render_template("admin/user_detail.html", member=member, scope=scope,
+                           role_form=RoleForm(role=member.role), action_form=ActionForm(),
+                           is_self=member.user_id == scope.actor.user_id)
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required
+def change_role(user_id: int):
+    scope = _scope()
+    form = RoleForm()
+    if not form.validate_on_submit():
+        raise BadRequest("The form was incomplete.")
+    return _then_back_to(user_id, lambda: lifecycle.change_role(get_session(), scope, user_id, form.role.data,
+                                                                now=now()), "Role changed.")
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate(user_id: int):
+    scope = _scope()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        return _then_back_to(user_id, lambda: lifecycle.deactivate(get_session(), scope, user_id, now=now()),
+                             "Deactivated. Their sessions for this organization have ended.")
+    db = get_session()
+    member = team.member_detail(db, scope, user_id)
+    active = sessions.count_active_for(db, user_id, now=now(), org_id=scope.org_id)
+    return render_template("admin/confirm.html", member=member, form=form, action="deactivate",
+                           active_sessions=active)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@login_required
+def reactivate(user_id: int):
+    scope = _scope()
+    if not ActionForm().validate_on_submit():
+        raise BadRequest("The form was incomplete.")
+    return _then_back_to(user_id, lambda: lifecycle.reactivate(get_session(), scope, user_id, now=now()),
+                         "Reactivated. They can sign in again.")
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+@login_required
+def reset_password(user_id: int):
+    scope = _scope()
+    if not ActionForm().validate_on_submit():
+        raise BadRequest("The form was incomplete.")
+    db = get_session()
+    temporary = members.reset_password(db, scope, user_id, passwords=passwords(), now=now())
+    member = team.member_detail(db, scope, user_id)
+    return _one_time_secret_page("admin/temporary_password.html", user=member, temporary=temporary,
+                                 created=False)
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(user_id: int):
+    scope = _scope()
+    form = ConfirmForm()
+    db = get_session()
+    if form.validate_on_submit():
+        member = team.member_detail(db, scope, user_id)
+        try:
+            lifecycle.delete(db, scope, user_id, expected_version=form.version.data or "", now=now())
+        except GatewayError as exc:
+            db.rollback()
+            if exc.status == 404:
+                raise
+            flash(exc.message, "error")
+            return redirect(url_for("admin.user_detail", user_id=user_id), 303)
+        flash(f"{member.name} ({member.email}) was removed from the organization.", "notice")
+        return redirect(url_for("admin.users"), 303)
+    member = team.member_detail(db, scope, user_id)
+    active = sessions.count_active_for(db, user_id, now=now(), org_id=scope.org_id)
+    form.version.data = str(member.version)
+    return render_template("admin/confirm.html", member=member, form=form, action="delete",
+                           active_sessions=active)

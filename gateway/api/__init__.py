@@ -1,0 +1,43 @@
+"""/api/v1: the admin JSON API. Bearer session tokens only, JSON in, JSON out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user
+
+from gateway.actor import actor_from_request
+from gateway.errors import BadRequest, GatewayError, Unauthorized
+from gateway.orgs.access import AdminScope, admin_scope
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def _require_bearer_session():
+    if request.endpoint == "api.openapi":
+        return
+    # Only an Authorization header counts here: a cookie would make every
+    # endpoint reachable by cross-site requests, and the API has no CSRF tokens.
+    if not request.headers.get("Authorization", "").lower().startswith("bearer "):
+        raise Unauthorized("Send an admin's session token as `Authorization: Bearer <token>`.")
+    if not current_user.is_authenticated or current_user.ctx.restricted:
+        raise Unauthorized("The bearer token is not a valid, full session.")
+    if request.method in ("POST", "PUT", "PATCH") and request.content_length:
+        if request.mimetype != "application/json":
+            raise GatewayError("Send JSON (Content-Type: application/json).", code="unsupported_media_type",
+                               status=415)
+
+
+def scope_for(slug: str) -> AdminScope:
+    return admin_scope(current_user.ctx, actor_from_request(), slug)
+
+
+def json_body() -> dict:
+    """The request's JSON object. :raise BadRequest: if it is not one."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    return data
+
+
+from gateway.api import audit, openapi, users  # noqa: E402,F401  (routes register on bp)

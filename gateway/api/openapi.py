@@ -1,0 +1,68 @@
+"""GET /api/v1/openapi.json: a hand-kept OpenAPI 3.1 description of the admin API."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from gateway.api import bp
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _op(summary: str, ok: str = "200", body: dict | None = None, params: list | None = None) -> dict:
+    operation = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {ok: {"description": "OK"},
+                      "4XX": {"description": "Refused", "content": {"application/json": {"schema": _ERROR}}}},
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "idgate admin API", "version": "1"},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"session": []}],
+    "components": {
+        "securitySchemes": {"session": {"type": "http", "scheme": "bearer",
+                                        "description": "An admin's idgate_session token."}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "NewUser": {"type": "object", "required": ["email", "name"], "properties": {
+                "email": {"type": "string", "format": "email"},
+                "name": {"type": "string", "minLength": 3, "maxLength": 40},
+                "role": {"type": "string", "enum": ["admin", "user"]}}},
+            "RoleChange": {"type": "object", "required": ["role"],
+                           "properties": {"role": {"type": "string", "enum": ["admin", "user"]}}},
+        },
+    },
+    "paths": {
+        "/orgs/{slug}/users": {
+            "get": _op("Team list (filters: status, role, q; keyset paging: after, limit)", params=[_SLUG]),
+            "post": _op("Create a user; answers their temporary password once", "201",
+                        {"$ref": "#/components/schemas/NewUser"}, [_SLUG]),
+        },
+        "/orgs/{slug}/users/{user_id}": {
+            "get": _op("One member", params=[_SLUG, _USER_ID]),
+            "patch": _op("Change role", body={"$ref": "#/components/schemas/RoleChange"}, params=[_SLUG, _USER_ID]),
+            "delete": _op("Remove from the organization (refused while signed in)", params=[_SLUG, _USER_ID]),
+        },
+        "/orgs/{slug}/users/{user_id}/deactivate": {"post": _op("Deactivate", params=[_SLUG, _USER_ID])},
+        "/orgs/{slug}/users/{user_id}/reactivate": {"post": _op("Reactivate", params=[_SLUG, _USER_ID])},
+        "/orgs/{slug}/users/{user_id}/reset-password": {
+            "post": _op("New temporary password, answered once", params=[_SLUG, _USER_ID])},
+        "/orgs/{slug}/audit": {"get": _op("Audit events (actor, action, since, until, format=json|csv)",
+                                          params=[_SLUG])},
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(SPEC)

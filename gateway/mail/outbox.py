@@ -1,0 +1,118 @@
+"""The outbox: mail is written in the business transaction and delivered after it commits.
+
+If the SMTP server is down nothing is lost: a message waits with a growing
+back-off until a later attempt (the next request that queues mail, or
+`idgate outbox send`) delivers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.mail.models import OutboxMessage
+
+log = logging.getLogger("idgate.mail")
+
+MAX_BACKOFF = timedelta(hours=1)
+BATCH = 50
+
+
+def enqueue(db: Session, *, recipient: str, subject: str, body: str, now: datetime) -> OutboxMessage:
+    """Queue a message in the caller's transaction; delivery is attempted once it commits."""
+    message = OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=now,
+                            attempts=0, next_attempt_at=now)
+    db.add(message)
+    # gateway.db runs these after a successful commit (see run_after_commit).
+    db.info.setdefault("after_commit", []).append(deliver_after_commit)
+    return message
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … capped at an hour."""
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def backlog(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+
+
+class Transport:
+    """SMTP from IDGATE_SMTP_URL (smtp:// or smtps://), or the log when unset."""
+
+    def __init__(self, smtp_url: str | None, sender: str):
+        self.url = urlsplit(smtp_url) if smtp_url else None
+        self.sender = sender
+
+    def send(self, message: OutboxMessage) -> None:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = self.sender, message.recipient, message.subject
+        mail.set_content(message.body)
+        if self.url is None:
+            log.info("mail (no IDGATE_SMTP_URL set) to=%s subject=%r\n%s",
+                     message.recipient, message.subject, message.body)
+            return
+        host, port = self.url.hostname or "localhost", self.url.port
+        if self.url.scheme == "smtps":
+            client = smtplib.SMTP_SSL(host, port or 465, timeout=10, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(host, port or 25, timeout=10)
+        with client:
+            if self.url.username:
+                client.login(unquote(self.url.username), unquote(self.url.password or ""))
+            client.send_message(mail)
+
+
+def send_pending(make_session: sessionmaker, transport: Transport, now: Callable[[], datetime], *,
+                 due_only: bool = True) -> tuple[int, int]:
+    """Try every message that is due (or, with due_only=False, every unsent one).
+
+    Returns (sent, failed). Each message is its own transaction.
+    """
+    sent = failed = 0
+    with make_session() as db:
+        query = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
+        if due_only:
+            query = query.where(OutboxMessage.next_attempt_at <= now())
+        due = list(db.scalars(query.order_by(OutboxMessage.id).limit(BATCH)))
+    for message_id in due:
+        with make_session() as db, db.begin():
+            # SKIP LOCKED: two instances delivering at once never send one message twice.
+            message = db.scalar(
+                select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+                .with_for_update(skip_locked=True)
+            )
+            if message is None:
+                continue
+            message.attempts += 1
+            try:
+                transport.send(message)
+            except (OSError, smtplib.SMTPException) as exc:
+                message.next_attempt_at = now() + backoff(message.attempts)
+                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                failed += 1
+                log.warning("mail to %s not delivered (attempt %d): %s", message.recipient,
+                            message.attempts, message.last_error)
+            else:
+                message.sent_at = now()
+                message.last_error = None
+                sent += 1
+    return sent, failed
+
+
+def deliver_after_commit(app) -> None:
+    """Deliver what is due, after the response has gone out."""
+    settings = app.extensions["idgate.settings"]
+    try:
+        send_pending(app.extensions["idgate.sessionmaker"], Transport(settings.smtp_url, settings.mail_from),
+                     app.extensions["idgate.clock"].now)
+    except Exception:  # never let delivery break the request that queued it
+        log.exception("outbox delivery failed; `idgate outbox send` retries")

@@ -1,0 +1,69 @@
+"""Admins adding people with a temporary password, and resetting passwords."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.accounts import services as accounts
+from gateway.accounts.emails import normalize_email
+from gateway.accounts.models import User
+from gateway.accounts.passwords import Passwords
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.errors import BadRequest, Conflict
+from gateway.orgs.access import AdminScope, get_member
+from gateway.orgs.lifecycle import parse_role
+from gateway.orgs.models import Membership, Organization
+from gateway.orgs.services import add_member
+from gateway.sessions import services as sessions
+
+
+def create_member(
+    db: Session, scope: AdminScope, *, email: str, name: str, role, passwords: Passwords, now: datetime,
+) -> tuple[User, str]:
+    """Create an account in this organization with a temporary password, returned once.
+
+    :raise BadRequest: bad email, name or role.
+    :raise Conflict: already a member here (`already_member`), or the email has an
+        account elsewhere (`email_taken`: invite them instead, their password is theirs).
+    """
+    role = parse_role(role)
+    name = accounts.validate_name(name)
+    email = normalize_email(email)
+    existing = db.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        if db.scalar(select(Membership.id).where(Membership.org_id == scope.org_id,
+                                                 Membership.user_id == existing.id)) is not None:
+            raise Conflict("This person is already a member of the organization.", code="already_member")
+        raise Conflict("This email already has an idgate account. Invite them instead.", code="email_taken")
+    user = accounts.new_user(db, email=email, name=name, now=now)
+    temporary = accounts.issue_temporary_password(user, passwords)
+    user.last_org_id = scope.org_id
+    db.flush()  # the user's id for the membership
+    add_member(db, db.get(Organization, scope.org_id), user, role=role, now=now)
+    record(db, scope.actor, AuditAction.USER_CREATE, now=now, org_id=scope.org_id, target_id=user.id,
+           target_email=user.email, role=str(role))
+    return user, temporary
+
+
+def reset_password(db: Session, scope: AdminScope, user_id, *, passwords: Passwords, now: datetime) -> str:
+    """A fresh temporary password for a member, returned once; all their sessions end.
+
+    :raise NotFound: not a member here.
+    :raise BadRequest: an SSO-only account has no password; your own password you change yourself.
+    """
+    membership = get_member(db, scope, user_id, lock=True)
+    user = membership.user
+    if user.sso_only:
+        raise BadRequest("This member signs in through single sign-on and has no password.", code="sso_only")
+    if user.id == scope.actor.user_id:
+        raise BadRequest("Change your own password on the password page.", code="self_reset")
+    temporary = accounts.issue_temporary_password(user, passwords)
+    ended = sessions.revoke_all_for(db, user.id, now=now)
+    membership.version += 1
+    record(db, scope.actor, AuditAction.USER_PASSWORD_RESET, now=now, org_id=scope.org_id,
+           target_id=user.id, target_email=user.email, sessions_ended=ended)
+    return temporary
