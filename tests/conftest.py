@@ -177,3 +177,19 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture
+def signed_in_admin(db, auth, client):
+    """An admin of a fresh organization, signed in through the form; returns their membership."""
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(admin=True)
+    db.flush()
+    assert auth.login(membership.user.email).status_code == 303
+    return membership
+
+
+def bearer(client) -> dict:
+    """The Authorization header carrying this browser's session token (as an API client would)."""
+    return {"Authorization": f"Bearer {client.get_cookie('idgate_session').value}"}

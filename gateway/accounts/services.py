@@ -134,6 +134,16 @@ def create_org_with_admin(
     return user, temporary
 
 
+def _home_org_id(db: Session, user: User | None) -> int | None:
+    """The organization whose admins see this account's sign-in failures."""
+    if user is None:
+        return None
+    if user.last_org_id is not None:
+        return user.last_org_id
+    membership = orgs.membership_to_use(db, user)
+    return membership.org_id if membership else None
+
+
 def sign_in_with_password(
     db: Session, *, email: str, password: str, passwords: Passwords, actor: Actor,
     settings: Settings, now: datetime,
@@ -153,7 +163,7 @@ def sign_in_with_password(
     if user is not None and user.sso_only:
         raise SsoOnly()
     if not passwords.verify(user.password_hash if user else None, password):
-        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=user.last_org_id if user else None,
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=_home_org_id(db, user),
                target_id=user.id if user else None, target_email=normalized,
                reason="wrong_password" if user else "unknown_email")
         raise InvalidCredentials()

@@ -1,0 +1,31 @@
+"""Races run on PostgreSQL only, on a database of their own where every transaction commits."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from gateway import create_app
+from gateway.db import make_engine
+from gateway.migrate import upgrade
+from tests.conftest import FAST_HASH, fresh_postgres_database
+
+
+@pytest.fixture(scope="module")
+def race_engine(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("races need PostgreSQL's row locks: run with IDGATE_TEST_DATABASE_URL")
+    with fresh_postgres_database(database_url, f"idgate_race_{os.getpid()}") as url:
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", **FAST_HASH})
+        upgrade(app)
+        app.extensions["idgate.engine"].dispose()
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def make_session(race_engine):
+    return sessionmaker(bind=race_engine, expire_on_commit=False)
