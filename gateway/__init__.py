@@ -55,9 +55,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.accounts.views import bp as accounts_bp
     from gateway.admin import bp as admin_bp
     from gateway.api import bp as api_bp
+    from gateway.invitations.views import bp as invitations_bp
     from gateway.sessions.forward_auth import bp as forward_auth_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, forward_auth_bp, ops.bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, forward_auth_bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
 

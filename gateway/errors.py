@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from gateway.logs import redact_path
+
 
 class GatewayError(Exception):
     """A failure the user caused or can act on; `code` is stable, `message` is for people."""
@@ -110,5 +112,5 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         discard_transaction()
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        app.logger.exception("unhandled error on %s %s", request.method, redact_path(request.path))
         return error_response(500, "internal_error", _MESSAGES[500])

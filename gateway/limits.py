@@ -42,6 +42,11 @@ def init_app(app: Flask) -> Limiter:
     limit_address = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
                                   scope="login-address")
     app.view_functions["accounts.login"] = limit_account(limit_address(login_view))
+    # The invitation page checks an email address and may check a password: the same
+    # per-address budget keeps it from being used to guess either.
+    limit_redeem = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
+                                 scope="invite-address")
+    app.view_functions["invitations.redeem"] = limit_redeem(app.view_functions["invitations.redeem"])
     app.extensions["idgate.limiter"] = limiter
 
     @app.errorhandler(429)

@@ -6,3 +6,4 @@ from gateway.orgs.models import Membership, Organization  # noqa: F401
 from gateway.sessions.models import UserSession  # noqa: F401
 from gateway.mail.models import OutboxMessage  # noqa: F401
 from gateway.tokens.models import Client  # noqa: F401
+from gateway.invitations.models import Invitation  # noqa: F401

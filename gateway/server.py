@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from gateway.logs import redact_path
+
+
+class RedactingLogger(Logger):
+    """gunicorn's access log without the secrets some paths carry (invitation codes)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = redact_path(atoms.get("U", ""))
+        atoms["r"] = "-"  # the request line holds the raw path and query: never log it
+        return atoms
 
 
 class _Gunicorn(BaseApplication):
@@ -30,6 +43,7 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
         "graceful_timeout": 20,
         "timeout": 60,
         "accesslog": "-",
-        # The access log must never carry tokens from query strings: log the path only.
+        # The access log must never carry tokens: the path only, no query string, redacted.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "logger_class": RedactingLogger,
     }).run()

@@ -16,7 +16,8 @@ def normalize_email(address: str) -> str:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise BadRequest(f"Enter a valid email address ({exc}).", code="invalid_email") from None
-    return f"{result.local_part.casefold()}@{result.ascii_domain.lower()}"
+    # lower(), not casefold(): casefold would make "straße" and "strasse" one address.
+    return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
 
 
 def loose_email_key(address: str) -> str:

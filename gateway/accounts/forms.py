@@ -33,3 +33,7 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[_PASSWORD_CAP])
     new_password = PasswordField("New password", validators=[DataRequired("Choose a new password."),
                                                              _PASSWORD_CAP])
+
+
+class SwitchForm(FlaskForm):
+    org = HiddenField(validators=[DataRequired(), Length(max=40)])

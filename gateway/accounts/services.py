@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts.emails import normalize_email
@@ -16,9 +16,9 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
-from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, NotFound, PolicyViolation
 from gateway.orgs import services as orgs
-from gateway.orgs.models import Role
+from gateway.orgs.models import MemberStatus, Membership, Organization, Role
 from gateway.sessions import services as sessions
 from gateway.sessions.models import UserSession
 
@@ -225,3 +225,22 @@ def sign_out(db: Session, *, session_id: int, actor: Actor, now: datetime) -> No
     sessions.revoke(db, session_id, now=now)
     record(db, actor, AuditAction.LOGOUT, now=now, target_id=actor.user_id, target_email=actor.email)
 
+
+
+def switch_organization(db: Session, *, user_id: int, session_id: int, org_slug: str, actor: Actor,
+                        now: datetime) -> None:
+    """Work in another of the user's organizations without signing out.
+
+    :raise NotFound: not an active member there (the same answer whether or not it exists).
+    """
+    membership = db.scalar(
+        select(Membership).join(Organization, Organization.id == Membership.org_id)
+        .where(Membership.user_id == user_id, Organization.slug == (org_slug or "").strip(),
+               Membership.status == MemberStatus.ACTIVE)
+    )
+    if membership is None:
+        raise NotFound("You are not an active member of that organization.", code="not_a_member")
+    sessions.switch_org(db, session_id, membership.org_id)
+    db.execute(update(User).where(User.id == user_id).values(last_org_id=membership.org_id))
+    record(db, actor, AuditAction.MEMBER_SWITCH_ORG, now=now, org_id=membership.org_id,
+           target_id=user_id, target_email=actor.email, from_org_id=actor.org_id)

@@ -6,11 +6,12 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from gateway.accounts import services
-from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm
+from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm, SwitchForm
 from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.orgs.services import memberships_of
 from gateway.redirects import safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.web import passwords, settings
@@ -119,5 +120,19 @@ def change_password():
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("accounts/account.html", ctx=current_user.ctx,
-                           changed=request.args.get("changed") == "1")
+    ctx = current_user.ctx
+    return render_template("accounts/account.html", ctx=ctx, switch_form=SwitchForm(),
+                           memberships=memberships_of(get_session(), ctx.user_id),
+                           changed=request.args.get("changed") == "1", joined=request.args.get("joined") == "1")
+
+
+@bp.post("/account/switch")
+@login_required
+def switch():
+    form = SwitchForm()
+    if not form.validate_on_submit():
+        raise BadRequest("Choose an organization.", code="bad_request")
+    ctx = current_user.ctx
+    services.switch_organization(get_session(), user_id=ctx.user_id, session_id=ctx.session_id,
+                                 org_slug=form.org.data, actor=actor_from_request(), now=now())
+    return redirect(url_for("accounts.account"), 303)

@@ -11,6 +11,7 @@ from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RoleFor
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.invitations import services as invitations
 from gateway.orgs import lifecycle, members, team
 from gateway.orgs.access import AdminScope, admin_scope
 from gateway.sessions import services as sessions
@@ -50,9 +51,13 @@ def _then_back_to(user_id: int, action, success: str):
 def users():
     scope = _scope()
     args = request.args
-    page = team.list_members(get_session(), scope, status=args.get("status"), role=args.get("role"),
+    db = get_session()
+    page = team.list_members(db, scope, status=args.get("status"), role=args.get("role"),
                              search=args.get("q"), after=args.get("after"))
-    return render_template("admin/users.html", page=page, scope=scope, filters=args)
+    invited = []
+    if args.get("status") in (None, "", "invited") and not args.get("after"):
+        invited = invitations.list_pending(db, scope, role=args.get("role"), search=args.get("q"))
+    return render_template("admin/users.html", page=page, scope=scope, filters=args, invited=invited, now=now())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -57,6 +57,17 @@ SPEC = {
         "/orgs/{slug}/users/{user_id}/reactivate": {"post": _op("Reactivate", params=[_SLUG, _USER_ID])},
         "/orgs/{slug}/users/{user_id}/reset-password": {
             "post": _op("New temporary password, answered once", params=[_SLUG, _USER_ID])},
+        "/orgs/{slug}/invitations": {
+            "get": _op("Pending and expired invitations", params=[_SLUG]),
+            "post": _op("Invite an address (email, role, send_email); answers the magic link once", "201",
+                        {"type": "object", "required": ["email"], "properties": {
+                            "email": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "user"]},
+                            "send_email": {"type": "boolean"}}}, [_SLUG]),
+        },
+        "/orgs/{slug}/invitations/{invitation_id}": {
+            "delete": _op("Delete an invitation; its link stops working", params=[
+                _SLUG, {"name": "invitation_id", "in": "path", "required": True, "schema": {"type": "integer"}}]),
+        },
         "/orgs/{slug}/audit": {"get": _op("Audit events (actor, action, since, until, format=json|csv)",
                                           params=[_SLUG])},
     },

@@ -16,3 +16,11 @@ def member_to_json(member: TeamMember) -> dict:
         "joined_at": _time(member.joined_at), "last_login_at": _time(member.last_login_at),
         "last_seen_at": _time(member.last_seen_at),
     }
+
+
+def invitation_to_json(invitation, now) -> dict:
+    return {
+        "id": invitation.id, "email": invitation.email, "role": str(invitation.role),
+        "status": "expired" if now >= invitation.expires_at else "invited",
+        "created_at": _time(invitation.created_at), "expires_at": _time(invitation.expires_at),
+    }

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from gateway.accounts.models import User
 from gateway.errors import BadRequest, Conflict
@@ -69,3 +69,11 @@ def membership_to_use(db: Session, user: User) -> Membership | None:
         if membership.org_id == user.last_org_id:
             return membership
     return active[0] if active else None
+
+
+def memberships_of(db: Session, user_id: int) -> list[Membership]:
+    """Every organization a user belongs to, with their role and standing, oldest first."""
+    return list(db.scalars(
+        select(Membership).options(joinedload(Membership.org))
+        .where(Membership.user_id == user_id).order_by(Membership.joined_at, Membership.id)
+    ))

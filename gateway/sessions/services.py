@@ -112,6 +112,11 @@ def _touch(session: UserSession, user: User, *, settings: Settings, now: datetim
     user.last_seen_at = now
 
 
+def switch_org(db: Session, session_id: int, org_id: int) -> None:
+    """Point a session at another organization; resolve() checks the membership on every request."""
+    db.execute(update(UserSession).where(UserSession.id == session_id).values(org_id=org_id))
+
+
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:
     db.execute(
         update(UserSession)

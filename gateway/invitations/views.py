@@ -1,0 +1,92 @@
+"""/invite/<code>: the magic link. Confirm the address, then register, sign in, or join."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+
+from gateway.accounts.services import SignIn
+from gateway.actor import actor_from_request
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest, Conflict, InvalidCredentials, PolicyViolation
+from gateway.invitations import services
+from gateway.invitations.forms import RedeemForm
+from gateway.orgs.models import Organization
+from gateway.sessions.cookies import set_session_cookie
+from gateway.web import passwords, settings
+
+bp = Blueprint("invitations", __name__)
+
+
+@bp.after_request
+def _no_referrer(response):
+    # The link's code must not leak to other sites through the Referer header.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(form: RedeemForm, invitation, status: int = 200, **context):
+    org = get_session().get(Organization, invitation.org_id)
+    return render_template("invitations/redeem.html", form=form, org=org, role=str(invitation.role),
+                           min_length=settings().password_min_length, **context), status
+
+
+def _next_step(form: RedeemForm, invitation):
+    """After the address is confirmed: join, sign in, or register."""
+    db = get_session()
+    if current_user.is_authenticated and current_user.ctx.email == invitation.email:
+        form.step.data = "join"
+    else:
+        user = services.account_for(db, invitation)
+        if user is not None and user.sso_only:
+            return _page(form, invitation, sso_only=True)
+        form.step.data = "signin" if user is not None else "register"
+    return _page(form, invitation)
+
+
+def _signed_in(result: SignIn):
+    target = url_for("accounts.change_password") if result.restricted else url_for("accounts.account", joined=1)
+    return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
+
+
+@bp.route("/invite/<code>", methods=["GET", "POST"])
+def redeem(code: str):
+    db = get_session()
+    invitation = services.find_valid(db, code, now=now())
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        return _page(form, invitation, 400 if form.errors else 200)
+    step, common = form.step.data, dict(actor=actor_from_request(), now=now())
+    try:
+        services.confirm_email(invitation, form.email.data)
+        if step == "email":
+            return _next_step(form, invitation)
+        if step == "register":
+            return _signed_in(services.accept_as_new_user(
+                db, code, email=form.email.data, name=form.name.data or "", password=form.password.data or "",
+                passwords=passwords(), settings=settings(), **common))
+        if step == "signin":
+            return _signed_in(services.accept_with_password(
+                db, code, email=form.email.data, password=form.password.data or "", passwords=passwords(),
+                settings=settings(), **common))
+        if step == "join" and current_user.is_authenticated:
+            services.accept_signed_in(db, code, email=form.email.data, session=current_user.ctx, **common)
+            return redirect(url_for("accounts.account", joined=1), 303)
+        raise BadRequest("That step is not known; open the link again.")
+    except services.EmailMismatch as exc:
+        form.step.data = "email"
+        form.email.errors.append(exc.message)
+        return _page(form, invitation, 403)
+    except PolicyViolation as exc:
+        db.rollback()
+        form.password.errors.extend(exc.problems)
+    except InvalidCredentials as exc:
+        db.rollback()
+        form.password.errors.append(exc.message)
+        return _page(form, invitation, 401)
+    except (BadRequest, Conflict) as exc:
+        db.rollback()
+        (form.name if exc.code == "invalid_name" else form.email).errors.append(exc.message)
+    return _page(form, invitation, 400)
