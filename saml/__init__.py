@@ -1,1 +1,11 @@
-"""SAML 2.0 service-provider layer (python3-saml); filled in by the SSO issue."""
+"""SAML 2.0 service-provider layer on python3-saml.
+
+Builds one organization's SP settings from neutral configuration, creates
+AuthnRequests and LogoutRequests, validates responses strictly and hands back
+a verified `SamlAssertion`. It knows nothing of Flask views or of our tables:
+the gateway decides what an assertion means.
+"""
+
+from saml import schemas as _schemas
+
+_schemas.install()
