@@ -56,11 +56,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.admin import bp as admin_bp
     from gateway.api import bp as api_bp
     from gateway.invitations.views import bp as invitations_bp
+    from gateway.sso.views import bp as sso_bp
     from gateway.sessions.forward_auth import bp as forward_auth_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, forward_auth_bp, ops.bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, sso_bp, forward_auth_bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
+    # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.
+    csrf.exempt("gateway.sso.views.acs")
+    csrf.exempt("gateway.sso.views.sls")
 
     from gateway import limits
 
@@ -81,7 +85,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=MAX_FIELD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the browser session instead of a clock
         TEMPLATES_AUTO_RELOAD=False,
@@ -95,6 +99,11 @@ def _refuse_malformed_input():
         return None
     if request.path.startswith("/api/"):
         return None  # the JSON API checks its own content type
+    if request.endpoint == "sso.acs":
+        from gateway.sso.views import ACS_MAX_FIELD_BYTES
+
+        request.max_form_memory_size = ACS_MAX_FIELD_BYTES
+        request.max_content_length = ACS_MAX_FIELD_BYTES + 4096
     if request.mimetype not in _FORM_TYPES:
         abort(415, description="Send forms as application/x-www-form-urlencoded or multipart/form-data.")
     # Werkzeug replaces undecodable bytes with U+FFFD instead of failing.

@@ -31,8 +31,11 @@ def _fail(exc: GatewayError):
 def init_command():
     """Create or upgrade the database schema and generate missing keys."""
     from gateway.migrate import upgrade
+    from gateway.sso.keys import ensure_sp_keypair
 
     upgrade(current_app)
+    key_path, cert_path = ensure_sp_keypair(current_app.extensions["idgate.settings"].certs_dir)
+    click.echo(f"SAML SP key pair: {cert_path}")
     click.echo(f"Database ready: {current_app.extensions['idgate.engine'].url.render_as_string(hide_password=True)}")
 
 
@@ -88,6 +91,39 @@ def org_create_command(slug: str, name: str, admin_email: str, admin_name: str):
     click.echo(f"Sign in at {settings.base_url}/login; the first sign-in asks for a new password.")
 
 
+@click.group("saml")
+def saml_group():
+    """SAML single sign-on."""
+
+
+@saml_group.command("configure")
+@click.argument("slug")
+@click.option("--idp-metadata", "metadata", required=True, type=click.File("r"), help="The IdP's metadata XML.")
+@click.option("--default-role", type=click.Choice(["user", "admin"]), default="user", show_default=True)
+@click.option("--allow-idp-initiated", is_flag=True, help="Accept sign-ins started at the IdP.")
+@click.option("--email-domain", "domains", multiple=True, help="A domain the IdP answers for (repeatable).")
+@click.option("--admin-group", "admin_groups", multiple=True, help="A group value that makes an admin (repeatable).")
+@with_appcontext
+def saml_configure_command(slug, metadata, default_role, allow_idp_initiated, domains, admin_groups):
+    """Connect an organization's identity provider from its metadata."""
+    from gateway.clock import now
+    from gateway.db import transaction
+    from gateway.sso import services as sso
+
+    try:
+        with transaction() as db:
+            org = sso.organization(db, slug)
+            connection = sso.configure(db, org.id, metadata_xml=metadata.read(), default_role=default_role,
+                                       allow_idp_initiated=allow_idp_initiated, email_domains=domains,
+                                       admin_groups=admin_groups, actor=Actor(user_agent="idgate cli"), now=now())
+            idp_entity_id = connection.idp_entity_id
+    except GatewayError as exc:
+        _fail(exc)
+    sp = sso.service_provider(current_app.extensions["idgate.settings"], slug)
+    click.echo(f"{slug} signs in through {idp_entity_id}.")
+    click.echo(f"Give the IdP this SP metadata: {sp.entity_id}")
+
+
 @click.group("outbox")
 def outbox_group():
     """Outgoing mail."""
@@ -112,7 +148,7 @@ def outbox_send_command():
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, org_group, outbox_group):
+    for command in (init_command, serve_command, org_group, saml_group, outbox_group):
         app.cli.add_command(command)
 
 

@@ -57,6 +57,8 @@ class Settings:
     session_lifetime: timedelta = timedelta(hours=12)
     session_idle: timedelta = timedelta(hours=1)
     invitation_ttl: timedelta = timedelta(hours=24)
+    # Allowed difference between our clock and the IdP's, on every SAML time condition.
+    saml_clock_skew: timedelta = timedelta(minutes=2)
     password_min_length: int = 15
     # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax).
     login_limit_account: str = "10 per 15 minutes"
@@ -101,7 +103,7 @@ _FIELDS = {f.name: f for f in fields(Settings) if f.name != "extra"}
 
 def _coerce(name: str, value):
     default = _FIELDS[name].default
-    if name in {"session_lifetime", "session_idle", "invitation_ttl"}:
+    if name in {"session_lifetime", "session_idle", "invitation_ttl", "saml_clock_skew"}:
         return parse_duration(value)
     if name == "allowed_redirect_hosts":
         if isinstance(value, str):
@@ -133,6 +135,9 @@ def _validate(settings: Settings) -> Settings:
     for name in ("session_lifetime", "session_idle", "invitation_ttl"):
         if getattr(settings, name) <= timedelta(0):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if settings.saml_clock_skew > timedelta(minutes=5):
+        # python3-saml's own checks allow 5 minutes at most; a larger skew could never apply.
+        raise ConfigError("IDGATE_SAML_CLOCK_SKEW must be 5m or less")
     return replace(settings, **changes)
 
 

@@ -1,9 +1,10 @@
 """Imports every model so that Base.metadata is complete (Alembic, tests)."""
 
-from gateway.accounts.models import User  # noqa: F401
+from gateway.accounts.models import FederatedIdentity, User  # noqa: F401
 from gateway.audit.models import AuditEvent  # noqa: F401
 from gateway.orgs.models import Membership, Organization  # noqa: F401
 from gateway.sessions.models import UserSession  # noqa: F401
 from gateway.mail.models import OutboxMessage  # noqa: F401
 from gateway.tokens.models import Client  # noqa: F401
 from gateway.invitations.models import Invitation  # noqa: F401
+from gateway.sso.models import SamlConnection, SamlLoginRequest, SeenAssertion  # noqa: F401

@@ -103,12 +103,19 @@ def settings_overrides(request) -> dict:
     return overrides
 
 
+@pytest.fixture(scope="session")
+def certs_dir(tmp_path_factory) -> str:
+    """One key folder for the whole run: generating RSA keys per test would be slow."""
+    return str(tmp_path_factory.mktemp("certs"))
+
+
 @pytest.fixture
-def app(database_url, connection, clock, settings_overrides, tmp_path):
+def app(database_url, connection, clock, settings_overrides, tmp_path, certs_dir):
     app = create_app({
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret",
         "INSTANCE_PATH": str(tmp_path / "instance"),
+        "CERTS_DIR": certs_dir,
         "TESTING": True,
         "CLOCK": clock,
         **FAST_HASH,

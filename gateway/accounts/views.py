@@ -14,6 +14,7 @@ from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredential
 from gateway.orgs.services import memberships_of
 from gateway.redirects import safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
+from gateway.sso import services as sso
 from gateway.web import passwords, settings
 
 bp = Blueprint("accounts", __name__)
@@ -88,9 +89,11 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    services.sign_out(get_session(), session_id=current_user.ctx.session_id, actor=actor_from_request(),
-                      now=now())
-    return clear_session_cookie(redirect(url_for("accounts.login"), 303))
+    db, session_id = get_session(), current_user.ctx.session_id
+    # An SSO session also ends at the IdP when it has a logout endpoint (SP-initiated single logout).
+    idp_logout = sso.logout_redirect(db, session_id, settings=settings())
+    services.sign_out(db, session_id=session_id, actor=actor_from_request(), now=now())
+    return clear_session_cookie(redirect(idp_logout or url_for("accounts.login"), 303))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])

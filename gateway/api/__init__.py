@@ -40,4 +40,4 @@ def json_body() -> dict:
     return data
 
 
-from gateway.api import audit, invitations, openapi, users  # noqa: E402,F401  (routes register on bp)
+from gateway.api import audit, invitations, openapi, saml, users  # noqa: E402,F401  (routes register on bp)

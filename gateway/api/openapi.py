@@ -68,6 +68,12 @@ SPEC = {
             "delete": _op("Delete an invitation; its link stops working", params=[
                 _SLUG, {"name": "invitation_id", "in": "path", "required": True, "schema": {"type": "integer"}}]),
         },
+        "/orgs/{slug}/saml": {
+            "get": _op("SP URLs and the SAML connection", params=[_SLUG]),
+            "put": _op("Connect the IdP from its metadata (metadata_xml, default_role, allow_idp_initiated, "
+                       "email_domains, admin_groups, group_attribute, email_attribute, name_attribute)",
+                       body={"type": "object", "required": ["metadata_xml"]}, params=[_SLUG]),
+        },
         "/orgs/{slug}/audit": {"get": _op("Audit events (actor, action, since, until, format=json|csv)",
                                           params=[_SLUG])},
     },

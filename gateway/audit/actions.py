@@ -23,3 +23,6 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGE = "password:change"
     PASSWORD_TEMPORARY_CHANGE = "password:temporary_change"
     AUDIT_EXPORT = "audit:export"
+    SAML_CONFIGURE = "saml:configure"
+    SAML_LOGIN_DENIED = "saml:login_denied"
+    SAML_LOGOUT = "saml:logout"

@@ -27,5 +27,10 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     idle_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set for sessions started through SAML: what single logout needs.
+    sso_org_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    sso_name_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    sso_name_id_format: Mapped[str | None] = mapped_column(String(128), default=None)
+    sso_session_index: Mapped[str | None] = mapped_column(String(256), default=None)
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(256), default=None)

@@ -1,0 +1,52 @@
+"""/api/v1/orgs/<slug>/saml: read and set the organization's SAML connection."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from sqlalchemy import select
+
+from gateway.api import bp, json_body, scope_for
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest
+from gateway.sso import services as sso
+from gateway.sso.models import SamlConnection
+from gateway.web import settings
+
+_FIELDS = {"metadata_xml", "default_role", "allow_idp_initiated", "email_domains", "admin_groups",
+           "group_attribute", "email_attribute", "name_attribute"}
+
+
+def _to_json(scope, connection: SamlConnection | None) -> dict:
+    sp = sso.service_provider(settings(), scope.org_slug)
+    body = {"sp": {"entity_id": sp.entity_id, "metadata_url": sp.entity_id, "acs_url": sp.acs_url,
+                   "sls_url": sp.sls_url}, "connection": None}
+    if connection:
+        body["connection"] = {
+            "idp_entity_id": connection.idp_entity_id, "sso_url": connection.sso_url,
+            "slo_url": connection.slo_url, "signing_certificates": len(connection.signing_certs),
+            "default_role": str(connection.default_role), "allow_idp_initiated": connection.allow_idp_initiated,
+            "email_domains": connection.email_domains, "admin_groups": connection.admin_groups,
+            "group_attribute": connection.group_attribute, "email_attribute": connection.email_attribute,
+            "name_attribute": connection.name_attribute, "updated_at": connection.updated_at.isoformat(),
+        }
+    return body
+
+
+@bp.get("/orgs/<slug>/saml")
+def get_saml(slug: str):
+    scope = scope_for(slug)
+    connection = get_session().scalar(select(SamlConnection).where(SamlConnection.org_id == scope.org_id))
+    return jsonify(_to_json(scope, connection))
+
+
+@bp.put("/orgs/<slug>/saml")
+def put_saml(slug: str):
+    scope = scope_for(slug)
+    body = json_body()
+    unknown = set(body) - _FIELDS
+    if unknown or not isinstance(body.get("metadata_xml"), str):
+        raise BadRequest(f"Send metadata_xml (a string) and optionally {', '.join(sorted(_FIELDS - {'metadata_xml'}))}.",
+                         code="invalid_field")
+    connection = sso.configure(get_session(), scope.org_id, actor=scope.actor, now=now(), **body)
+    return jsonify(_to_json(scope, connection))

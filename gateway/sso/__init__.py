@@ -1,0 +1,1 @@
+"""Single sign-on: the gateway's side of SAML (connections, ACS, provisioning, logout)."""

@@ -1,0 +1,62 @@
+"""A SAML connection per organization, pending sign-ins, and the replay cache."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, UTCDateTime
+from gateway.orgs.models import Role, _enum
+
+
+class SamlConnection(Base):
+    __tablename__ = "saml_connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), unique=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    sso_url: Mapped[str] = mapped_column(String(1024))
+    slo_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    signing_certs: Mapped[list] = mapped_column(JSON)  # several during a rollover
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    default_role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER)
+    allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Domains the IdP answers for: routing on /sso, and linking existing members.
+    email_domains: Mapped[list] = mapped_column(JSON, default=list)
+    email_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
+    name_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
+    group_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
+    admin_groups: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SamlLoginRequest(Base):
+    """An AuthnRequest we sent, keyed by the opaque RelayState that comes back with the answer.
+
+    Server-side because the IdP's cross-site POST carries no SameSite=Lax cookie,
+    and shared through the database so that any instance can finish the sign-in.
+    """
+
+    __tablename__ = "saml_login_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    relay_state: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("saml_connections.id", ondelete="CASCADE"))
+    next_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SeenAssertion(Base):
+    """Assertion IDs already used: the unique constraint makes a replay fail, on any instance."""
+
+    __tablename__ = "saml_seen_assertions"
+    __table_args__ = (UniqueConstraint("issuer", "assertion_id", name="uq_saml_seen_assertions_issuer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(512))
+    assertion_id: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

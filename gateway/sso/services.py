@@ -1,0 +1,294 @@
+"""SAML single sign-on for the gateway: connections, sign-in through the ACS, single logout.
+
+`saml/` proves who the IdP says the user is; this module decides what that
+means here (provisioning, membership, session).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.accounts import provisioning
+from gateway.accounts.services import SignIn
+from gateway.actor import Actor
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.config import Settings
+from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
+from gateway.orgs.lifecycle import parse_role
+from gateway.orgs.models import Organization
+from gateway.redirects import is_safe_redirect
+from gateway.sessions import services as sessions
+from gateway.sessions.models import UserSession
+from gateway.sso.keys import sp_keypair
+from gateway.sso.models import SamlConnection, SamlLoginRequest, SeenAssertion
+from saml import errors as saml_errors
+from saml import logout as saml_logout
+from saml import mapping
+from saml import sp as saml_sp
+from saml.config import IdentityProvider, ServiceProvider
+from saml.metadata import parse_idp_metadata, sp_metadata
+
+LOGIN_REQUEST_TTL = timedelta(minutes=10)
+
+
+class SsoRejected(GatewayError):
+    """A sign-in the ACS refused; `code` names the check (also in the audit log)."""
+
+    status = 400
+
+
+class SsoNotConfigured(NotFound):
+    code, message = "sso_not_configured", "Single sign-on is not set up for this organization."
+
+
+@dataclass(frozen=True)
+class SsoSignIn:
+    sign_in: SignIn
+    next_url: str | None
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+def service_provider(settings: Settings, slug: str) -> ServiceProvider:
+    """Our SP for one organization; its entity ID is its metadata URL."""
+    key_pem, cert_pem = sp_keypair(settings.certs_dir)
+    base = f"{settings.base_url}/saml/{slug}"
+    return ServiceProvider(entity_id=f"{base}/metadata", acs_url=f"{base}/acs", sls_url=f"{base}/sls",
+                           cert_pem=cert_pem, key_pem=key_pem)
+
+
+def identity_provider(connection: SamlConnection) -> IdentityProvider:
+    return IdentityProvider(entity_id=connection.idp_entity_id, sso_url=connection.sso_url,
+                            slo_url=connection.slo_url, signing_certs=tuple(connection.signing_certs))
+
+
+def organization(db: Session, slug: str) -> Organization:
+    org = db.scalar(select(Organization).where(Organization.slug == slug))
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def connection_of(db: Session, slug: str) -> tuple[Organization, SamlConnection]:
+    """:raise NotFound: unknown organization, or no SSO configured for it."""
+    org = organization(db, slug)
+    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org.id))
+    if connection is None:
+        raise SsoNotConfigured()
+    return org, connection
+
+
+def metadata_for(db: Session, settings: Settings, slug: str) -> str:
+    organization(db, slug)
+    return sp_metadata(service_provider(settings, slug))
+
+
+def _clean_list(values, *, lower: bool = False) -> list[str]:
+    if isinstance(values, str):
+        values = values.replace(",", " ").split()
+    cleaned = [str(v).strip() for v in (values or []) if str(v).strip()]
+    return sorted({v.lower() for v in cleaned}) if lower else list(dict.fromkeys(cleaned))
+
+
+def configure(
+    db: Session, org_id: int, *, metadata_xml: str, default_role="user", allow_idp_initiated: bool = False,
+    email_domains=(), admin_groups=(), group_attribute: str | None = None, email_attribute: str | None = None,
+    name_attribute: str | None = None, actor: Actor, now: datetime,
+) -> SamlConnection:
+    """Connect (or reconnect) an organization's IdP from its metadata.
+
+    :raise BadRequest: invalid metadata (`invalid_metadata`), role or domain.
+    :raise Conflict: a domain another organization declared already.
+    """
+    try:
+        idp = parse_idp_metadata(metadata_xml)
+    except saml_errors.MetadataError as exc:
+        raise BadRequest(exc.message, code="invalid_metadata") from None
+    role = parse_role(default_role)
+    domains = _clean_list(email_domains, lower=True)
+    for domain in domains:
+        if "." not in domain or "@" in domain or len(domain) > 253:
+            raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
+    for other in db.scalars(select(SamlConnection).where(SamlConnection.org_id != org_id)):
+        taken = set(domains) & set(other.email_domains or [])
+        if taken:
+            raise Conflict(f"Another organization declared {', '.join(sorted(taken))} for its identity provider.",
+                           code="domain_taken")
+    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org_id))
+    if connection is None:
+        connection = SamlConnection(org_id=org_id, created_at=now)
+        db.add(connection)
+    connection.idp_entity_id, connection.sso_url, connection.slo_url = idp.entity_id, idp.sso_url, idp.slo_url
+    connection.signing_certs = list(idp.signing_certs)
+    connection.metadata_xml = metadata_xml if isinstance(metadata_xml, str) else metadata_xml.decode()
+    connection.default_role = role
+    connection.allow_idp_initiated = bool(allow_idp_initiated)
+    connection.email_domains = domains
+    connection.admin_groups = _clean_list(admin_groups)
+    connection.group_attribute = (group_attribute or "").strip() or None
+    connection.email_attribute = (email_attribute or "").strip() or None
+    connection.name_attribute = (name_attribute or "").strip() or None
+    connection.updated_at = now
+    db.flush()  # the id for the audit row
+    record(db, actor, AuditAction.SAML_CONFIGURE, now=now, org_id=org_id, idp_entity_id=idp.entity_id,
+           certificates=len(idp.signing_certs), allow_idp_initiated=connection.allow_idp_initiated,
+           email_domains=domains)
+    return connection
+
+
+def route(db: Session, email_or_slug: str) -> str:
+    """The organization slug for "continue with SSO": by the email's declared domain, or a slug.
+
+    :raise NotFound: nothing configured for it.
+    """
+    value = (email_or_slug or "").strip().lower()
+    if "@" in value:
+        domain = value.rsplit("@", 1)[-1]
+        for connection in db.scalars(select(SamlConnection)):
+            if domain in (connection.email_domains or []):
+                return db.get(Organization, connection.org_id).slug
+        raise NotFound("No single sign-on is set up for that email domain.", code="sso_not_configured")
+    connection_of(db, value)
+    return value
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime) -> str:
+    """Record the AuthnRequest server-side under an opaque RelayState; returns the IdP URL."""
+    org, connection = connection_of(db, slug)
+    relay_state = secrets.token_urlsafe(24)
+    url, request_id = saml_sp.start_login(service_provider(settings, slug), identity_provider(connection),
+                                          relay_state)
+    db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.expires_at < now))
+    db.add(SamlLoginRequest(relay_state=relay_state, request_id=request_id, connection_id=connection.id,
+                            next_url=next_url if is_safe_redirect(next_url) else None,
+                            expires_at=now + LOGIN_REQUEST_TTL))
+    return url
+
+
+def _claim_login_request(db: Session, connection: SamlConnection, relay_state: str | None,
+                         now: datetime) -> SamlLoginRequest | None:
+    """The pending request this answer belongs to, used up (a second answer finds nothing)."""
+    if not relay_state or len(relay_state) > 64:
+        return None
+    pending = db.scalar(select(SamlLoginRequest).where(SamlLoginRequest.relay_state == relay_state,
+                                                       SamlLoginRequest.connection_id == connection.id))
+    if pending is None or pending.expires_at <= now:
+        return None
+    # Whoever deletes the row owns it: two posts of one answer cannot both go on.
+    if db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.id == pending.id)).rowcount != 1:
+        return None
+    return pending
+
+
+def _replay_guard(db: Session, issuer: str, now: datetime):
+    def remember(assertion_id: str, not_on_or_after: datetime) -> bool:
+        # A unique row, kept until the assertion expires: the database decides, on every instance.
+        try:
+            with db.begin_nested():
+                db.add(SeenAssertion(issuer=issuer, assertion_id=assertion_id[:256],
+                                     expires_at=not_on_or_after + timedelta(minutes=5)))
+        except IntegrityError:
+            return False
+        return True
+    return remember
+
+
+def finish_login(
+    db: Session, slug: str, *, saml_response: str | None, relay_state: str | None, actor: Actor,
+    settings: Settings, now: datetime,
+) -> SsoSignIn:
+    """The ACS: validate, provision just in time, start a session.
+
+    :raise SsoRejected: a protocol check failed (code names it).
+    :raise ProvisioningDenied: deactivated, or an account this IdP does not own.
+    """
+    org, connection = connection_of(db, slug)
+    pending = _claim_login_request(db, connection, relay_state, now)
+    try:
+        assertion = saml_sp.consume(
+            service_provider(settings, slug), identity_provider(connection), saml_response,
+            expected_request_id=pending.request_id if pending else None,
+            allow_idp_initiated=connection.allow_idp_initiated, now=now, clock_skew=settings.saml_clock_skew,
+            remember_assertion=_replay_guard(db, connection.idp_entity_id, now),
+        )
+    except saml_errors.SamlError as exc:
+        raise SsoRejected(exc.message, code=exc.code) from None
+    identity = provisioning.ExternalIdentity(
+        org_id=org.id, issuer=assertion.issuer, subject=assertion.name_id,
+        email=mapping.email_of(assertion, connection.email_attribute),
+        name=mapping.name_of(assertion, connection.name_attribute),
+        groups=mapping.groups_of(assertion, connection.group_attribute),
+    )
+    decision = provisioning.decide(db, identity, email_domains=connection.email_domains or [])
+    user, membership = provisioning.apply(db, decision, identity, default_role=connection.default_role,
+                                          admin_groups=connection.admin_groups or [], now=now)
+    actor = actor.as_user(user.id, user.email, org.id)
+    token, session = sessions.start(db, user, org_id=org.id, restricted=False, actor=actor, settings=settings,
+                                    now=now)
+    session.sso_org_id, session.sso_name_id = org.id, assertion.name_id
+    session.sso_name_id_format, session.sso_session_index = assertion.name_id_format, assertion.session_index
+    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=org.id, target_id=user.id,
+           target_email=user.email, method="saml", provisioning=str(decision.action),
+           idp_initiated=pending is None)
+    return SsoSignIn(SignIn(token, session, restricted=False), pending.next_url if pending else None)
+
+
+def record_rejection(db: Session, slug: str, exc: GatewayError, *, actor: Actor, now: datetime) -> None:
+    """The audit row of a refused SSO sign-in (written after the refused work was rolled back)."""
+    org = db.scalar(select(Organization).where(Organization.slug == slug))
+    record(db, actor, AuditAction.SAML_LOGIN_DENIED, now=now, org_id=org.id if org else None,
+           reason=getattr(exc, "reason", None) or exc.code)
+
+
+# -- single logout ---------------------------------------------------------------------------
+
+def logout_redirect(db: Session, session_id: int, *, settings: Settings) -> str | None:
+    """Where to send the browser after our own sign-out: the IdP's SLO endpoint, for SSO sessions."""
+    row = db.get(UserSession, session_id)
+    if row is None or row.sso_org_id is None or not row.sso_name_id:
+        return None
+    org = db.get(Organization, row.sso_org_id)
+    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == row.sso_org_id))
+    if org is None or connection is None or not connection.slo_url:
+        return None
+    return saml_logout.start_logout(
+        service_provider(settings, org.slug), identity_provider(connection), name_id=row.sso_name_id,
+        name_id_format=row.sso_name_id_format, session_index=row.sso_session_index,
+        relay_state=f"{settings.base_url}/login")
+
+
+def handle_idp_logout(db: Session, slug: str, query: dict, *, actor: Actor, settings: Settings,
+                      now: datetime) -> str:
+    """The SLS: an IdP's LogoutRequest revokes the matching sessions; returns where to send the browser.
+
+    :raise SsoRejected: unsigned, oversized or otherwise invalid logout messages.
+    """
+    org, connection = connection_of(db, slug)
+    sp, idp = service_provider(settings, slug), identity_provider(connection)
+    try:
+        if "SAMLResponse" in query:
+            saml_logout.read_idp_logout_response(sp, idp, query)
+            return f"{settings.base_url}/login"
+        request = saml_logout.read_idp_logout_request(sp, idp, query)
+    except saml_errors.SamlError as exc:
+        raise SsoRejected(exc.message, code=exc.code) from None
+    rows = select(UserSession).where(UserSession.sso_org_id == org.id, UserSession.sso_name_id == request.name_id,
+                                     UserSession.revoked_at.is_(None))
+    if request.session_indexes:
+        rows = rows.where(UserSession.sso_session_index.in_(request.session_indexes))
+    ended = 0
+    for row in db.scalars(rows):
+        row.revoked_at = now
+        ended += 1
+    record(db, actor, AuditAction.SAML_LOGOUT, now=now, org_id=org.id, name_id=request.name_id,
+           sessions_ended=ended)
+    return request.response_url

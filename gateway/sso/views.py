@@ -1,0 +1,86 @@
+"""/saml/<slug>/metadata, /login, /acs, /sls and the /sso chooser."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+from gateway.accounts.provisioning import ProvisioningDenied
+from gateway.actor import actor_from_request
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import NotFound
+from gateway.redirects import safe_redirect_target
+from gateway.sessions.cookies import set_session_cookie
+from gateway.sso import services
+from gateway.web import settings
+
+bp = Blueprint("sso", __name__)
+
+# The IdP's answer is one large form field: allowed up to this size on the ACS only.
+ACS_MAX_FIELD_BYTES = 256 * 1024
+
+
+class SsoForm(FlaskForm):
+    who = StringField("Work email or organization", validators=[
+        DataRequired("Enter your work email or your organization's short name."), Length(max=320)])
+    next = HiddenField()
+
+
+@bp.get("/saml/<slug>/metadata")
+def metadata(slug: str):
+    xml = services.metadata_for(get_session(), settings(), slug)
+    return Response(xml, mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/saml/<slug>/login")
+def login(slug: str):
+    url = services.start_login(get_session(), slug, next_url=request.args.get("next"), settings=settings(),
+                               now=now())
+    return redirect(url, 302)
+
+
+@bp.post("/saml/<slug>/acs")
+def acs(slug: str):
+    db = get_session()
+    try:
+        result = services.finish_login(db, slug, saml_response=request.form.get("SAMLResponse"),
+                                       relay_state=request.form.get("RelayState"), actor=actor_from_request(),
+                                       settings=settings(), now=now())
+    except (services.SsoRejected, ProvisioningDenied) as exc:
+        # Nothing of the refused sign-in is kept but the audit row that says why.
+        db.rollback()
+        services.record_rejection(db, slug, exc, actor=actor_from_request(), now=now())
+        return render_template("sso/denied.html", message=exc.message, code=exc.code), exc.status
+    target = safe_redirect_target(result.next_url, url_for("accounts.account"))
+    return set_session_cookie(redirect(target, 303), result.sign_in.token, result.sign_in.session.expires_at)
+
+
+@bp.route("/saml/<slug>/sls", methods=["GET", "POST"])
+def sls(slug: str):
+    query = request.args.to_dict() if request.method == "GET" else request.form.to_dict()
+    try:
+        url = services.handle_idp_logout(get_session(), slug, query, actor=actor_from_request(),
+                                         settings=settings(), now=now())
+    except services.SsoRejected as exc:
+        get_session().rollback()
+        return render_template("sso/denied.html", message=exc.message, code=exc.code), 400
+    return redirect(url, 302)
+
+
+@bp.route("/sso", methods=["GET", "POST"])
+def choose():
+    form = SsoForm()
+    if form.validate_on_submit():
+        try:
+            slug = services.route(get_session(), form.who.data)
+        except NotFound as exc:
+            form.who.errors.append(exc.message)
+        else:
+            next_url = safe_redirect_target(form.next.data or None, "") or None
+            return redirect(url_for("sso.login", slug=slug, next=next_url), 303)
+    elif request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    return render_template("sso/choose.html", form=form), 400 if form.errors else 200
