@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway.logs import redact_path
@@ -101,9 +102,22 @@ def register(app: Flask) -> None:
         discard_transaction()
         return error_response(exc.status, exc.code, exc.message)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc):
+        discard_transaction()
+        # The page must not ask the database who is signed in: treat the caller as anonymous.
+        g._login_user = app.login_manager.anonymous_user()
+        app.logger.warning("database unavailable on %s %s: %s", request.method, redact_path(request.path),
+                           type(exc.orig).__name__ if getattr(exc, "orig", None) else type(exc).__name__)
+        return error_response(503, "database_unavailable", _MESSAGES[503], {"Retry-After": "5"})
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         discard_transaction()
+        # A failed commit at the edge arrives here as a 500 wrapping the database error.
+        if isinstance(getattr(exc, "original_exception", None), (OperationalError, InterfaceError)):
+            return _database_unavailable(exc.original_exception)
         status = exc.code or 500
         description = exc.description if status in (400, 413, 415) and exc.description else None
         code = (exc.name or "error").lower().replace(" ", "_")

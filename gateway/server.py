@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
@@ -35,6 +38,9 @@ class _Gunicorn(BaseApplication):
 
 
 def run(*, host: str, port: int, workers: int, threads: int) -> None:
+    # Metrics from every worker add up at /metrics (prometheus-client's multiprocess mode).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idgate-metrics-")
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers,

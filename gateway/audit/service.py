@@ -15,6 +15,7 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.models import AuditEvent
 from gateway.errors import BadRequest
+from gateway.metrics import observe_audit_event
 
 
 def record(
@@ -42,6 +43,7 @@ def record(
         details=details,
     )
     db.add(event)
+    observe_audit_event(event.action, details)
     return event
 
 

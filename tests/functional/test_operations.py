@@ -1,0 +1,65 @@
+"""What operators rely on: health, readiness, metrics, and a clear 503 while the database is away."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway import create_app
+from tests.conftest import FAST_HASH, Auth
+from tests.factories import member
+
+
+def _sample(text: str, name: str, **labels) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_requests_and_sign_ins_by_outcome(client, db, auth):
+    before = client.get("/metrics").get_data(as_text=True)
+    user = member()
+    db.flush()
+    auth.login(user.email, "wrong password for sure")
+    auth.login(user.email)
+    after = client.get("/metrics").get_data(as_text=True)
+    assert _sample(after, "idgate_signins_total", method="password", outcome="failure") == \
+        _sample(before, "idgate_signins_total", method="password", outcome="failure") + 1
+    assert _sample(after, "idgate_signins_total", method="password", outcome="success") == \
+        _sample(before, "idgate_signins_total", method="password", outcome="success") + 1
+    assert _sample(after, "idgate_http_requests_total", endpoint="accounts.login", method="POST", status="303") >= 1
+    assert "idgate_http_request_duration_seconds_bucket" in after
+    assert "idgate_outbox_backlog 0" in after
+
+
+def test_metrics_never_label_by_raw_path(client):
+    client.get("/invite/some-secret-code")
+    assert "some-secret-code" not in client.get("/metrics").get_data(as_text=True)
+
+
+@pytest.fixture
+def app_without_database(tmp_path, certs_dir):
+    app = create_app({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "SECRET_KEY": "x",
+                      "INSTANCE_PATH": str(tmp_path), "CERTS_DIR": certs_dir, **FAST_HASH})
+    app.logger.setLevel(logging.CRITICAL)
+    return app
+
+
+@pytest.mark.parametrize("path", ["/login", "/account", "/auth/verify", "/api/v1/orgs/acme/users",
+                                  "/saml/acme/metadata", "/admin/users"])
+def test_without_the_database_requests_get_a_clear_503_never_a_500(app_without_database, path):
+    response = app_without_database.test_client().get(path, headers={"Authorization": "Bearer token"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "unavailable" in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_without_the_database_health_says_alive_and_readiness_says_not_ready(app_without_database):
+    client = app_without_database.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/metrics").status_code == 200
