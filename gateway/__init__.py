@@ -66,10 +66,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.exempt("gateway.sso.views.acs")
     csrf.exempt("gateway.sso.views.sls")
 
-    from gateway import limits, metrics
+    from gateway import limits, logs, metrics
 
     limits.init_app(app)
     metrics.init_app(app)
+    logs.init_app(app)
     errors.register(app)
 
     from gateway.cli import register_commands

@@ -1,13 +1,65 @@
-"""Keeping secrets out of log lines."""
+"""Logging: JSON lines with a request id, and no secrets in them."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import secrets
+from datetime import datetime, timezone
+
+from flask import Flask, g, has_request_context, request
 
 # Paths that carry a secret in themselves.
 _SECRET_PATHS = re.compile(r"^(/invite/)[^/?#\s]+")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def redact_path(path: str) -> str:
     """`/invite/<code>` becomes `/invite/[redacted]`; other paths pass unchanged."""
     return _SECRET_PATHS.sub(r"\1[redacted]", path or "")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request id, method, path (redacted)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if has_request_context():
+            entry.update(request_id=g.get("request_id"), method=request.method, path=redact_path(request.path))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Route the app's and our loggers' records to stderr as JSON (called by `idgate serve`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    for name in ("idgate", "gateway"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def _assign_request_id():
+    # Keep a proxy's id when it looks like one, so a request can be followed across hops.
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+
+def _echo_request_id(response):
+    if "request_id" in g:
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.after_request(_echo_request_id)

@@ -33,7 +33,9 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Each worker builds its own app after the fork: no shared connections.
         from gateway import create_app
+        from gateway.logs import configure_json_logging
 
+        configure_json_logging()
         return create_app()
 
 
@@ -50,6 +52,7 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
         "timeout": 60,
         "accesslog": "-",
         # The access log must never carry tokens: the path only, no query string, redacted.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "access_log_format": ('{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+                              '"bytes": "%(b)s", "ms": %(M)s, "request_id": "%({x-request-id}o)s"}'),
         "logger_class": RedactingLogger,
     }).run()

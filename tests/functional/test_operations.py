@@ -63,3 +63,26 @@ def test_without_the_database_health_says_alive_and_readiness_says_not_ready(app
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 503
     assert client.get("/metrics").status_code == 200
+
+
+def test_every_response_carries_a_request_id_and_keeps_a_sane_incoming_one(client):
+    generated = client.get("/healthz").headers["X-Request-Id"]
+    assert len(generated) == 16
+    assert client.get("/healthz", headers={"X-Request-Id": "proxy-id-12345"}).headers["X-Request-Id"] == \
+        "proxy-id-12345"
+    assert client.get("/healthz", headers={"X-Request-Id": "<script>x</script>"}).headers["X-Request-Id"] != "<script>x</script>"
+
+
+def test_json_log_lines_carry_the_request_id_and_a_redacted_path(app):
+    import json
+
+    from gateway.logs import JsonFormatter
+
+    with app.test_request_context("/invite/secret-code-123"):
+        from flask import g
+
+        g.request_id = "abc123abc123"
+        record = logging.LogRecord("idgate", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+        line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "hello world" and line["request_id"] == "abc123abc123"
+    assert line["path"] == "/invite/[redacted]"
