@@ -49,7 +49,7 @@ def inflate(encoded: str | None) -> bytes:
 def start_logout(sp: ServiceProvider, idp: IdentityProvider, *, name_id: str, name_id_format: str | None,
                  session_index: str | None, relay_state: str) -> str:
     """A signed LogoutRequest to the IdP's SLO endpoint; returns the URL to send the browser to."""
-    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url), settings.for_pair(sp, idp))
+    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url), settings.for_pair(sp, idp, logout=True))
     return auth.logout(return_to=relay_state, name_id=name_id, session_index=session_index,
                        name_id_format=name_id_format)
 
@@ -60,7 +60,7 @@ def read_idp_logout_request(sp: ServiceProvider, idp: IdentityProvider, query: d
     :raise LogoutError:
     """
     inflate(query.get("SAMLRequest"))
-    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url, get=query), settings.for_pair(sp, idp))
+    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url, get=query), settings.for_pair(sp, idp, logout=True))
     try:
         response_url = auth.process_slo(keep_local_session=True)
         xml = auth.get_last_request_xml()
@@ -76,7 +76,7 @@ def read_idp_logout_request(sp: ServiceProvider, idp: IdentityProvider, query: d
 def read_idp_logout_response(sp: ServiceProvider, idp: IdentityProvider, query: dict) -> None:
     """Accept the IdP's signed answer to our LogoutRequest. :raise LogoutError:"""
     inflate(query.get("SAMLResponse"))
-    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url, get=query), settings.for_pair(sp, idp))
+    auth = OneLogin_Saml2_Auth(request_data(sp.sls_url, get=query), settings.for_pair(sp, idp, logout=True))
     try:
         auth.process_slo(keep_local_session=True)
     except Exception as exc:

@@ -31,7 +31,6 @@ _SECURITY = {
     "logoutResponseSigned": True,
     # An unsigned assertion is never accepted, even inside a signed response.
     "wantAssertionsSigned": True,
-    "wantMessagesSigned": True,     # applies to logout messages on the redirect binding
     "wantNameId": True,
     "wantAttributeStatement": False,
     "rejectDeprecatedAlgorithm": True,  # no SHA-1 signatures or digests
@@ -43,8 +42,13 @@ _SECURITY = {
 
 
 @lru_cache(maxsize=256)
-def for_pair(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Saml2_Settings:
-    """Settings for signing requests and validating answers between sp and idp."""
+def for_pair(sp: ServiceProvider, idp: IdentityProvider, *, logout: bool = False) -> OneLogin_Saml2_Settings:
+    """Settings for signing requests and validating answers between sp and idp.
+
+    `logout=True` also demands signed messages: on the redirect binding a
+    LogoutRequest carries its signature in the query. (For sign-in the
+    assertion's signature is what counts; many IdPs do not sign the Response.)
+    """
     idp_section = {
         "entityId": idp.entity_id,
         "singleSignOnService": {"url": idp.sso_url, "binding": C.BINDING_HTTP_REDIRECT},
@@ -57,7 +61,7 @@ def for_pair(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Saml2_Setti
         "debug": False,
         "sp": _sp_section(sp),
         "idp": idp_section,
-        "security": dict(_SECURITY),
+        "security": dict(_SECURITY, wantMessagesSigned=logout),
     })
 
 

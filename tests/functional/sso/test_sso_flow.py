@@ -1,0 +1,175 @@
+"""SSO through an independent IdP (pysaml2): provisioning, updates, refusals, routing, logout."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from gateway.accounts.models import FederatedIdentity, User
+from gateway.audit.models import AuditEvent
+from gateway.orgs.models import MemberStatus, Membership, Role
+from tests.conftest import STRONG_PASSWORD, Auth, csrf_token
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.functional.sso.conftest import PERSISTENT, Browser, connect
+
+
+def _user(db, email):
+    db.expire_all()
+    return db.scalar(select(User).where(User.email == email))
+
+
+def _denials(db):
+    return [e.details["reason"] for e in db.scalars(select(AuditEvent).where(
+        AuditEvent.action == "saml:login_denied").order_by(AuditEvent.id))]
+
+
+def test_first_sign_in_provisions_an_sso_only_member(acme, browser, client, db):
+    response = browser.sign_in(next_url="/account?tab=orgs")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account?tab=orgs"
+    user = _user(db, "ann@acme.example.com")
+    assert user.sso_only and user.password_hash is None and user.name == "Ann Example"
+    membership = db.scalar(select(Membership).where(Membership.user_id == user.id))
+    assert membership.org_id == acme.id and membership.role == Role.USER
+    assert db.scalar(select(FederatedIdentity).where(FederatedIdentity.user_id == user.id)).subject == \
+        "ann@acme.example.com"
+    verify = client.get("/auth/verify")
+    assert verify.status_code == 200 and verify.headers["X-Auth-Org"] == "acme"
+
+
+def test_a_later_sign_in_updates_name_role_and_last_sign_in(acme, browser, client, db, idp, clock):
+    connect(db, client, idp, acme, clock, admin_groups=["idgate-admins"], group_attribute="groups")
+    browser.sign_in()
+    first = _user(db, "ann@acme.example.com").last_login_at
+    clock.advance(minutes=5)
+    browser.sign_in(attributes={"email": ["ann@acme.example.com"], "displayName": ["Ann Renamed"],
+                                "groups": ["idgate-admins"]})
+    user = _user(db, "ann@acme.example.com")
+    assert user.name == "Ann Renamed" and user.last_login_at > first
+    assert db.scalar(select(Membership.role).where(Membership.user_id == user.id)) == Role.ADMIN
+    assert client.get("/auth/verify").headers["X-Auth-Role"] == "admin"
+
+
+def test_a_deactivated_member_is_refused_at_the_acs(acme, browser, db):
+    browser.sign_in()
+    membership = db.scalar(select(Membership).join(User).where(User.email == "ann@acme.example.com"))
+    membership.status = MemberStatus.INACTIVE
+    db.flush()
+    response = browser.sign_in()
+    assert response.status_code == 403
+    assert "deactivated" in response.get_data(as_text=True)
+    assert _denials(db) == ["deactivated"]
+
+
+def test_an_sso_user_is_sent_to_sso_at_the_password_form_and_has_no_password_to_change(acme, browser, app, db):
+    browser.sign_in()
+    other = app.test_client()
+    response = Auth(other).login("ann@acme.example.com", "anything at all, really long")
+    assert response.status_code == 400
+    assert "single sign-on" in response.get_data(as_text=True)
+    change = browser.client.post("/password/change", data={
+        "csrf_token": csrf_token(browser.client, "/password/change"), "new_password": "a brand new password 123"})
+    assert change.status_code == 400
+    assert _user(db, "ann@acme.example.com").password_hash is None
+
+
+class TestNoAccountTakeover:
+    def test_a_password_users_email_is_not_taken_over(self, acme, browser, db):
+        UserFactory(email="ann@acme.example.com")  # not a member of acme
+        db.flush()
+        response = browser.sign_in()
+        assert response.status_code == 403 and "already exists" in response.get_data(as_text=True)
+        assert browser.client.get("/auth/verify").status_code == 401
+        assert _denials(db) == ["account_exists"]
+
+    def test_a_member_on_a_declared_domain_is_linked(self, acme, browser, db):
+        member = MembershipFactory(org=acme, user__email="ann@acme.example.com")
+        db.flush()
+        assert browser.sign_in().status_code == 303
+        assert db.scalar(select(FederatedIdentity.user_id).where(
+            FederatedIdentity.subject == "ann@acme.example.com")) == member.user_id
+        # The password account keeps its password.
+        assert _user(db, "ann@acme.example.com").password_hash is not None
+
+    def test_a_member_outside_the_declared_domains_is_not_linked(self, acme, browser, db, client, idp, clock):
+        connect(db, client, idp, acme, clock, email_domains=["elsewhere.example.com"])
+        MembershipFactory(org=acme, user__email="ann@acme.example.com")
+        db.flush()
+        assert browser.sign_in().status_code == 403
+
+    def test_a_user_of_another_organizations_idp_is_not_taken_over(self, acme, db, client, clock, idp,
+                                                                     other_idp, app):
+        beta = OrganizationFactory(slug="beta")
+        db.flush()
+        connect(db, client, other_idp, beta, clock, email_domains=["beta.example.com"])
+        assert Browser(app.test_client(), other_idp).sign_in("beta").status_code == 303  # ann, via beta's IdP
+        assert Browser(app.test_client(), idp).sign_in("acme").status_code == 403
+        assert _denials(db) == ["account_exists"]
+
+
+def test_idp_initiated_sign_in_is_refused_unless_allowed(acme, browser, db, client, idp, clock):
+    request = {"sp_entity_id": "http://127.0.0.1:5000/saml/acme/metadata",
+               "acs_url": "http://127.0.0.1:5000/saml/acme/acs", "id": None}
+    refused = browser.post(browser.answer(request), "https://evil.example/steal")
+    assert refused.status_code == 400 and _denials(db) == ["idp_initiated_not_allowed"]
+    connect(db, client, idp, acme, clock, allow_idp_initiated=True)
+    allowed = browser.post(browser.answer(request), "https://evil.example/steal")
+    assert allowed.status_code == 303
+    assert allowed.headers["Location"] == "/account"  # RelayState is never a URL to us
+
+
+def test_an_unsafe_next_is_dropped_at_login(acme, browser):
+    assert browser.sign_in(next_url="//evil.example/x").headers["Location"] == "/account"
+    assert browser.sign_in(next_url="https://evil.example/x").headers["Location"] == "/account"
+
+
+def test_continue_with_sso_routes_by_email_domain_or_slug(acme, client):
+    def go(who):
+        return client.post("/sso", data={"csrf_token": csrf_token(client, "/sso"), "who": who, "next": "/x"})
+    assert go("someone@acme.example.com").headers["Location"].startswith("/saml/acme/login")
+    assert go("acme").headers["Location"] == "/saml/acme/login?next=/x"
+    unknown = go("someone@unknown.example.com")
+    assert unknown.status_code == 400 and "No single sign-on" in unknown.get_data(as_text=True)
+
+
+def test_metadata_is_published_for_existing_organizations_only(acme, client):
+    response = client.get("/saml/acme/metadata")
+    assert response.status_code == 200 and response.mimetype == "application/samlmetadata+xml"
+    assert b'entityID="http://127.0.0.1:5000/saml/acme/metadata"' in response.data
+    assert client.get("/saml/nobody/metadata").status_code == 404
+    assert client.get("/saml/nobody/login").status_code == 404
+
+
+def test_idp_logout_request_ends_the_matching_sessions(acme, browser, client, db, idp):
+    browser.sign_in()
+    assert client.get("/auth/verify").status_code == 200
+    url = idp.logout_request_redirect(sls_url="http://127.0.0.1:5000/saml/acme/sls",
+                                      sp_entity_id="http://127.0.0.1:5000/saml/acme/metadata",
+                                      name_id="ann@acme.example.com")
+    response = client.get(url.removeprefix("http://127.0.0.1:5000"))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("https://idp.example.org/slo/redirect?SAMLResponse=")
+    assert client.get("/auth/verify").status_code == 401
+
+
+def test_an_unsigned_idp_logout_request_is_refused(acme, browser, client, idp):
+    browser.sign_in()
+    url = idp.logout_request_redirect(sls_url="http://127.0.0.1:5000/saml/acme/sls",
+                                      sp_entity_id="http://127.0.0.1:5000/saml/acme/metadata",
+                                      name_id="ann@acme.example.com", sign=False)
+    assert client.get(url.removeprefix("http://127.0.0.1:5000")).status_code == 400
+    assert client.get("/auth/verify").status_code == 200
+
+
+def test_signing_out_of_an_sso_session_goes_on_to_the_idp(acme, browser, client):
+    browser.sign_in()
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    assert response.status_code == 303
+    assert "SAMLRequest=" in response.headers["Location"] and "Signature=" in response.headers["Location"]
+    assert client.get("/auth/verify").status_code == 401
+
+
+def test_a_password_user_signs_in_normally_beside_sso(acme, auth, db):
+    boss = _user(db, "boss@acme.example.com")
+    assert boss is not None
+    assert auth.login("boss@acme.example.com", STRONG_PASSWORD).status_code == 303
