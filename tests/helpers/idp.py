@@ -45,9 +45,9 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from cryptography.utils import CryptographyDeprecationWarning
 
 with warnings.catch_warnings():
     # saml2.cryptography.symmetric touches cryptography's deprecated CFB mode at import time
