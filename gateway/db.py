@@ -129,6 +129,19 @@ def _close_session(_exc):
         db.close()
 
 
+def insert_if_absent(db: Session, model, **values) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when this call inserted the row.
+
+    One statement, no savepoint: of two requests inserting the same key at once,
+    the database lets exactly one through.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return db.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
+
+
 @contextmanager
 def transaction(app: Flask | None = None) -> Iterator[Session]:
     """An explicit unit of work for the CLI and background jobs."""

@@ -44,6 +44,8 @@ class Decision:
     action: Action
     user: User | None = None
     reason: str | None = None
+    membership: Membership | None = None
+    email: str | None = None  # normalized, for ENROLL
 
 
 class ProvisioningDenied(GatewayError):
@@ -85,7 +87,7 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str])
         membership = _membership(db, user.id, identity.org_id)
         if membership is not None and membership.status != MemberStatus.ACTIVE:
             return Decision(Action.DENY, user, "deactivated")
-        return Decision(Action.AUTH, user)
+        return Decision(Action.AUTH, user, membership=membership)
     if not identity.email:
         return Decision(Action.DENY, reason="no_email")
     try:
@@ -94,13 +96,13 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str])
         return Decision(Action.DENY, reason="invalid_email")
     user = db.scalar(select(User).where(User.email == email))
     if user is None:
-        return Decision(Action.ENROLL)
+        return Decision(Action.ENROLL, email=email)
     membership = _membership(db, user.id, identity.org_id)
     if membership is None or _domain(email) not in {d.lower() for d in email_domains}:
         return Decision(Action.DENY, user, "account_exists")
     if membership.status != MemberStatus.ACTIVE:
         return Decision(Action.DENY, user, "deactivated")
-    return Decision(Action.LINK, user)
+    return Decision(Action.LINK, user, membership=membership)
 
 
 def display_name(identity: ExternalIdentity, email: str) -> str:
@@ -137,20 +139,13 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
     if decision.action == Action.DENY:
         raise ProvisioningDenied(decision.reason)
     role = mapped_role(identity, default_role=default_role, admin_groups=admin_groups)
-    user = decision.user
     if decision.action == Action.ENROLL:
-        email = normalize_email(identity.email)
-        # SSO-only: no password hash at all, so password sign-in cannot even be attempted.
-        user = User(email=email, name=display_name(identity, email), sso_only=True, password_hash=None,
-                    created_at=now)
-        db.add(user)
-        db.flush()  # the id for the identity and membership
-    if decision.action in (Action.ENROLL, Action.LINK):
-        db.add(FederatedIdentity(user_id=user.id, org_id=identity.org_id, issuer=identity.issuer,
-                                 subject=identity.subject, created_at=now))
-    elif identity.name:
+        return _enroll(db, identity, decision.email, role or default_role, now)
+    user, membership = decision.user, decision.membership
+    if decision.action == Action.LINK:
+        db.add(_federated(user, identity, now))
+    elif identity.name and display_name(identity, user.email) != user.name:
         user.name = display_name(identity, user.email)
-    membership = _membership(db, user.id, identity.org_id)
     if membership is None:
         membership = Membership(org_id=identity.org_id, user_id=user.id, role=role or default_role,
                                 status=MemberStatus.ACTIVE, joined_at=now)
@@ -162,5 +157,22 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
             membership.version += 1
     user.last_login_at = now
     user.last_org_id = identity.org_id
-    db.flush()  # the membership row for the session about to start
+    return user, membership
+
+
+def _federated(user: User, identity: ExternalIdentity, now: datetime) -> FederatedIdentity:
+    return FederatedIdentity(user_id=user.id, org_id=identity.org_id, issuer=identity.issuer,
+                             subject=identity.subject, created_at=now)
+
+
+def _enroll(db: Session, identity: ExternalIdentity, email: str, role: Role,
+            now: datetime) -> tuple[User, Membership]:
+    # SSO-only: no password hash at all, so password sign-in cannot even be attempted.
+    user = User(email=email, name=display_name(identity, email), sso_only=True, password_hash=None,
+                created_at=now, last_login_at=now, last_org_id=identity.org_id)
+    db.add(user)
+    db.flush()  # the id for the identity, the membership and the session
+    membership = Membership(org_id=identity.org_id, user_id=user.id, role=role, status=MemberStatus.ACTIVE,
+                            joined_at=now)
+    db.add_all([_federated(user, identity, now), membership])
     return user, membership

@@ -44,9 +44,12 @@ def hash_token(token: str) -> str:
 
 def start(
     db: Session, user: User, *, org_id: int | None, restricted: bool, actor: Actor,
-    settings: Settings, now: datetime,
+    settings: Settings, now: datetime, **attributes,
 ) -> tuple[str, UserSession]:
-    """Open a session with a fresh random token; returns the token (shown once, in the cookie)."""
+    """Open a session with a fresh random token; returns the token (shown once, in the cookie).
+
+    `attributes` are further columns (the SSO ones, for single logout).
+    """
     token = secrets.token_urlsafe(32)
     row = UserSession(
         token_hash=hash_token(token),
@@ -59,6 +62,7 @@ def start(
         idle_expires_at=now + settings.session_idle,
         ip=actor.ip,
         user_agent=actor.user_agent,
+        **attributes,
     )
     db.add(row)
     db.flush()  # to hand back the row with its id

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.accounts import provisioning
@@ -20,6 +19,7 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
+from gateway.db import insert_if_absent
 from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Organization
@@ -78,11 +78,14 @@ def organization(db: Session, slug: str) -> Organization:
 
 def connection_of(db: Session, slug: str) -> tuple[Organization, SamlConnection]:
     """:raise NotFound: unknown organization, or no SSO configured for it."""
-    org = organization(db, slug)
-    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org.id))
-    if connection is None:
+    row = db.execute(select(Organization, SamlConnection)
+                     .outerjoin(SamlConnection, SamlConnection.org_id == Organization.id)
+                     .where(Organization.slug == slug)).first()
+    if row is None:
+        raise NotFound()
+    if row[1] is None:
         raise SsoNotConfigured()
-    return org, connection
+    return row[0], row[1]
 
 
 def metadata_for(db: Session, settings: Settings, slug: str) -> str:
@@ -175,30 +178,26 @@ def start_login(db: Session, slug: str, *, next_url: str | None, settings: Setti
 
 
 def _claim_login_request(db: Session, connection: SamlConnection, relay_state: str | None,
-                         now: datetime) -> SamlLoginRequest | None:
-    """The pending request this answer belongs to, used up (a second answer finds nothing)."""
+                         now: datetime) -> tuple[str, str | None] | None:
+    """(request ID, next URL) of the pending request this answer belongs to, used up on the way.
+
+    Whoever's DELETE removes the row owns it: two posts of one answer cannot both go on.
+    """
     if not relay_state or len(relay_state) > 64:
         return None
-    pending = db.scalar(select(SamlLoginRequest).where(SamlLoginRequest.relay_state == relay_state,
-                                                       SamlLoginRequest.connection_id == connection.id))
-    if pending is None or pending.expires_at <= now:
-        return None
-    # Whoever deletes the row owns it: two posts of one answer cannot both go on.
-    if db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.id == pending.id)).rowcount != 1:
-        return None
-    return pending
+    return db.execute(
+        delete(SamlLoginRequest)
+        .where(SamlLoginRequest.relay_state == relay_state, SamlLoginRequest.connection_id == connection.id,
+               SamlLoginRequest.expires_at > now)
+        .returning(SamlLoginRequest.request_id, SamlLoginRequest.next_url)
+    ).first()
 
 
-def _replay_guard(db: Session, issuer: str, now: datetime):
+def _replay_guard(db: Session, issuer: str):
     def remember(assertion_id: str, not_on_or_after: datetime) -> bool:
         # A unique row, kept until the assertion expires: the database decides, on every instance.
-        try:
-            with db.begin_nested():
-                db.add(SeenAssertion(issuer=issuer, assertion_id=assertion_id[:256],
-                                     expires_at=not_on_or_after + timedelta(minutes=5)))
-        except IntegrityError:
-            return False
-        return True
+        return insert_if_absent(db, SeenAssertion, issuer=issuer, assertion_id=assertion_id[:256],
+                                expires_at=not_on_or_after + timedelta(minutes=5))
     return remember
 
 
@@ -216,9 +215,9 @@ def finish_login(
     try:
         assertion = saml_sp.consume(
             service_provider(settings, slug), identity_provider(connection), saml_response,
-            expected_request_id=pending.request_id if pending else None,
+            expected_request_id=pending[0] if pending else None,
             allow_idp_initiated=connection.allow_idp_initiated, now=now, clock_skew=settings.saml_clock_skew,
-            remember_assertion=_replay_guard(db, connection.idp_entity_id, now),
+            remember_assertion=_replay_guard(db, connection.idp_entity_id),
         )
     except saml_errors.SamlError as exc:
         raise SsoRejected(exc.message, code=exc.code) from None
@@ -233,13 +232,13 @@ def finish_login(
                                           admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(user.id, user.email, org.id)
     token, session = sessions.start(db, user, org_id=org.id, restricted=False, actor=actor, settings=settings,
-                                    now=now)
-    session.sso_org_id, session.sso_name_id = org.id, assertion.name_id
-    session.sso_name_id_format, session.sso_session_index = assertion.name_id_format, assertion.session_index
+                                    now=now, sso_org_id=org.id, sso_name_id=assertion.name_id,
+                                    sso_name_id_format=assertion.name_id_format,
+                                    sso_session_index=assertion.session_index)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=org.id, target_id=user.id,
            target_email=user.email, method="saml", provisioning=str(decision.action),
            idp_initiated=pending is None)
-    return SsoSignIn(SignIn(token, session, restricted=False), pending.next_url if pending else None)
+    return SsoSignIn(SignIn(token, session, restricted=False), pending[1] if pending else None)
 
 
 def record_rejection(db: Session, slug: str, exc: GatewayError, *, actor: Actor, now: datetime) -> None:
