@@ -1,0 +1,60 @@
+"""docker-compose.yml stays valid and agrees with the gateway's settings (Docker cannot run here)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.config import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_the_demo_has_every_part(compose):
+    assert {"gateway", "postgres", "redis", "nginx", "idp", "app", "setup"} <= set(compose["services"])
+    assert compose["services"]["gateway"]["build"] == "."
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_every_mounted_file_exists(compose):
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+
+
+def test_the_gateway_accepts_its_compose_settings(compose):
+    for name in ("gateway", "setup"):
+        environment = compose["services"][name]["environment"]
+        assert all(key.startswith("IDGATE_") for key in environment)
+        settings = load_settings(environ={k: str(v) for k, v in environment.items()})
+        assert settings.database_url.startswith("postgresql://") and settings.redis_url
+
+
+def test_urls_agree_between_gateway_nginx_and_idp(compose):
+    settings = load_settings(environ=compose["services"]["gateway"]["environment"])
+    published = compose["services"]["nginx"]["ports"][0].split(":")[0]
+    assert settings.base_url == f"http://localhost:{published}"
+    idp_env = compose["services"]["idp"]["environment"]
+    assert idp_env["SIMPLESAMLPHP_SP_ENTITY_ID"] == f"{settings.base_url}/saml/demo/metadata"
+    assert idp_env["SIMPLESAMLPHP_SP_ASSERTION_CONSUMER_SERVICE"] == f"{settings.base_url}/saml/demo/acs"
+    nginx = (ROOT / "deploy/compose/nginx.conf").read_text()
+    assert "server gateway:5000" in nginx and "proxy_set_header X-Auth-Email $idgate_email" in nginx
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="Debian's docker-compose is not installed")
+def test_docker_compose_itself_validates_the_file():
+    result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
