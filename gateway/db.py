@@ -139,7 +139,9 @@ def insert_if_absent(db: Session, model, **values) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return db.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
+    # RETURNING rather than rowcount: an ORM-enabled INSERT does not report rowcount on every driver.
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(*model.__table__.primary_key)
+    return db.execute(statement).first() is not None
 
 
 @contextmanager
