@@ -27,8 +27,21 @@ def gateway(tmp_path_factory):
     )
     idgate("init", env=env, cwd=workdir)
     server = start_idgate_serve(env=env, cwd=workdir, port=port, workers=1)
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    yield Gateway(base, env, workdir)
     stop(server)
+
+
+class Gateway(str):
+    """The base URL, which also knows how to run `idgate` commands against this gateway."""
+
+    def __new__(cls, base, env, workdir):
+        gateway = super().__new__(cls, base)
+        gateway.env, gateway.workdir = env, workdir
+        return gateway
+
+    def cli(self, *args: str) -> str:
+        return idgate(*args, env=self.env, cwd=self.workdir).stdout
 
 
 @pytest.fixture(scope="module")

@@ -104,3 +104,32 @@ def test_the_sign_in_page_offers_sso(gateway, person, screenshot):
     page.get_by_label("Work email or organization").fill("someone@nowhere.example.com")
     page.get_by_role("button", name="Continue").click()
     assert page.get_by_text("No single sign-on is set up for that email domain.").is_visible()
+
+
+def test_the_sso_button_routes_by_email_domain_to_the_organizations_idp(gateway, person, tmp_path):
+    import requests
+
+    from tests.helpers.idp import TestIdP
+
+    idp = TestIdP(tmp_path / "idp")
+    metadata = tmp_path / "idp.xml"
+    metadata.write_text(idp.metadata_xml())
+    gateway.cli("org", "create", "globex", "--name", "Globex", "--admin-email", "hank@globex.example.com",
+                "--admin-name", "Hank Scorpio")
+    gateway.cli("saml", "configure", "globex", "--idp-metadata", str(metadata), "--email-domain",
+                "globex.example.com")
+    idp.trust_sp(requests.get(f"{gateway}/saml/globex/metadata", timeout=10).text)
+
+    page = person()
+    seen = []
+    # The IdP is not on this network: answer for it, and keep the request the browser made.
+    page.route(f"{idp.sso_url}**", lambda route: (seen.append(route.request.url),
+                                                  route.fulfill(body="<h1>Test IdP</h1>",
+                                                                content_type="text/html")))
+    page.goto(f"{gateway}/login")
+    page.get_by_role("link", name="Continue with SSO").click()
+    page.get_by_label("Work email or organization").fill("marge@globex.example.com")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("text=Test IdP")
+    request = idp.read_authn_request(seen[0])  # a signed AuthnRequest the IdP accepts
+    assert request["acs_url"] == f"{gateway}/saml/globex/acs"
