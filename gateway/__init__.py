@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
@@ -47,9 +48,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from gateway.sessions import login
 
+    # Before CSRFProtect: the raw body is checked before anything parses the form.
+    app.before_request(_refuse_malformed_input)
     csrf = CSRFProtect(app)
     login.init_app(app)
-    app.before_request(_refuse_malformed_input)
 
     from gateway import ops
     from gateway.accounts.views import bp as accounts_bp
@@ -108,7 +110,13 @@ def _refuse_malformed_input():
         request.max_content_length = ACS_MAX_FIELD_BYTES + 4096
     if request.mimetype not in _FORM_TYPES:
         abort(415, description="Send forms as application/x-www-form-urlencoded or multipart/form-data.")
-    # Werkzeug replaces undecodable bytes with U+FFFD instead of failing.
-    if any("\ufffd" in value for value in request.form.values()):
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Werkzeug keeps undecodable %-escapes as literal text instead of failing; look at the
+        # raw body (cached, so the form is still parsed from it afterwards).
+        try:
+            unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            abort(400, description="The form is not valid UTF-8.")
+    elif any("\ufffd" in value for value in request.form.values()):
         abort(400, description="The form is not valid UTF-8.")
     return None
