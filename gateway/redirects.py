@@ -17,17 +17,20 @@ def is_safe_redirect(url: str | None, allowed_hosts: tuple[str, ...] | None = No
         return False
     if allowed_hosts is None:
         allowed_hosts = current_app.extensions["idgate.settings"].allowed_redirect_hosts
-    # Judge the decoded form too: some proxies and browsers decode once more.
-    for candidate in {url, unquote(url)}:
-        if any(ord(ch) < 0x21 or ch == "\x7f" for ch in candidate) or "\\" in candidate:
-            return False
+    # Judge the decoded form too: some proxies and servers decode once more before redirecting.
+    return all(_safe(candidate, allowed_hosts) for candidate in {url, unquote(url)})
+
+
+def _safe(url: str, allowed_hosts: tuple[str, ...]) -> bool:
+    # Control characters and backslashes get "fixed" by browsers into other URLs; surrounding
+    # spaces get stripped, turning " //evil" into "//evil".
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in url) or "\\" in url or url != url.strip():
+        return False
     parts = urlsplit(url)
     if not parts.scheme and not parts.netloc:
         # A path only: it must start with exactly one slash.
         return url.startswith("/") and not url.startswith("//")
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-        return False
-    if "@" in parts.netloc:
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or "@" in parts.netloc:
         return False
     return parts.netloc.lower() in allowed_hosts
 
