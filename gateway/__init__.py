@@ -59,14 +59,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.api import bp as api_bp
     from gateway.invitations.views import bp as invitations_bp
     from gateway.sso.views import bp as sso_bp
+    from gateway.tokens import introspection
+    from gateway.tokens.views import bp as tokens_bp
     from gateway.sessions.forward_auth import bp as forward_auth_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, sso_bp, forward_auth_bp, ops.bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.
     csrf.exempt("gateway.sso.views.acs")
     csrf.exempt("gateway.sso.views.sls")
+    csrf.exempt("gateway.tokens.views.introspect")  # machine-to-machine, HTTP Basic client auth
+    introspection.init_app(app)
 
     from gateway import limits, logs, metrics
 

@@ -34,8 +34,12 @@ def init_command():
     from gateway.sso.keys import ensure_sp_keypair
 
     upgrade(current_app)
-    key_path, cert_path = ensure_sp_keypair(current_app.extensions["idgate.settings"].certs_dir)
-    click.echo(f"SAML SP key pair: {cert_path}")
+    from gateway.tokens.keys import ensure_signing_key
+
+    certs_dir = current_app.extensions["idgate.settings"].certs_dir
+    key_path, cert_path = ensure_sp_keypair(certs_dir)
+    ensure_signing_key(certs_dir)
+    click.echo(f"SAML SP key pair: {cert_path}; token signing key in {certs_dir}")
     click.echo(f"Database ready: {current_app.extensions['idgate.engine'].url.render_as_string(hide_password=True)}")
 
 
@@ -124,6 +128,45 @@ def saml_configure_command(slug, metadata, default_role, allow_idp_initiated, do
     click.echo(f"Give the IdP this SP metadata: {sp.entity_id}")
 
 
+@click.group("keys")
+def keys_group():
+    """Token signing keys."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate_command():
+    """A new token signing key; the old one stays in the JWKS until its tokens have expired."""
+    from gateway.tokens.keys import rotate
+
+    kid = rotate(current_app.extensions["idgate.settings"].certs_dir)
+    click.echo(f"New signing key {kid}; the previous key stays published in the JWKS.")
+
+
+@click.group("client")
+def client_group():
+    """Downstream clients (token introspection)."""
+
+
+@client_group.command("create")
+@click.argument("name")
+@with_appcontext
+def client_create_command(name: str):
+    """Register a client for POST /oauth/introspect; prints client_id and secret once."""
+    from gateway.clock import now
+    from gateway.db import transaction
+    from gateway.tokens.introspection import create_client
+
+    try:
+        with transaction() as db:
+            client, secret = create_client(db, name, now=now())
+            client_id = client.client_id
+    except GatewayError as exc:
+        _fail(exc)
+    click.echo(f"client_id: {client_id}")
+    click.echo(f"client_secret (shown once): {secret}")
+
+
 @click.group("outbox")
 def outbox_group():
     """Outgoing mail."""
@@ -148,7 +191,7 @@ def outbox_send_command():
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, org_group, saml_group, outbox_group):
+    for command in (init_command, serve_command, org_group, saml_group, keys_group, client_group, outbox_group):
         app.cli.add_command(command)
 
 

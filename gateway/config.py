@@ -57,6 +57,9 @@ class Settings:
     session_lifetime: timedelta = timedelta(hours=12)
     session_idle: timedelta = timedelta(hours=1)
     invitation_ttl: timedelta = timedelta(hours=24)
+    # The downstream JWT (X-Auth-Token): its lifetime and audience.
+    token_ttl: timedelta = timedelta(minutes=5)
+    token_audience: str = "idgate-downstream"
     # Allowed difference between our clock and the IdP's, on every SAML time condition.
     saml_clock_skew: timedelta = timedelta(minutes=2)
     password_min_length: int = 15
@@ -103,7 +106,7 @@ _FIELDS = {f.name: f for f in fields(Settings) if f.name != "extra"}
 
 def _coerce(name: str, value):
     default = _FIELDS[name].default
-    if name in {"session_lifetime", "session_idle", "invitation_ttl", "saml_clock_skew"}:
+    if name in {"session_lifetime", "session_idle", "invitation_ttl", "saml_clock_skew", "token_ttl"}:
         return parse_duration(value)
     if name == "allowed_redirect_hosts":
         if isinstance(value, str):
@@ -132,7 +135,7 @@ def _validate(settings: Settings) -> Settings:
     changes: dict = {"base_url": settings.base_url.rstrip("/")}
     if not settings.allowed_redirect_hosts:
         changes["allowed_redirect_hosts"] = (parts.netloc.lower(),)
-    for name in ("session_lifetime", "session_idle", "invitation_ttl"):
+    for name in ("session_lifetime", "session_idle", "invitation_ttl", "token_ttl"):
         if getattr(settings, name) <= timedelta(0):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     if settings.saml_clock_skew > timedelta(minutes=5):

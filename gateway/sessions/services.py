@@ -77,6 +77,19 @@ def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime
     """
     if not token or len(token) > 128:
         return None
+    return _resolve(db, UserSession.token_hash == hash_token(token), settings=settings, now=now, touch=True)
+
+
+def resolve_by_id(db: Session, session_id, *, settings: Settings, now: datetime) -> SessionContext | None:
+    """The same checks for a session named by id (the `sid` of a downstream token); no touch."""
+    try:
+        session_id = int(session_id)
+    except (TypeError, ValueError):
+        return None
+    return _resolve(db, UserSession.id == session_id, settings=settings, now=now, touch=False)
+
+
+def _resolve(db: Session, condition, *, settings: Settings, now: datetime, touch: bool) -> SessionContext | None:
     row = db.execute(
         select(UserSession, User, Membership, Organization)
         .join(User, User.id == UserSession.user_id)
@@ -85,7 +98,7 @@ def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime
             (Membership.user_id == UserSession.user_id) & (Membership.org_id == UserSession.org_id),
         )
         .outerjoin(Organization, Organization.id == UserSession.org_id)
-        .where(UserSession.token_hash == hash_token(token))
+        .where(condition)
     ).first()
     if row is None:
         return None
@@ -94,7 +107,7 @@ def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime
         return None
     if session.org_id is not None and (membership is None or membership.status != MemberStatus.ACTIVE):
         return None
-    if now - session.last_seen_at >= TOUCH_INTERVAL:
+    if touch and now - session.last_seen_at >= TOUCH_INTERVAL:
         _touch(session, user, settings=settings, now=now)
     return SessionContext(
         session_id=session.id,
