@@ -1,0 +1,111 @@
+"""What downstream apps get: X-Auth-Token, JWKS, discovery, introspection, redirect modes."""
+
+from __future__ import annotations
+
+import base64
+
+import jwt as pyjwt
+import pytest
+
+from gateway.orgs.models import MemberStatus
+from gateway.sessions.cookies import COOKIE_NAME
+from tests.conftest import Auth
+from tests.factories import MembershipFactory
+
+
+@pytest.fixture
+def signed_in(auth, client, db):
+    membership = MembershipFactory(admin=True, org__slug="acme")
+    db.flush()
+    auth.login(membership.user.email)
+    return membership
+
+
+@pytest.fixture
+def introspection_client(runner):
+    output = runner.invoke(args=["client", "create", "Billing app"]).output
+    client_id = output.split("client_id: ")[1].split()[0]
+    secret = output.split("(shown once): ")[1].split()[0]
+    return client_id, secret
+
+
+def _introspect(client, credentials, token):
+    basic = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+    return client.post("/oauth/introspect", data={"token": token}, headers={"Authorization": f"Basic {basic}"})
+
+
+def test_verify_hands_out_a_token_pyjwt_verifies_with_the_jwks(client, signed_in):
+    verify = client.get("/auth/verify")
+    token = verify.headers["X-Auth-Token"]
+    jwks = client.get("/.well-known/jwks.json").json
+    kid = pyjwt.get_unverified_header(token)["kid"]
+    key = next(pyjwt.PyJWK(k).key for k in jwks["keys"] if k["kid"] == kid)
+    claims = pyjwt.decode(token, key, algorithms=["ES256"], audience="idgate-downstream",
+                          issuer="http://127.0.0.1:5000", options={"verify_exp": False})
+    assert claims["sub"] == verify.headers["X-Auth-User-Id"] and claims["org"] == "acme"
+
+
+def test_discovery_names_the_issuer_jwks_and_introspection(client):
+    document = client.get("/.well-known/openid-configuration").json
+    assert document["issuer"] == "http://127.0.0.1:5000"
+    assert document["jwks_uri"].endswith("/.well-known/jwks.json")
+    assert document["introspection_endpoint"].endswith("/oauth/introspect")
+
+
+def test_introspection_of_session_tokens_and_jwts(client, signed_in, introspection_client):
+    session_token = client.get_cookie(COOKIE_NAME).value
+    jwt_token = client.get("/auth/verify").headers["X-Auth-Token"]
+    for token, kind in ((session_token, "session"), (jwt_token, "jwt")):
+        answer = _introspect(client, introspection_client, token).json
+        assert answer["active"] is True and answer["token_type"] == kind
+        assert answer["username"] == signed_in.user.email and answer["org"] == "acme"
+
+
+def test_introspection_says_inactive_once_the_session_ends(app, client, db, signed_in, introspection_client):
+    session_token = client.get_cookie(COOKIE_NAME).value
+    jwt_token = client.get("/auth/verify").headers["X-Auth-Token"]
+    signed_in.status = MemberStatus.INACTIVE  # deactivated
+    db.flush()
+    for token in (session_token, jwt_token, "garbage", ""):
+        answer = _introspect(app.test_client(), introspection_client, token)
+        assert answer.status_code == 200 and answer.json == {"active": False}
+
+
+def test_introspection_wants_a_registered_client(client, signed_in, introspection_client):
+    token = client.get_cookie(COOKIE_NAME).value
+    assert _introspect(client, (introspection_client[0], "wrong"), token).status_code == 401
+    assert _introspect(client, ("unknown", "x"), token).status_code == 401
+    assert client.post("/oauth/introspect", data={"token": token}).status_code == 401
+
+
+def test_browser_mode_redirects_straight_to_sign_in(client):
+    response = client.get("/auth/verify?redirect=1", headers={"X-Forwarded-Proto": "http",
+                                                              "X-Forwarded-Host": "127.0.0.1:5000",
+                                                              "X-Forwarded-Uri": "/app"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.1:5000/login?next=http%3A%2F%2F127.0.0.1%3A5000%2Fapp"
+
+
+@pytest.mark.parametrize("rd", ["//evil.example", "/\\evil.example", "https:evil.example",
+                                "https://127.0.0.1:5000@evil.example/", "%2F%2Fevil.example",
+                                "HTTPS://EVIL.EXAMPLE/", "javascript:alert(1)"])
+def test_rd_tricks_never_reach_the_sign_in_link(client, rd):
+    response = client.get("/auth/verify", query_string={"rd": rd})
+    assert response.headers["X-Auth-Redirect"] == "http://127.0.0.1:5000/login"
+
+
+def test_a_safe_rd_is_kept(client):
+    response = client.get("/auth/verify", query_string={"rd": "/dashboard"})
+    assert response.headers["X-Auth-Redirect"] == "http://127.0.0.1:5000/login?next=%2Fdashboard"
+
+
+def test_org_and_role_requirements(client, signed_in):
+    assert client.get("/auth/verify?org=acme&role=admin").status_code == 200
+    assert client.get("/auth/verify?org=other").status_code == 403
+    assert client.get("/auth/verify?role=user").status_code == 403
+
+
+def test_revocation_is_visible_at_verify_immediately(app, client, db, signed_in):
+    assert client.get("/auth/verify").status_code == 200
+    Auth(client).logout()
+    assert client.get("/auth/verify").status_code == 401
