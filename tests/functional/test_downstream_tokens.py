@@ -109,3 +109,17 @@ def test_revocation_is_visible_at_verify_immediately(app, client, db, signed_in)
     assert client.get("/auth/verify").status_code == 200
     Auth(client).logout()
     assert client.get("/auth/verify").status_code == 401
+
+
+def test_logout_on_one_instance_is_refused_on_another_at_once(app, client, db, signed_in):
+    from gateway import create_app
+    from tests.conftest import FAST_HASH
+
+    settings = app.extensions["idgate.settings"]
+    other = create_app({"DATABASE_URL": settings.database_url, "SECRET_KEY": "test-secret",
+                        "CERTS_DIR": settings.certs_dir, "CLOCK": app.extensions["idgate.clock"], **FAST_HASH})
+    other.extensions["idgate.sessionmaker"] = app.extensions["idgate.sessionmaker"]
+    bearer = {"Authorization": f"Bearer {client.get_cookie(COOKIE_NAME).value}"}
+    assert other.test_client().get("/auth/verify", headers=bearer).status_code == 200
+    Auth(client).logout()
+    assert other.test_client().get("/auth/verify", headers=bearer).status_code == 401

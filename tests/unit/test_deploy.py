@@ -58,3 +58,28 @@ def test_docker_compose_itself_validates_the_file():
     result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True,
                             text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role", "X-Auth-Token")
+
+
+def test_the_traefik_config_strips_client_identity_headers_and_uses_browser_mode():
+    config = yaml.safe_load((ROOT / "deploy/traefik.yml").read_text())["http"]
+    stripped = config["middlewares"]["strip-identity"]["headers"]["customRequestHeaders"]
+    assert all(stripped[h] == "" for h in HEADERS)
+    forward = config["middlewares"]["idgate"]["forwardAuth"]
+    assert forward["address"].endswith("/auth/verify?redirect=1")
+    assert set(forward["authResponseHeaders"]) == set(HEADERS)
+    assert config["routers"]["app"]["middlewares"] == ["strip-identity", "idgate"]
+
+
+def test_the_caddyfile_strips_client_identity_headers_and_uses_browser_mode():
+    caddyfile = (ROOT / "deploy/Caddyfile").read_text()
+    assert all(f"request_header -{h}" in caddyfile for h in HEADERS)
+    assert "uri /auth/verify?redirect=1" in caddyfile
+
+
+def test_the_nginx_config_overwrites_every_identity_header():
+    conf = (ROOT / "deploy/nginx.conf").read_text()
+    for header in HEADERS:
+        assert f"proxy_set_header {header} $idgate_" in conf
