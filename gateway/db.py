@@ -54,7 +54,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per request. A connection the server dropped fails
+        # one request (503), and SQLAlchemy then invalidates the pool and reconnects.
+        return create_engine(parsed, pool_size=10, max_overflow=10)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

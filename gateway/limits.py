@@ -47,6 +47,11 @@ def init_app(app: Flask) -> Limiter:
     limit_redeem = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
                                  scope="invite-address")
     app.view_functions["invitations.redeem"] = limit_redeem(app.view_functions["invitations.redeem"])
+    # Every limit of ours is on a decorated view, whose wrapper checks it. The limiter's global
+    # before_request hook would only cost every other request (the forward-auth hot path above
+    # all) a pass through its machinery, so it goes.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    # (Its after_request hook stays: that is where deduct_when counts failed attempts.)
     app.extensions["idgate.limiter"] = limiter
 
     @app.errorhandler(429)

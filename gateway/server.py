@@ -11,6 +11,11 @@ from gunicorn.glogging import Logger
 from gateway.logs import redact_path
 
 
+# JSON lines; the path only (never a query string), invitation codes redacted by the logger.
+ACCESS_LOG_FORMAT = ('{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+                     '"bytes": "%(b)s", "ms": %(M)s, "request_id": "%({x-request-id}o)s"}')
+
+
 class RedactingLogger(Logger):
     """gunicorn's access log without the secrets some paths carry (invitation codes)."""
 
@@ -51,8 +56,6 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
         "graceful_timeout": 20,
         "timeout": 60,
         "accesslog": "-",
-        # The access log must never carry tokens: the path only, no query string, redacted.
-        "access_log_format": ('{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
-                              '"bytes": "%(b)s", "ms": %(M)s, "request_id": "%({x-request-id}o)s"}'),
+        "access_log_format": ACCESS_LOG_FORMAT,
         "logger_class": RedactingLogger,
     }).run()

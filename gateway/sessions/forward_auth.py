@@ -14,11 +14,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
-from flask_login import current_user
 
 from gateway.clock import now
 from gateway.metrics import VERIFY_TOKEN_CACHE
 from gateway.redirects import is_safe_redirect
+from gateway.sessions.login import verified_context
 from gateway.tokens.jwt import token_for
 
 bp = Blueprint("forward_auth", __name__)
@@ -51,12 +51,12 @@ def header_value(text: str) -> str:
 @bp.get("/auth/verify")
 def verify():
     """200 with X-Auth-* for a full session; 401 (or 302) to sign in otherwise; 403 for unmet ?org/?role."""
-    if not current_user.is_authenticated or current_user.ctx.restricted:
+    ctx = verified_context()
+    if ctx is None or ctx.restricted:
         login = _login_url()
         if request.args.get("redirect") == "1":
             return Response(status=302, headers={"Location": login, "Cache-Control": "no-store"})
         return Response(status=401, headers={"X-Auth-Redirect": login, "Cache-Control": "no-store"})
-    ctx = current_user.ctx
     wanted_org, wanted_role = request.args.get("org"), request.args.get("role")
     if (wanted_org and wanted_org != ctx.org_slug) or (wanted_role and wanted_role != ctx.role):
         return Response(status=403, headers={"Cache-Control": "no-store"})

@@ -8,7 +8,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import Unauthorized, wants_json
-from gateway.sessions import services
+from gateway.sessions import cache, services
 from gateway.sessions.cookies import token_from_request
 from gateway.sessions.services import SessionContext
 
@@ -27,11 +27,24 @@ class SignedInUser(UserMixin):
 
 
 def _load_from_request(_request) -> SignedInUser | None:
-    ctx = services.resolve(
-        get_session(), token_from_request(),
-        settings=current_app.extensions["idgate.settings"], now=now(),
-    )
+    ctx = services.resolve(get_session(), token_from_request(),
+                           settings=current_app.extensions["idgate.settings"], now=now())
     return SignedInUser(ctx) if ctx else None
+
+
+def verified_context() -> SessionContext | None:
+    """The caller's session for /auth/verify, the hot path: straight from the one-second cache
+    when possible, without Flask-Login's per-request machinery."""
+    token = token_from_request()
+    if not token or len(token) > 128:
+        return None
+    token_hash = services.hash_token(token)
+    if ctx := cache.get(token_hash):
+        return ctx
+    ctx = services.resolve(get_session(), token, settings=current_app.extensions["idgate.settings"], now=now())
+    if ctx:
+        cache.put(token_hash, ctx)
+    return ctx
 
 
 def _unauthorized():

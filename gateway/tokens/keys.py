@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 
 from joserfc.jwk import ECKey, KeySet
@@ -52,6 +53,7 @@ def rotate(certs_dir: str) -> str:
         os.replace(folder / CURRENT, folder / PREVIOUS)
         key = ECKey.generate_key("P-256", private=True)
         _write_private(folder / CURRENT, key)
+    _cache.pop(certs_dir, None)  # this instance switches at once; others within RECHECK_SECONDS
     return key.thumbprint()
 
 
@@ -61,8 +63,16 @@ def _load(path: Path) -> ECKey:
     return key
 
 
+# How long loaded keys are trusted before the files are looked at again: a rotation on one
+# instance reaches the others within this time.
+RECHECK_SECONDS = 1.0
+
+
 def signing_keys(certs_dir: str) -> tuple[ECKey, list[ECKey]]:
     """(the current key, every published key), reloaded when the files change."""
+    cached = _cache.get(certs_dir)
+    if cached and time.monotonic() - cached[2] < RECHECK_SECONDS:
+        return cached[1]
     folder = Path(certs_dir)
     ensure_signing_key(certs_dir)
     stamps = tuple((name, (folder / name).stat().st_mtime_ns) for name in (CURRENT, PREVIOUS)
@@ -70,10 +80,11 @@ def signing_keys(certs_dir: str) -> tuple[ECKey, list[ECKey]]:
     with _lock:
         cached = _cache.get(certs_dir)
         if cached and cached[0] == stamps:
+            _cache[certs_dir] = (stamps, cached[1], time.monotonic())
             return cached[1]
         current = _load(folder / CURRENT)
         published = [current] + ([_load(folder / PREVIOUS)] if (folder / PREVIOUS).exists() else [])
-        _cache[certs_dir] = (stamps, (current, published))
+        _cache[certs_dir] = (stamps, (current, published), time.monotonic())
         return current, published
 
 

@@ -86,12 +86,56 @@ def test_browser_mode_redirects_straight_to_sign_in(client):
     assert response.headers["Location"] == "http://127.0.0.1:5000/login?next=http%3A%2F%2F127.0.0.1%3A5000%2Fapp"
 
 
-@pytest.mark.parametrize("rd", ["//evil.example", "/\\evil.example", "https:evil.example",
-                                "https://127.0.0.1:5000@evil.example/", "%2F%2Fevil.example",
-                                "HTTPS://EVIL.EXAMPLE/", "javascript:alert(1)"])
+RD_TRICKS = [
+    "//evil.example", "//EVIL.example", "/\\evil.example", "/\\/evil.example", "https:evil.example",
+    "HTTPS:/evil.example", "https:%2F%2Fevil.example",
+    # userinfo: the host is what follows the @
+    "https://127.0.0.1:5000@evil.example/", "//127.0.0.1:5000@evil.example", "https://user:pw@127.0.0.1:5000/",
+    "https://evil.example\\@127.0.0.1:5000", "https://127.0.0.1:5000%2F@evil.example",
+    # encoded forms, decoded once more by some proxies
+    "%2F%2Fevil.example", "%2f%2fevil.example", "/%2F%2Fevil.example", "/%5Cevil.example",
+    "/%09/evil.example", "%0d%0aLocation:evil.example",
+    # mixed case, look-alike hosts, control characters, other schemes
+    "HTTPS://EVIL.EXAMPLE/", "HtTpS://evil.example/", "https://127.0.0.1:5000.evil.example/",
+    "\t//evil.example", " /dashboard", "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x",
+]
+
+
+@pytest.mark.parametrize("rd", RD_TRICKS)
 def test_rd_tricks_never_reach_the_sign_in_link(client, rd):
     response = client.get("/auth/verify", query_string={"rd": rd})
     assert response.headers["X-Auth-Redirect"] == "http://127.0.0.1:5000/login"
+    browser = client.get("/auth/verify", query_string={"rd": rd, "redirect": "1"})
+    assert browser.status_code == 302 and browser.headers["Location"] == "http://127.0.0.1:5000/login"
+
+
+@pytest.mark.parametrize("original", ["https://evil.example/x", "//evil.example"])
+def test_a_forged_original_url_is_dropped_too(client, original):
+    response = client.get("/auth/verify", headers={"X-Original-URL": original})
+    assert response.headers["X-Auth-Redirect"] == "http://127.0.0.1:5000/login"
+
+
+def test_an_allowed_absolute_rd_is_kept_whatever_the_scheme_case(client):
+    response = client.get("/auth/verify", query_string={"rd": "HTTP://127.0.0.1:5000/ok"})
+    assert response.headers["X-Auth-Redirect"] == "http://127.0.0.1:5000/login?next=HTTP%3A%2F%2F127.0.0.1%3A5000%2Fok"
+
+
+SPOOFED = {"X-Auth-User-Id": "1", "X-Auth-Email": "ceo@evil.example", "X-Auth-Org": "evil",
+           "X-Auth-Role": "admin", "X-Auth-Token": "forged"}
+
+
+def test_identity_headers_sent_by_a_client_open_nothing(client):
+    response = client.get("/auth/verify", headers=SPOOFED)
+    assert response.status_code == 401
+    assert not set(SPOOFED) & set(response.headers.keys())
+
+
+def test_identity_headers_sent_by_a_client_never_replace_the_real_ones(client, signed_in):
+    response = client.get("/auth/verify", headers=SPOOFED)
+    assert response.status_code == 200
+    assert response.headers["X-Auth-Email"] == signed_in.user.email
+    assert response.headers["X-Auth-User-Id"] == str(signed_in.user_id)
+    assert response.headers["X-Auth-Org"] == "acme" and response.headers["X-Auth-Token"] != "forged"
 
 
 def test_a_safe_rd_is_kept(client):
