@@ -3,11 +3,8 @@ identity, never a spoofed one, and lose access the moment a deactivation happens
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import jwt as pyjwt
 import pytest
@@ -15,34 +12,17 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.helpers import nginx
+from tests.helpers.downstream import downstream_app as make_downstream_app
 from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not nginx.available(), reason="Debian's nginx is not installed")]
 NEW_PASSWORD = "walnut harbor lantern 2046 quietly"
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def downstream_app():
-    """A tiny app that answers with the headers it received."""
-    seen = []
-
-    def app(environ, start_response):
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        seen.append(headers)
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(headers).encode()]
-
-    server = make_server("127.0.0.1", free_port(), app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port, seen
-    server.shutdown()
-    server.server_close()
+    with make_downstream_app() as app:
+        yield app
 
 
 @pytest.fixture
