@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -83,3 +84,10 @@ def test_the_nginx_config_overwrites_every_identity_header():
     conf = (ROOT / "deploy/nginx.conf").read_text()
     for header in HEADERS:
         assert f"proxy_set_header {header} $idgate_" in conf
+
+
+def test_the_readme_nginx_snippet_also_overwrites_every_identity_header():
+    snippet = re.search(r"```nginx\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    for header in HEADERS:
+        assert f"proxy_set_header {header} $idgate_" in snippet
+    assert "return 302 $idgate_redirect;" in snippet  # the checked, encoded link idgate built
