@@ -200,3 +200,13 @@ def signed_in_admin(db, auth, client):
 def bearer(client) -> dict:
     """The Authorization header carrying this browser's session token (as an API client would)."""
     return {"Authorization": f"Bearer {client.get_cookie('idgate_session').value}"}
+
+
+@pytest.fixture
+def served_database_url(database_url, tmp_path):
+    """A database for a real `idgate serve` process: it commits for real, outside the test's transaction."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'served.db'}"
+        return
+    with fresh_postgres_database(database_url, f"idgate_served_{os.getpid()}") as url:
+        yield url

@@ -47,19 +47,6 @@ def stack(tmp_path, downstream_app, served_database_url):
     stop(server)
 
 
-@pytest.fixture
-def served_database_url(database_url, tmp_path):
-    import os
-
-    from tests.conftest import fresh_postgres_database
-
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    with fresh_postgres_database(database_url, f"idgate_nginx_{os.getpid()}") as url:
-        yield url
-
-
 def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import re
 
-import os
 
 import pytest
 import requests
 
-from tests.conftest import fresh_postgres_database
 from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
 
 pytestmark = pytest.mark.slow
 NEW_PASSWORD = "walnut harbor lantern 2046 quietly"
-
-
-@pytest.fixture
-def served_database_url(database_url, tmp_path):
-    """A database of its own: the server commits for real, outside the test's transaction."""
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    with fresh_postgres_database(database_url, f"idgate_serve_{os.getpid()}") as url:
-        yield url
 
 
 def _csrf(page: str) -> str:
