@@ -80,8 +80,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.register(app)
 
     from gateway.cli import register_commands
+    from gateway.sessions.fast_verify import FastVerify
 
     register_commands(app)
+    app.wsgi_app = FastVerify(app)  # the forward-auth hot path, before Flask
     return app
 
 

@@ -48,10 +48,13 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         logger.propagate = False
 
 
-def _assign_request_id():
+def new_request_id(incoming: str) -> str:
     # Keep a proxy's id when it looks like one, so a request can be followed across hops.
-    incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    return incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+
+def _assign_request_id():
+    g.request_id = new_request_id(request.headers.get("X-Request-Id", ""))
 
 
 def _echo_request_id(response):

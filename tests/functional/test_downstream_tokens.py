@@ -167,3 +167,19 @@ def test_logout_on_one_instance_is_refused_on_another_at_once(app, client, db, s
     assert other.test_client().get("/auth/verify", headers=bearer).status_code == 200
     Auth(client).logout()
     assert other.test_client().get("/auth/verify", headers=bearer).status_code == 401
+
+
+def test_the_fast_path_answers_exactly_like_the_view(client, signed_in):
+    from gateway.sessions import cache
+
+    cache.invalidate()
+    first = client.get("/auth/verify")  # resolved by Flask, remembered for a second
+    second = client.get("/auth/verify")  # answered before Flask
+    names = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role", "X-Auth-Token",
+             "Cache-Control")
+    assert [second.headers[n] for n in names] == [first.headers[n] for n in names]
+    assert second.status_code == 200 and second.headers["X-Request-Id"]
+    assert client.get("/auth/verify?org=other").status_code == 403
+    assert client.get("/auth/verify?role=admin").status_code == 200
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'idgate_http_requests_total{endpoint="forward_auth.verify",method="GET",status="200"}' in metrics
