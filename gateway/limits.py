@@ -29,7 +29,7 @@ def init_app(app: Flask) -> Limiter:
     settings = app.extensions["idgate.settings"]
     limiter = Limiter(
         key_func=get_remote_address,
-        storage_uri=settings.redis_url or "memory://",
+        storage_uri=_storage_uri(app, settings),
         headers_enabled=True,
         # A Redis outage must not lock everyone out: fall back to per-process counting.
         in_memory_fallback_enabled=bool(settings.redis_url),
@@ -70,6 +70,18 @@ def init_app(app: Flask) -> Limiter:
                               {"Retry-After": str(retry_after)})
 
     return limiter
+
+
+def _storage_uri(app: Flask, settings) -> str:
+    """Redis when configured; else PostgreSQL, so instances still count together; else memory."""
+    if settings.redis_url:
+        return settings.redis_url
+    if not settings.is_sqlite:
+        from gateway import ratelimit_storage
+
+        # Looked up at call time: tests swap the sessionmaker for one inside their transaction.
+        return ratelimit_storage.register(str(id(app)), lambda: app.extensions["idgate.sessionmaker"]())
+    return "memory://"
 
 
 def _retry_after(limiter: Limiter) -> int:
