@@ -4,9 +4,12 @@ without a restart."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.helpers import postgres
 from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
@@ -33,6 +36,27 @@ def test_requests_during_an_outage_get_503_and_the_gateway_recovers_by_itself(tm
         assert browser.post(f"{base}/login", allow_redirects=False, data={
             "csrf_token": csrf, "email": "ops@acme.example", "password": temporary}).status_code == 303
 
+        # Sign-ins keep coming while the database goes away and comes back.
+        statuses, stop_load = [], threading.Event()
+
+        def load():
+            while not stop_load.is_set():
+                session = requests.Session()
+                try:
+                    page = session.get(f"{base}/login", timeout=5)
+                    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+                    statuses.append(page.status_code)
+                    if match:
+                        statuses.append(session.post(f"{base}/login", allow_redirects=False, timeout=10, data={
+                            "csrf_token": match.group(1), "email": "ops@acme.example",
+                            "password": temporary}).status_code)
+                except requests.RequestException:
+                    statuses.append("connection")
+
+        loaders = [threading.Thread(target=load) for _ in range(3)]
+        for thread in loaders:
+            thread.start()
+        time.sleep(0.5)
         pg.stop()
         for path in ("/login", "/readyz", "/auth/verify", "/admin/users"):
             response = browser.get(f"{base}{path}", allow_redirects=False)
@@ -46,6 +70,19 @@ def test_requests_during_an_outage_get_503_and_the_gateway_recovers_by_itself(tm
         pg.start()
         assert postgres.wait_for(lambda: requests.get(f"{base}/readyz").status_code == 200)
         assert browser.get(f"{base}/login").status_code == 200
+        time.sleep(0.5)
+        stop_load.set()
+        for thread in loaders:
+            thread.join(timeout=30)
+        assert 503 in statuses and 303 in statuses
+        assert set(statuses) <= {200, 303, 503}, set(statuses)
+        # Each sign-in is one transaction: a session row and its audit row, or neither.
+        engine = create_engine(pg.url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as conn:
+            sessions = conn.execute(text("SELECT count(*) FROM sessions")).scalar()
+            successes = conn.execute(text("SELECT count(*) FROM audit_events WHERE action = 'login:success'")).scalar()
+        engine.dispose()
+        assert sessions == successes
     finally:
         log = stop(server) if server else ""
         pg.destroy()
