@@ -20,19 +20,22 @@ def _account_key() -> str:
 
 
 def _failed(response) -> bool:
-    # Only failed attempts count, so that a person who signs in often is never throttled;
-    # a success answers with a redirect.
-    return response.status_code not in (302, 303)
+    # Only refused attempts count: a person who signs in often is never throttled (a success
+    # redirects), and neither is anyone while the gateway itself fails (5xx).
+    return 400 <= response.status_code < 500 and response.status_code != 429
 
 
 def init_app(app: Flask) -> Limiter:
     settings = app.extensions["idgate.settings"]
+    storage_uri = _storage_uri(app, settings)
     limiter = Limiter(
         key_func=get_remote_address,
-        storage_uri=_storage_uri(app, settings),
+        storage_uri=storage_uri,
         headers_enabled=True,
-        # A Redis outage must not lock everyone out: fall back to per-process counting.
-        in_memory_fallback_enabled=bool(settings.redis_url),
+        # A Redis (or database) outage must not turn sign-in into errors: fall back to counting
+        # in the process, and never let a storage error escape as a 500.
+        in_memory_fallback_enabled=not storage_uri.startswith("memory://"),
+        swallow_errors=True,
         key_prefix="idgate",
     )
     limiter.init_app(app)
