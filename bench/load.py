@@ -81,22 +81,28 @@ def main() -> None:
             script.write_text(LUA % (csrf, PASSWORD.replace(" ", "+"), browser.cookies["idgate_state"],
                                      browser.cookies["idgate_session"]))
             before = rss_of_workers(server.pid)
-            result = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
-                                     "-s", str(script), base], capture_output=True, text=True,
-                                    timeout=args.seconds + 60).stdout
-            after = rss_of_workers(server.pid)
+            # Three equal parts, memory read after each: growth that stops is warm-up, growth that
+            # goes on is a leak.
+            part = max(args.seconds // 3, 1)
+            samples, results = [], []
+            for _ in range(3):
+                results.append(subprocess.run(
+                    ["wrk", "-t2", f"-c{args.connections}", f"-d{part}s", "--latency", "-s", str(script), base],
+                    capture_output=True, text=True, timeout=part + 60).stdout)
+                samples.append(rss_of_workers(server.pid))
+            result, after = "\n".join(results), samples[-1]
         finally:
             stop(server)
-    requests_done = int(re.search(r"(\d+) requests in", result).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result)
-    socket_errors = re.search(r"Socket errors: (.*)", result)
-    print(result.strip().splitlines()[-1])
+    requests_done = sum(int(n) for n in re.findall(r"(\d+) requests in", result))
+    error_count = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", result))
+    socket_errors = re.findall(r"Socket errors: (.*)", result)
     print(f"{requests_done} requests (1 in 100 a sign-in with production argon2, 19 an admin team page, "
           "80 /auth/verify)")
-    print(f"socket errors: {socket_errors.group(1) if socket_errors else 'none'}")
+    print(f"socket errors: {'; '.join(socket_errors) if socket_errors else 'none'}")
     for pid in before:
-        print(f"worker {pid}: RSS {before[pid] / 1024:.1f} MiB -> {after.get(pid, 0) / 1024:.1f} MiB")
-    print(f"errors (non-2xx/3xx): {int(errors.group(1)) if errors else 0}")
+        steps = " -> ".join(f"{s.get(pid, 0) / 1024:.1f}" for s in samples)
+        print(f"worker {pid}: RSS {before[pid] / 1024:.1f} -> {steps} MiB")
+    print(f"errors (non-2xx/3xx): {error_count}")
 
 
 if __name__ == "__main__":
