@@ -38,7 +38,9 @@ def enqueue(db: Session, *, recipient: str, subject: str, body: str, now: dateti
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … capped at an hour."""
-    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    # Cap before building the timedelta: 30 s · 2**42 is beyond what a timedelta holds, and an
+    # OverflowError there would stop the outbox at that message for good (about 36 hours into an outage).
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), MAX_BACKOFF.total_seconds()))
 
 
 def backlog(db: Session) -> int:
@@ -95,7 +97,8 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
             message.attempts += 1
             try:
                 transport.send(message)
-            except (OSError, smtplib.SMTPException) as exc:
+            # Any failure backs the message off: one message must never block the ones after it.
+            except Exception as exc:  # noqa: BLE001
                 message.next_attempt_at = now() + backoff(message.attempts)
                 message.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 failed += 1

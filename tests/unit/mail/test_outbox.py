@@ -1,4 +1,4 @@
-"""The outbox: back-off, the log transport, and delivery to a real SMTP server."""
+"""The outbox: back-off, the log transport, and delivery to a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ from gateway.mail.models import OutboxMessage
 from tests.helpers.smtp import SmtpServer
 
 
-def test_backoff_doubles_from_30_seconds_up_to_an_hour():
-    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert outbox.backoff(20) == timedelta(hours=1)
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
 
 
-def _queue(db, clock, recipient="someone@example.com"):
-    message = outbox.enqueue(db, recipient=recipient, subject="Hello", body="Body text", now=clock.now())
+@pytest.fixture
+def down_smtp():
+    """A server that is not running: nothing listens on its port until the test starts it."""
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+def _queue(db, clock, recipient="someone@example.com", subject="Hello"):
+    message = outbox.enqueue(db, recipient=recipient, subject=subject, body="Body text", now=clock.now())
     db.flush()
     return message
 
@@ -30,59 +39,145 @@ def _send(app, smtp_url=None, **kw):
                                app.extensions["idgate.clock"].now, **kw)
 
 
-def test_without_smtp_mail_is_written_to_the_log(app, db, clock, caplog):
-    _queue(db, clock)
-    with caplog.at_level(logging.INFO, logger="idgate.mail"):
-        assert _send(app) == (1, 0)
-    assert "someone@example.com" in caplog.text and "Body text" in caplog.text
+def _reload(db, message) -> OutboxMessage:
+    db.expire_all()  # send_pending wrote through its own sessions
+    return db.get(OutboxMessage, message.id)
 
 
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
+class TestBackoff:
+    def test_backoff_doubles_from_30_seconds(self):
+        assert [outbox.backoff(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [
+            timedelta(seconds=s) for s in (30, 60, 120, 240, 480, 960, 1920)]
+
+    def test_backoff_is_capped_at_an_hour(self):
+        assert outbox.backoff(8) == timedelta(hours=1)  # 3,840 s uncapped
+        assert outbox.backoff(20) == timedelta(hours=1)
+
+    def test_backoff_stays_an_hour_after_days_of_failures(self):
+        # 30 s · 2**42 no longer fits in a timedelta: this used to raise OverflowError.
+        assert outbox.backoff(43) == outbox.backoff(1000) == timedelta(hours=1)
 
 
-def test_mail_reaches_a_real_smtp_server(app, db, clock, smtp):
-    message = _queue(db, clock)
-    assert _send(app, smtp.url) == (1, 0)
-    [received] = smtp.wait_for(1)
-    assert received["To"] == "someone@example.com" and received["Subject"] == "Hello"
-    db.expire_all()
-    assert db.get(OutboxMessage, message.id).sent_at == clock.now()
+class TestEnqueue:
+    def test_enqueue_makes_the_message_due_at_once(self, db, clock):
+        message = _queue(db, clock)
+        assert (message.attempts, message.next_attempt_at, message.sent_at) == (0, clock.now(), None)
+        assert outbox.deliver_after_commit in db.info["after_commit"]
+
+    def test_the_backlog_counts_unsent_mail(self, app, db, clock):
+        _queue(db, clock)
+        _queue(db, clock, "other@example.com")
+        assert outbox.backlog(db) == 2
+        _send(app)
+        assert outbox.backlog(db) == 0
 
 
-def test_a_down_server_loses_nothing_and_the_next_attempt_delivers(app, db, clock):
-    server = SmtpServer()  # not started: nothing listens on its port
-    message = _queue(db, clock)
-    assert _send(app, server.url) == (0, 1)
-    db.expire_all()
-    waiting = db.get(OutboxMessage, message.id)
-    assert waiting.sent_at is None and waiting.attempts == 1 and waiting.last_error
-    assert waiting.next_attempt_at == clock.now() + timedelta(seconds=30)
-
-    server.start()
-    try:
-        assert _send(app, server.url) == (0, 0)  # not due yet
-        clock.advance(seconds=31)
-        assert _send(app, server.url) == (1, 0)
-        assert _send(app, server.url) == (0, 0)  # never twice
-        assert len(server.wait_for(1)) == 1
-    finally:
-        server.stop()
+class TestLogTransport:
+    def test_without_smtp_mail_is_written_to_the_log_and_marked_sent(self, app, db, clock, caplog):
+        message = _queue(db, clock)
+        with caplog.at_level(logging.INFO, logger="idgate.mail"):
+            assert _send(app) == (1, 0)
+        [record] = [r for r in caplog.records if r.name == "idgate.mail"]
+        assert "someone@example.com" in record.getMessage() and "Body text" in record.getMessage()
+        sent = _reload(db, message)
+        assert sent.sent_at == clock.now() and sent.attempts == 1 and sent.last_error is None
 
 
-def test_sending_everything_now_ignores_the_back_off(app, db, clock, smtp):
-    message = _queue(db, clock)
-    message.attempts, message.next_attempt_at = 3, clock.now() + timedelta(hours=1)
-    db.flush()
-    assert _send(app, smtp.url) == (0, 0)
-    assert _send(app, smtp.url, due_only=False) == (1, 0)
+class TestSmtpDelivery:
+    def test_mail_reaches_a_real_smtp_server(self, app, db, clock, smtp):
+        message = _queue(db, clock)
+        assert _send(app, smtp.url) == (1, 0)
+        [received] = smtp.wait_for(1)
+        assert received["To"] == "someone@example.com" and received["Subject"] == "Hello"
+        assert received["From"] == "idgate@example.com"
+        assert smtp.envelopes == [("idgate@example.com", ["someone@example.com"])]
+        assert received.get_payload().strip() == "Body text"
+        assert _reload(db, message).sent_at == clock.now()
+
+    def test_a_sent_message_is_never_sent_twice(self, app, db, clock, smtp):
+        _queue(db, clock)
+        assert _send(app, smtp.url) == (1, 0)
+        assert _send(app, smtp.url) == (0, 0)
+        assert _send(app, smtp.url, due_only=False) == (0, 0)
+        assert len(smtp.wait_for(2, timeout=0.3)) == 1
+
+    def test_messages_go_out_in_the_order_they_were_queued(self, app, db, clock, smtp):
+        for n in range(3):
+            _queue(db, clock, subject=f"Message {n}")
+        assert _send(app, smtp.url) == (3, 0)
+        assert [m["Subject"] for m in smtp.wait_for(3)] == ["Message 0", "Message 1", "Message 2"]
 
 
-def test_the_backlog_counts_unsent_mail(app, db, clock):
-    _queue(db, clock)
-    _queue(db, clock, "other@example.com")
-    assert outbox.backlog(db) == 2
-    assert db.scalars(select(OutboxMessage)).all()
+class TestServerDown:
+    def test_a_down_server_loses_nothing(self, app, db, clock, down_smtp, caplog):
+        message = _queue(db, clock)
+        with caplog.at_level(logging.WARNING, logger="idgate.mail"):
+            assert _send(app, down_smtp.url) == (0, 1)
+        waiting = _reload(db, message)
+        assert waiting.sent_at is None and waiting.attempts == 1
+        assert "ConnectionRefusedError" in waiting.last_error
+        assert waiting.next_attempt_at == clock.now() + timedelta(seconds=30)
+        assert outbox.backlog(db) == 1
+        assert "not delivered (attempt 1)" in caplog.text
+
+    def test_each_failure_pushes_the_next_attempt_further(self, app, db, clock, down_smtp):
+        message = _queue(db, clock)
+        waits = []
+        for _ in range(4):
+            assert _send(app, down_smtp.url, due_only=False) == (0, 1)
+            waits.append(_reload(db, message).next_attempt_at - clock.now())
+        assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+        assert _reload(db, message).attempts == 4
+
+    def test_a_message_that_failed_for_days_still_gets_an_hourly_retry(self, app, db, clock, down_smtp):
+        message = _queue(db, clock)
+        message.attempts = 60
+        db.flush()
+        assert _send(app, down_smtp.url) == (0, 1)
+        waiting = _reload(db, message)
+        assert waiting.attempts == 61 and waiting.next_attempt_at == clock.now() + timedelta(hours=1)
+
+    def test_when_the_server_is_back_the_next_due_attempt_delivers(self, app, db, clock, down_smtp):
+        message = _queue(db, clock)
+        assert _send(app, down_smtp.url) == (0, 1)
+
+        down_smtp.start()  # same port as before
+        assert _send(app, down_smtp.url) == (0, 0)  # not due for another 30 s
+        clock.advance(seconds=29)
+        assert _send(app, down_smtp.url) == (0, 0)
+        clock.advance(seconds=1)
+        assert _send(app, down_smtp.url) == (1, 0)
+        assert _send(app, down_smtp.url) == (0, 0)
+        [received] = down_smtp.wait_for(1)
+        assert received["To"] == "someone@example.com"
+        delivered = _reload(db, message)
+        assert delivered.attempts == 2 and delivered.last_error is None and delivered.sent_at == clock.now()
+
+
+class TestDueOnly:
+    def test_due_only_skips_messages_waiting_for_their_next_attempt(self, app, db, clock, smtp):
+        later = _queue(db, clock, subject="Later")
+        later.attempts, later.next_attempt_at = 3, clock.now() + timedelta(minutes=2)
+        _queue(db, clock, subject="Now")
+        db.flush()
+        assert _send(app, smtp.url) == (1, 0)
+        assert [m["Subject"] for m in smtp.wait_for(1)] == ["Now"]
+        assert _reload(db, later).sent_at is None
+
+        clock.advance(minutes=2)
+        assert _send(app, smtp.url) == (1, 0)
+        assert [m["Subject"] for m in smtp.wait_for(2)] == ["Now", "Later"]
+
+    def test_sending_everything_now_ignores_the_back_off(self, app, db, clock, smtp):
+        message = _queue(db, clock)
+        message.attempts, message.next_attempt_at = 3, clock.now() + timedelta(hours=1)
+        db.flush()
+        assert _send(app, smtp.url) == (0, 0)
+        assert _send(app, smtp.url, due_only=False) == (1, 0)
+        assert len(smtp.wait_for(1)) == 1
+
+
+def test_every_queued_message_is_in_the_table(db, clock):
+    _queue(db, clock, "a@example.com")
+    _queue(db, clock, "b@example.com")
+    assert sorted(db.scalars(select(OutboxMessage.recipient))) == ["a@example.com", "b@example.com"]
