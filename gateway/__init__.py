@@ -114,15 +114,22 @@ def _refuse_malformed_input():
 
         request.max_form_memory_size = ACS_MAX_FIELD_BYTES
         request.max_content_length = ACS_MAX_FIELD_BYTES + 4096
+    if not request.mimetype and not request.content_length:
+        return None  # no body at all: nothing to decode, and the CSRF check refuses it with a clear 400
     if request.mimetype not in _FORM_TYPES:
         abort(415, description="Send forms as application/x-www-form-urlencoded or multipart/form-data.")
     if request.mimetype == "application/x-www-form-urlencoded":
         # Werkzeug keeps undecodable %-escapes as literal text instead of failing; look at the
         # raw body (cached, so the form is still parsed from it afterwards).
+        body = request.get_data(cache=True)
         try:
-            unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
+            unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
             abort(400, description="The form is not valid UTF-8.")
+        # Werkzeug caps each field of multipart forms only; hold urlencoded ones to the same limit.
+        limit = request.max_form_memory_size
+        if limit and len(body) > limit and any(len(value) > limit for value in request.form.values()):
+            abort(413, description="A form field is too large.")
     elif any("\ufffd" in value for value in request.form.values()):
         abort(400, description="The form is not valid UTF-8.")
     return None

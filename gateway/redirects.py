@@ -26,7 +26,10 @@ def _safe(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     # spaces get stripped, turning " //evil" into "//evil".
     if any(ord(ch) < 0x20 or ch == "\x7f" for ch in url) or "\\" in url or url != url.strip():
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 bracket is no URL to send anyone to
+        return False
     if not parts.scheme and not parts.netloc:
         # A path only: it must start with exactly one slash.
         return url.startswith("/") and not url.startswith("//")

@@ -22,4 +22,5 @@ def normalize_email(address: str) -> str:
 
 def loose_email_key(address: str) -> str:
     """A cheap, never-failing key for throttling sign-in attempts per account."""
-    return address.strip().casefold()[:320]
+    # PostgreSQL refuses NUL in text: the key lands in the audit trail and the rate-limit table.
+    return address.replace("\x00", "").strip().casefold()[:320]

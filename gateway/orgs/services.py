@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import exists, select
@@ -30,6 +31,9 @@ def validate_org_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 80:
         raise BadRequest("The organization's name takes 2 to 80 characters.", code="invalid_org_name")
+    # Like a person's name: shown on every page, and PostgreSQL refuses NUL in text outright (a 500).
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise BadRequest("The organization's name cannot contain control characters.", code="invalid_org_name")
     return name
 
 

@@ -55,7 +55,9 @@ def _unauthorized():
 
 def _hold_restricted_sessions():
     """A temporary password opens /password/change and /logout, nothing else."""
-    if request.endpoint in _RESTRICTED_ALLOWED or request.endpoint == "forward_auth.verify":
+    # JSON endpoints answer for themselves: /auth/verify and the API refuse a restricted session
+    # with a 401 their callers understand, where a redirect to an HTML form would mean nothing.
+    if request.endpoint in _RESTRICTED_ALLOWED or wants_json():
         return None
     if current_user.is_authenticated and current_user.ctx.restricted:
         return redirect(url_for("accounts.change_password"))

@@ -1,0 +1,244 @@
+"""Malformed, oversized and hostile input gets a 4xx that says what is wrong, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.accounts.models import User
+from gateway.audit.models import AuditEvent
+from gateway.orgs.models import Organization
+from gateway.sessions.cookies import COOKIE_NAME
+from tests.conftest import STRONG_PASSWORD, csrf_token
+from tests.factories import member
+
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def row_counts(db) -> dict[str, int]:
+    db.expire_all()
+    return {model.__name__: db.scalar(select(func.count()).select_from(model))
+            for model in (Organization, User, AuditEvent)}
+
+
+def signup_data(client, **fields) -> dict:
+    return {"csrf_token": csrf_token(client, "/signup"), "org_name": "Acme", "org_slug": "acme",
+            "name": "Ada Lovelace", "email": "ada@example.com", "password": STRONG_PASSWORD, **fields}
+
+
+class TestMissingFields:
+    def test_sign_in_without_email_and_password_names_both(self, client):
+        response = client.post("/login", data={"csrf_token": csrf_token(client)})
+
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "Enter your email address." in page and "Enter your password." in page
+
+    def test_sign_in_with_blank_fields_is_the_same_as_missing_ones(self, client):
+        response = client.post("/login", data={"csrf_token": csrf_token(client), "email": "  ", "password": ""})
+
+        assert response.status_code == 400
+        assert "Enter your email address." in response.get_data(as_text=True)
+
+    def test_sign_up_without_fields_names_each_of_them(self, client, db):
+        response = client.post("/signup", data={"csrf_token": csrf_token(client, "/signup")})
+
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        for message in ("Name your organization.", "Choose a short name.", "Enter your name.",
+                        "Enter your email address.", "Choose a password."):
+            assert message in page
+        assert row_counts(db) == {"Organization": 0, "User": 0, "AuditEvent": 0}
+
+    def test_password_change_without_the_new_password_says_so(self, auth, client, db):
+        auth.login(member().email)
+
+        response = client.post("/password/change", data={"csrf_token": csrf_token(client, "/password/change"),
+                                                          "current_password": STRONG_PASSWORD})
+
+        assert response.status_code == 400
+        assert "Choose a new password." in response.get_data(as_text=True)
+
+
+class TestOversizedInput:
+    @pytest.mark.parametrize("field", ["email", "password", "next"])
+    def test_a_sign_in_field_over_10_kb_is_refused(self, client, db, field):
+        data = {"csrf_token": csrf_token(client), "email": "a@example.com", "password": "x", field: "a" * 11_000}
+
+        response = client.post("/login", data=data)
+
+        assert 400 <= response.status_code < 500
+        assert row_counts(db)["AuditEvent"] == 0
+
+    @pytest.mark.parametrize("field", ["org_name", "name", "password"])
+    def test_a_sign_up_field_over_10_kb_is_refused(self, client, db, field):
+        response = client.post("/signup", data=signup_data(client, **{field: "a" * 11_000}))
+
+        assert 400 <= response.status_code < 500
+        assert row_counts(db) == {"Organization": 0, "User": 0, "AuditEvent": 0}
+
+    def test_a_field_over_10_kb_in_a_multipart_form_is_refused(self, client):
+        data = {"csrf_token": csrf_token(client), "email": "a@example.com", "password": "x" * 11_000}
+
+        response = client.post("/login", data=data, content_type="multipart/form-data")
+
+        assert 400 <= response.status_code < 500
+
+    def test_long_fields_under_the_form_limit_get_a_field_message(self, client, db):
+        response = client.post("/login", data={"csrf_token": csrf_token(client), "email": "a" * 3000,
+                                               "password": "p" * 3000})
+
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "That email address is too long." in page and "That password is too long." in page
+
+    def test_a_body_over_the_content_limit_is_refused_with_413(self, client):
+        response = client.post("/login", data={"csrf_token": "x", "email": "a" * (200 * 1024)})
+
+        assert response.status_code == 413
+        assert "Error 413" in response.get_data(as_text=True)
+
+    def test_a_raw_body_over_the_content_limit_is_refused_with_413(self, client):
+        response = client.post("/login", data=b"email=" + b"a" * (100 * 1024), content_type=URLENCODED)
+
+        assert response.status_code == 413
+
+    def test_a_very_long_next_is_ignored(self, auth, db):
+        assert auth.login(member().email, next="/" + "a" * 5000).headers["Location"] == "/account"
+
+    @pytest.mark.parametrize("next_url", ["http://[::1", "https://[evil.com/", "http://]", "\u00ff\u00fe"])
+    def test_an_unparseable_next_is_ignored_not_a_500(self, auth, db, next_url):
+        response = auth.login(member().email, next=next_url)
+
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/account"
+
+
+class TestUndecodableInput:
+    @pytest.mark.parametrize("body", [b"email=%FF%FE&password=x", b"email=a%40example.com&password=%C3%28",
+                                      b"email=\xff\xfe&password=x"])
+    def test_invalid_utf8_in_a_urlencoded_body_is_refused(self, client, db, body):
+        body = f"csrf_token={csrf_token(client)}&".encode() + body
+
+        response = client.post("/login", data=body, content_type=URLENCODED)
+
+        assert response.status_code == 400
+        assert "The form is not valid UTF-8." in response.get_data(as_text=True)
+        assert row_counts(db)["AuditEvent"] == 0
+
+    def test_invalid_utf8_without_a_csrf_token_is_still_a_400(self, client):
+        response = client.post("/login", data=b"email=%FF%FE&password=x", content_type=URLENCODED)
+
+        assert response.status_code == 400
+
+    def test_invalid_utf8_in_a_multipart_body_is_refused(self, client):
+        boundary = "XyZ"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+                f"{csrf_token(client)}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n"
+                ).encode() + b"\xff\xfe@example.com" + (
+                f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nx\r\n"
+                f"--{boundary}--\r\n").encode()
+
+        response = client.post("/login", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+        assert response.status_code == 400
+
+    @pytest.mark.parametrize("field", ["email", "password", "next"])
+    def test_a_nul_character_in_a_sign_in_field_is_not_a_500(self, client, db, field):
+        data = {"csrf_token": csrf_token(client), "email": "a@example.com", "password": "pass word",
+                field: "a\x00b@example.com"}
+
+        response = client.post("/login", data=data)
+
+        assert 400 <= response.status_code < 500
+
+    @pytest.mark.parametrize("field", ["org_name", "org_slug", "name", "email", "password"])
+    def test_a_nul_character_in_a_sign_up_field_is_refused_and_nothing_is_written(self, client, db, field):
+        response = client.post("/signup", data=signup_data(client, **{field: "Acme\x00 Corp"}))
+
+        assert 400 <= response.status_code < 500
+        assert row_counts(db) == {"Organization": 0, "User": 0, "AuditEvent": 0}
+
+
+class TestOddHeaders:
+    # (A NUL in a header never gets this far: gunicorn refuses it, per RFC 9110 section 5.5.)
+    @pytest.mark.parametrize("user_agent", ["a\tb", "\u00ff\u00fe" * 10, "x" * 5000])
+    def test_an_odd_user_agent_is_recorded_without_breaking_the_sign_in(self, auth, db, user_agent):
+        user = member()
+
+        assert auth.login(user.email, "not it at all", headers={"User-Agent": user_agent}).status_code == 401
+        assert auth.login(user.email, headers={"User-Agent": user_agent}).status_code == 303
+        db.expire_all()
+        assert len(db.scalars(select(AuditEvent.user_agent)).all()) == 2
+
+
+class TestContentTypes:
+    @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/xml",
+                                              "application/octet-stream"])
+    def test_sign_in_with_an_unknown_content_type_gets_415(self, client, db, content_type):
+        member()
+        response = client.post("/login", data='{"email": "a@example.com", "password": "x"}',
+                               content_type=content_type)
+
+        assert response.status_code == 415
+        assert "application/x-www-form-urlencoded" in response.get_data(as_text=True)
+        assert row_counts(db)["AuditEvent"] == 0
+
+    @pytest.mark.parametrize("path", ["/signup", "/password/change", "/logout"])
+    def test_other_forms_with_an_unknown_content_type_get_a_4xx(self, client, path):
+        response = client.post(path, data="{}", content_type="application/json")
+
+        assert 400 <= response.status_code < 500
+
+    def test_a_malformed_multipart_body_is_a_4xx(self, client):
+        response = client.post("/login", data=b"--nope\r\nbroken", content_type="multipart/form-data; boundary=x")
+
+        assert 400 <= response.status_code < 500
+
+
+class TestAuthorizationHeader:
+    @pytest.mark.parametrize("header", [
+        "Bearer", "Bearer ", "Bearer    ", "Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Token abc", "garbage",
+        "Bearer a b c", "Bearer \u00e9\u00ff", "Bearer \x7f", "Bearer ../../etc/passwd", "Bearer ' OR 1=1 --",
+    ])
+    def test_a_garbage_authorization_header_on_verify_is_401(self, client, header):
+        response = client.get("/auth/verify", headers={"Authorization": header})
+
+        assert response.status_code == 401
+
+    @pytest.mark.parametrize("length", [129, 5_000, 16_000])
+    def test_a_very_long_bearer_token_is_401(self, client, length):
+        assert client.get("/auth/verify", headers={"Authorization": "Bearer " + "x" * length}).status_code == 401
+
+    def test_a_garbage_session_cookie_is_simply_not_signed_in(self, client):
+        client.set_cookie(COOKIE_NAME, "\u00e9" * 10 + "x" * 500)
+
+        assert client.get("/auth/verify").status_code == 401
+        assert client.get("/account").status_code == 302
+
+    def test_a_garbage_bearer_token_on_the_api_is_a_json_401(self, client):
+        response = client.get("/api/v1/orgs/acme/users", headers={"Authorization": "Bearer \u00ff" * 50})
+
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+
+
+class TestHostileQueryStrings:
+    @pytest.mark.parametrize("query", [
+        "?next=%00", "?next=%FF%FE", "?next=" + "a" * 3000, "?next=javascript:alert(1)",
+        "?next=http://[::1", "?next=%E2%80%AE",
+    ])
+    def test_the_sign_in_page_never_breaks_on_its_next_parameter(self, client, query):
+        assert client.get(f"/login{query}").status_code == 200
+
+    @pytest.mark.parametrize("query", ["?org=%00", "?role=%FF", "?rd=http://[::1", "?rd=%00&redirect=1",
+                                       "?org=" + "a" * 3000])
+    def test_verify_never_breaks_on_its_query(self, client, query):
+        assert client.get(f"/auth/verify{query}").status_code in (302, 401)
+
+    @pytest.mark.parametrize("headers", [
+        {"X-Original-URL": "http://[::1"}, {"X-Original-URL": "\u00ff\u00fe"},
+        {"X-Forwarded-Host": "a b", "X-Forwarded-Uri": "\u00ff"}, {"X-Original-URL": "x" * 5000},
+    ])
+    def test_verify_never_breaks_on_proxy_headers(self, client, headers):
+        assert client.get("/auth/verify", headers=headers).status_code == 401

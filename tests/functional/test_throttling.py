@@ -1,0 +1,117 @@
+"""Failed sign-ins are throttled per account and per client address; successes never count."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from gateway.audit.models import AuditEvent
+from gateway.sessions.cookies import COOKIE_NAME
+from tests.conftest import Auth
+from tests.factories import member
+
+WRONG = "wrong wrong wrong wrong"
+
+
+def audit(db, action: str) -> list[AuditEvent]:
+    db.expire_all()
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def from_address(app, address: str) -> Auth:
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return Auth(browser)
+
+
+@pytest.mark.settings(login_limit_account="3 per 15 minutes", login_limit_address="100 per minute")
+class TestPerAccountLimit:
+    def test_the_fourth_failed_attempt_for_one_email_gets_429_with_retry_after(self, auth, db):
+        user = member()
+        for _ in range(3):
+            assert auth.login(user.email, WRONG).status_code == 401
+
+        throttled = auth.login(user.email, WRONG)
+
+        assert throttled.status_code == 429
+        assert 0 < int(throttled.headers["Retry-After"]) <= 15 * 60
+        assert "Too many sign-in attempts" in throttled.get_data(as_text=True)
+
+    def test_a_throttled_attempt_writes_a_login_throttled_audit_row(self, auth, db):
+        user = member()
+        for _ in range(4):
+            auth.login(user.email, WRONG)
+
+        [event] = audit(db, "login:throttled")
+        assert event.target_email == user.email
+        assert len(audit(db, "login:failure")) == 3  # the throttled attempt never reached the password check
+
+    def test_the_right_password_is_throttled_too_once_the_limit_is_reached(self, auth, client, db):
+        user = member()
+        for _ in range(3):
+            auth.login(user.email, WRONG)
+
+        assert auth.login(user.email).status_code == 429
+        assert client.get_cookie(COOKIE_NAME) is None
+        assert audit(db, "login:success") == []
+
+    def test_the_account_limit_follows_the_email_across_addresses_and_spellings(self, app, db):
+        user = member(user__email="grace@example.com")
+        for n in range(3):
+            assert from_address(app, f"10.0.0.{n + 1}").login(user.email, WRONG).status_code == 401
+
+        assert from_address(app, "10.0.0.9").login("  GRACE@example.com", WRONG).status_code == 429
+
+    def test_other_accounts_are_not_throttled_by_one_accounts_failures(self, auth, db):
+        victim, other = member(), member()
+        for _ in range(4):
+            auth.login(victim.email, WRONG)
+
+        assert auth.login(other.email, WRONG).status_code == 401
+        assert auth.login(other.email).status_code == 303
+
+    def test_successful_sign_ins_do_not_count_toward_the_account_limit(self, auth, db):
+        user = member()
+        for _ in range(5):
+            assert auth.login(user.email).status_code == 303
+
+        for _ in range(3):
+            assert auth.login(user.email, WRONG).status_code == 401
+        assert auth.login(user.email, WRONG).status_code == 429
+
+
+@pytest.mark.settings(login_limit_account="100 per minute", login_limit_address="3 per 15 minutes")
+class TestPerAddressLimit:
+    def test_failed_attempts_from_one_address_are_throttled_across_different_emails(self, app, db):
+        browser = from_address(app, "198.51.100.7")
+        for n in range(3):
+            assert browser.login(f"someone{n}@example.com", WRONG).status_code == 401
+
+        throttled = browser.login("yet-another@example.com", WRONG)
+
+        assert throttled.status_code == 429
+        assert int(throttled.headers["Retry-After"]) > 0
+        assert len(audit(db, "login:throttled")) == 1
+
+    def test_another_address_is_not_throttled(self, app, db):
+        user = member()
+        noisy = from_address(app, "198.51.100.7")
+        for n in range(4):
+            noisy.login(f"someone{n}@example.com", WRONG)
+
+        assert from_address(app, "203.0.113.5").login(user.email).status_code == 303
+
+    def test_successful_sign_ins_do_not_count_toward_the_address_limit(self, app, db):
+        users = [member() for _ in range(5)]
+        browser = from_address(app, "198.51.100.7")
+
+        assert [browser.login(user.email).status_code for user in users] == [303] * 5
+
+
+@pytest.mark.settings(login_limit_account="1 per 15 minutes", login_limit_address="100 per minute")
+class TestThrottlingOddInput:
+    @pytest.mark.parametrize("email", ["a\x00b@example.com", "\u00ff" * 400, "   "])
+    def test_throttling_an_odd_email_is_a_429_not_a_500(self, auth, db, email):
+        auth.login(email, WRONG)
+
+        assert auth.login(email, WRONG).status_code == 429
