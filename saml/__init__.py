@@ -6,6 +6,6 @@ a verified `SamlAssertion`. It knows nothing of Flask views or of our tables:
 the gateway decides what an assertion means.
 """
 
-from saml import schemas as _schemas
+from saml import compiled as _compiled
 
-_schemas.install()
+_compiled.install()

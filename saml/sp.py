@@ -138,9 +138,14 @@ def _check_recipient(response, sp: ServiceProvider, in_response_to: str | None):
 
 
 def _time(value: str | None) -> datetime | None:
+    """A SAML time (UTC, SAML core 1.3.3); the library has already refused the unparseable."""
     if not value:
         return None
-    return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
+    try:
+        parsed = datetime.fromisoformat(value)  # C-fast, and takes the "Z" and any fraction
+    except ValueError:
+        return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
+    return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
 
 
 def _check_times(response, confirmation, now: datetime, skew: timedelta) -> datetime:
