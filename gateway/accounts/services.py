@@ -40,7 +40,7 @@ class SignIn:
     """A started session: the token goes into the cookie, `restricted` says where to send the user."""
 
     token: str
-    session: UserSession
+    session: sessions.StartedSession
     restricted: bool
 
 
@@ -112,7 +112,7 @@ def sign_up(
     actor = actor.as_user(user.id, user.email, org.id)
     record(db, actor, AuditAction.ORG_CREATE, now=now, slug=org.slug)
     record(db, actor, AuditAction.USER_SIGNUP, now=now, target_id=user.id, target_email=user.email)
-    token, session = sessions.start(db, user, org_id=org.id, restricted=False, actor=actor,
+    token, session = sessions.start(db, user.id, org_id=org.id, restricted=False, actor=actor,
                                     settings=settings, now=now)
     return SignIn(token, session, restricted=False)
 
@@ -179,7 +179,7 @@ def sign_in_with_password(
     user.last_login_at = now
     user.last_org_id = membership.org_id
     restricted = user.must_change_password
-    token, session = sessions.start(db, user, org_id=membership.org_id, restricted=restricted,
+    token, session = sessions.start(db, user.id, org_id=membership.org_id, restricted=restricted,
                                     actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
            method="password", temporary=restricted)
@@ -214,7 +214,7 @@ def change_password(
     user.password_hash = passwords.hash(new_password)
     user.must_change_password = False
     sessions.revoke_all_for(db, user.id, now=now)
-    token, new_session = sessions.start(db, user, org_id=session.org_id, restricted=False,
+    token, new_session = sessions.start(db, user.id, org_id=session.org_id, restricted=False,
                                         actor=actor, settings=settings, now=now)
     action = AuditAction.PASSWORD_TEMPORARY_CHANGE if was_temporary else AuditAction.PASSWORD_CHANGE
     record(db, actor, action, now=now, target_id=user.id, target_email=user.email)

@@ -259,7 +259,7 @@ def accept_signed_in(
 def _start(db, user, org_id, actor, settings, now) -> accounts.SignIn:
     actor = actor.as_user(user.id, user.email, org_id)
     restricted = user.must_change_password
-    token, row = sessions.start(db, user, org_id=org_id, restricted=restricted, actor=actor,
+    token, row = sessions.start(db, user.id, org_id=org_id, restricted=restricted, actor=actor,
                                 settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
            method="invitation")

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
@@ -42,31 +42,46 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@dataclass(frozen=True)
+class StartedSession:
+    """A session just opened: what the edge needs for the cookie, and its id."""
+
+    id: int
+    user_id: int
+    org_id: int | None
+    restricted: bool
+    expires_at: datetime
+
+
+_sessions = UserSession.__table__
+# Built once, bound per call: a plain INSERT, not the ORM's unit of work, on every sign-in.
+_OPEN = insert(_sessions).returning(_sessions.c.id)
+
+
 def start(
-    db: Session, user: User, *, org_id: int | None, restricted: bool, actor: Actor,
+    db: Session, user_id: int, *, org_id: int | None, restricted: bool, actor: Actor,
     settings: Settings, now: datetime, **attributes,
-) -> tuple[str, UserSession]:
+) -> tuple[str, StartedSession]:
     """Open a session with a fresh random token; returns the token (shown once, in the cookie).
 
     `attributes` are further columns (the SSO ones, for single logout).
     """
     token = secrets.token_urlsafe(32)
-    row = UserSession(
-        token_hash=hash_token(token),
-        user_id=user.id,
-        org_id=org_id,
-        restricted=restricted,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + settings.session_lifetime,
-        idle_expires_at=now + settings.session_idle,
-        ip=actor.ip,
-        user_agent=actor.user_agent,
+    expires_at = now + settings.session_lifetime
+    session_id = db.execute(_OPEN, {
+        "token_hash": hash_token(token),
+        "user_id": user_id,
+        "org_id": org_id,
+        "restricted": restricted,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": expires_at,
+        "idle_expires_at": now + settings.session_idle,
+        "ip": actor.ip,
+        "user_agent": actor.user_agent,
         **attributes,
-    )
-    db.add(row)
-    db.flush()  # to hand back the row with its id
-    return token, row
+    }).scalar_one()
+    return token, StartedSession(session_id, user_id, org_id, restricted, expires_at)
 
 
 def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime) -> SessionContext | None:
