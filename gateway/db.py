@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -137,13 +138,18 @@ def insert_if_absent(db: Session, model, **values) -> bool:
     One statement, no savepoint: of two requests inserting the same key at once,
     the database lets exactly one through.
     """
-    if db.get_bind().dialect.name == "postgresql":
+    return db.execute(_insert_if_absent(db.get_bind().dialect.name, model.__table__), values).first() is not None
+
+
+@lru_cache(maxsize=32)
+def _insert_if_absent(dialect: str, table):
+    # Built once per table, bound per call. On the table, not the mapped class: plain Core skips
+    # the ORM's bulk-insert machinery. RETURNING, as not every driver reports rowcount here.
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # RETURNING rather than rowcount: an ORM-enabled INSERT does not report rowcount on every driver.
-    statement = insert(model).values(**values).on_conflict_do_nothing().returning(*model.__table__.primary_key)
-    return db.execute(statement).first() is not None
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key)
 
 
 @contextmanager

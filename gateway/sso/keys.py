@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -61,7 +62,18 @@ def _read(key_path: Path, cert_path: Path, _mtime: float) -> tuple[str, str]:
     return key_path.read_text(), cert_path.read_text()
 
 
+# How long a loaded pair is trusted before the files are looked at again (as for token keys):
+# every ACS post needs the pair, and four stat calls per sign-in add up.
+RECHECK_SECONDS = 1.0
+_checked: dict[str, tuple[float, tuple[str, str]]] = {}
+
+
 def sp_keypair(certs_dir: str) -> tuple[str, str]:
     """(private key PEM, certificate PEM)."""
+    checked = _checked.get(certs_dir)
+    if checked and time.monotonic() - checked[0] < RECHECK_SECONDS:
+        return checked[1]
     key_path, cert_path = ensure_sp_keypair(certs_dir)
-    return _read(key_path, cert_path, max(key_path.stat().st_mtime, cert_path.stat().st_mtime))
+    pair = _read(key_path, cert_path, max(key_path.stat().st_mtime, cert_path.stat().st_mtime))
+    _checked[certs_dir] = (time.monotonic(), pair)
+    return pair

@@ -7,10 +7,10 @@ means here (provisioning, membership, session).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts import provisioning
@@ -22,7 +22,7 @@ from gateway.config import Settings
 from gateway.db import insert_if_absent
 from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
 from gateway.orgs.lifecycle import parse_role
-from gateway.orgs.models import Organization
+from gateway.orgs.models import Organization, Role
 from gateway.redirects import is_safe_redirect
 from gateway.sessions import services as sessions
 from gateway.sessions.models import UserSession
@@ -64,7 +64,7 @@ def service_provider(settings: Settings, slug: str) -> ServiceProvider:
                            cert_pem=cert_pem, key_pem=key_pem)
 
 
-def identity_provider(connection: SamlConnection) -> IdentityProvider:
+def identity_provider(connection: Connection) -> IdentityProvider:
     return IdentityProvider(entity_id=connection.idp_entity_id, sso_url=connection.sso_url,
                             slo_url=connection.slo_url, signing_certs=tuple(connection.signing_certs))
 
@@ -76,16 +76,40 @@ def organization(db: Session, slug: str) -> Organization:
     return org
 
 
-def connection_of(db: Session, slug: str) -> tuple[Organization, SamlConnection]:
+@dataclass(frozen=True)
+class Connection:
+    """An organization's IdP connection, as sign-in and logout read it (the metadata XML stays behind)."""
+
+    id: int
+    org_id: int
+    idp_entity_id: str
+    sso_url: str
+    slo_url: str | None
+    signing_certs: list
+    default_role: Role
+    allow_idp_initiated: bool
+    email_domains: list
+    email_attribute: str | None
+    name_attribute: str | None
+    group_attribute: str | None
+    admin_groups: list
+
+
+_orgs, _connections = Organization.__table__, SamlConnection.__table__
+# Built once, bound per call: every sign-in and every ACS post starts here.
+_CONNECTION_OF = (select(_orgs.c.id, *(_connections.c[field.name] for field in fields(Connection)))
+                  .outerjoin_from(_orgs, _connections, _connections.c.org_id == _orgs.c.id)
+                  .where(_orgs.c.slug == bindparam("slug")))
+
+
+def connection_of(db: Session, slug: str) -> Connection:
     """:raise NotFound: unknown organization, or no SSO configured for it."""
-    row = db.execute(select(Organization, SamlConnection)
-                     .outerjoin(SamlConnection, SamlConnection.org_id == Organization.id)
-                     .where(Organization.slug == slug)).first()
+    row = db.execute(_CONNECTION_OF, {"slug": slug}).first()
     if row is None:
         raise NotFound()
     if row[1] is None:
         raise SsoNotConfigured()
-    return row[0], row[1]
+    return Connection(*row[1:])
 
 
 def metadata_for(db: Session, settings: Settings, slug: str) -> str:
@@ -166,7 +190,7 @@ def route(db: Session, email_or_slug: str) -> str:
 
 def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime) -> str:
     """Record the AuthnRequest server-side under an opaque RelayState; returns the IdP URL."""
-    org, connection = connection_of(db, slug)
+    connection = connection_of(db, slug)
     relay_state = secrets.token_urlsafe(24)
     url, request_id = saml_sp.start_login(service_provider(settings, slug), identity_provider(connection),
                                           relay_state)
@@ -177,6 +201,16 @@ def start_login(db: Session, slug: str, *, next_url: str | None, settings: Setti
     return url
 
 
+_requests = SamlLoginRequest.__table__
+# Built once, bound per call: plain Core on the table skips the ORM's DML bookkeeping on the ACS.
+_CLAIM_LOGIN_REQUEST = (
+    delete(_requests)
+    .where(_requests.c.relay_state == bindparam("relay_state"),
+           _requests.c.connection_id == bindparam("connection_id"), _requests.c.expires_at > bindparam("now"))
+    .returning(_requests.c.request_id, _requests.c.next_url)
+)
+
+
 def _claim_login_request(db: Session, connection: SamlConnection, relay_state: str | None,
                          now: datetime) -> tuple[str, str | None] | None:
     """(request ID, next URL) of the pending request this answer belongs to, used up on the way.
@@ -185,12 +219,8 @@ def _claim_login_request(db: Session, connection: SamlConnection, relay_state: s
     """
     if not relay_state or len(relay_state) > 64:
         return None
-    return db.execute(
-        delete(SamlLoginRequest)
-        .where(SamlLoginRequest.relay_state == relay_state, SamlLoginRequest.connection_id == connection.id,
-               SamlLoginRequest.expires_at > now)
-        .returning(SamlLoginRequest.request_id, SamlLoginRequest.next_url)
-    ).first()
+    return db.execute(_CLAIM_LOGIN_REQUEST, {"relay_state": relay_state, "connection_id": connection.id,
+                                             "now": now}).first()
 
 
 def _replay_guard(db: Session, issuer: str):
@@ -210,7 +240,7 @@ def finish_login(
     :raise SsoRejected: a protocol check failed (code names it).
     :raise ProvisioningDenied: deactivated, or an account this IdP does not own.
     """
-    org, connection = connection_of(db, slug)
+    connection = connection_of(db, slug)
     pending = _claim_login_request(db, connection, relay_state, now)
     try:
         assertion = saml_sp.consume(
@@ -222,21 +252,21 @@ def finish_login(
     except saml_errors.SamlError as exc:
         raise SsoRejected(exc.message, code=exc.code) from None
     identity = provisioning.ExternalIdentity(
-        org_id=org.id, issuer=assertion.issuer, subject=assertion.name_id,
+        org_id=connection.org_id, issuer=assertion.issuer, subject=assertion.name_id,
         email=mapping.email_of(assertion, connection.email_attribute),
         name=mapping.name_of(assertion, connection.name_attribute),
         groups=mapping.groups_of(assertion, connection.group_attribute),
     )
     decision = provisioning.decide(db, identity, email_domains=connection.email_domains or [])
-    user, membership = provisioning.apply(db, decision, identity, default_role=connection.default_role,
-                                          admin_groups=connection.admin_groups or [], now=now)
-    actor = actor.as_user(user.id, user.email, org.id)
-    token, session = sessions.start(db, user, org_id=org.id, restricted=False, actor=actor, settings=settings,
-                                    now=now, sso_org_id=org.id, sso_name_id=assertion.name_id,
+    account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
+                                 admin_groups=connection.admin_groups or [], now=now)
+    actor = actor.as_user(account.user_id, account.email, connection.org_id)
+    token, session = sessions.start(db, account.user_id, org_id=connection.org_id, restricted=False, actor=actor,
+                                    settings=settings, now=now, sso_org_id=connection.org_id, sso_name_id=assertion.name_id,
                                     sso_name_id_format=assertion.name_id_format,
                                     sso_session_index=assertion.session_index)
-    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=org.id, target_id=user.id,
-           target_email=user.email, method="saml", provisioning=str(decision.action),
+    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=connection.org_id, target_id=account.user_id,
+           target_email=account.email, method="saml", provisioning=str(decision.action),
            idp_initiated=pending is None)
     return SsoSignIn(SignIn(token, session, restricted=False), pending[1] if pending else None)
 
@@ -256,8 +286,11 @@ def logout_redirect(db: Session, session_id: int, *, settings: Settings) -> str 
     if row is None or row.sso_org_id is None or not row.sso_name_id:
         return None
     org = db.get(Organization, row.sso_org_id)
-    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == row.sso_org_id))
-    if org is None or connection is None or not connection.slo_url:
+    try:
+        connection = connection_of(db, org.slug) if org else None
+    except NotFound:  # the organization disconnected its IdP since
+        return None
+    if connection is None or not connection.slo_url:
         return None
     return saml_logout.start_logout(
         service_provider(settings, org.slug), identity_provider(connection), name_id=row.sso_name_id,
@@ -271,7 +304,7 @@ def handle_idp_logout(db: Session, slug: str, query: dict, *, actor: Actor, sett
 
     :raise SsoRejected: unsigned, oversized or otherwise invalid logout messages.
     """
-    org, connection = connection_of(db, slug)
+    connection = connection_of(db, slug)
     sp, idp = service_provider(settings, slug), identity_provider(connection)
     try:
         if "SAMLResponse" in query:
@@ -280,7 +313,7 @@ def handle_idp_logout(db: Session, slug: str, query: dict, *, actor: Actor, sett
         request = saml_logout.read_idp_logout_request(sp, idp, query)
     except saml_errors.SamlError as exc:
         raise SsoRejected(exc.message, code=exc.code) from None
-    rows = select(UserSession).where(UserSession.sso_org_id == org.id, UserSession.sso_name_id == request.name_id,
+    rows = select(UserSession).where(UserSession.sso_org_id == connection.org_id, UserSession.sso_name_id == request.name_id,
                                      UserSession.revoked_at.is_(None))
     if request.session_indexes:
         rows = rows.where(UserSession.sso_session_index.in_(request.session_indexes))
@@ -288,6 +321,6 @@ def handle_idp_logout(db: Session, slug: str, query: dict, *, actor: Actor, sett
     for row in db.scalars(rows):
         row.revoked_at = now
         ended += 1
-    record(db, actor, AuditAction.SAML_LOGOUT, now=now, org_id=org.id, name_id=request.name_id,
+    record(db, actor, AuditAction.SAML_LOGOUT, now=now, org_id=connection.org_id, name_id=request.name_id,
            sessions_ended=ended)
     return request.response_url
