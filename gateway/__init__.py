@@ -122,10 +122,12 @@ def _refuse_malformed_input():
         # Werkzeug keeps undecodable %-escapes as literal text instead of failing; look at the
         # raw body (cached, so the form is still parsed from it afterwards).
         body = request.get_data(cache=True)
-        try:
-            unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            abort(400, description="The form is not valid UTF-8.")
+        # Not on the ACS: its one large field is base64, which the SAML layer decodes strictly.
+        if request.endpoint != "sso.acs":
+            try:
+                unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                abort(400, description="The form is not valid UTF-8.")
         # Werkzeug caps each field of multipart forms only; hold urlencoded ones to the same limit.
         limit = request.max_form_memory_size
         if limit and len(body) > limit and any(len(value) > limit for value in request.form.values()):

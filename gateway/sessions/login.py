@@ -59,6 +59,9 @@ def _hold_restricted_sessions():
     # with a 401 their callers understand, where a redirect to an HTML form would mean nothing.
     if request.endpoint in _RESTRICTED_ALLOWED or wants_json():
         return None
+    # No token, no session to hold: anonymous requests (sign-in pages, the ACS) skip Flask-Login's lookup.
+    if not token_from_request():
+        return None
     if current_user.is_authenticated and current_user.ctx.restricted:
         return redirect(url_for("accounts.change_password"))
     return None
