@@ -132,13 +132,25 @@ def _close_session(_exc):
         db.close()
 
 
+def core_execute(db: Session, statement, params: dict | None = None):
+    """Run a prebuilt Core statement in the Session's transaction, past the ORM's layer.
+
+    For the hot paths (the ACS, sign-ins): no ORM events and no autoflush, which
+    spares each statement several microseconds. Pending ORM changes are not
+    flushed first, so use it only for rows that do not depend on them. Writes
+    still reach the verify cache's invalidation, which listens on the connection.
+    """
+    return db.connection().execute(statement, params)
+
+
 def insert_if_absent(db: Session, model, **values) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when this call inserted the row.
 
     One statement, no savepoint: of two requests inserting the same key at once,
     the database lets exactly one through.
     """
-    return db.execute(_insert_if_absent(db.get_bind().dialect.name, model.__table__), values).first() is not None
+    statement = _insert_if_absent(db.get_bind().dialect.name, model.__table__)
+    return core_execute(db, statement, values).first() is not None
 
 
 @lru_cache(maxsize=32)

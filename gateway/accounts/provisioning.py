@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway.accounts.emails import normalize_email
 from gateway.accounts.models import FederatedIdentity, User
+from gateway.db import core_execute
 from gateway.errors import BadRequest, GatewayError
-from gateway.orgs.models import MemberStatus, Membership, Organization, Role
+from gateway.orgs.models import Membership, MemberStatus, Organization, Role
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str])
     domain the organization declared for its IdP, signs in.
     """
     email, problem = _normalized(identity.email)
-    candidates = db.execute(_CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
+    candidates = core_execute(db, _CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
                                           "subject": identity.subject, "email": email}).all()
     linked = next((Standing(*row[:-1]) for row in candidates if row.linked), None)
     if linked is not None:
@@ -190,13 +191,13 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
     found = decision.found
     name = found.name
     if decision.action == Action.LINK:
-        db.execute(_NEW_IDENTITY, _identity_row(found.user_id, identity, now))
+        core_execute(db, _NEW_IDENTITY, _identity_row(found.user_id, identity, now))
     elif identity.name:
         name = display_name(identity, found.email)
-    db.execute(_SIGNED_IN, {"user": found.user_id, "name": name, "last_login_at": now,
+    core_execute(db, _SIGNED_IN, {"user": found.user_id, "name": name, "last_login_at": now,
                             "last_org_id": identity.org_id})
     if found.membership_id is None:
-        db.execute(_NEW_MEMBERSHIP, _membership_row(found.user_id, identity, role or default_role, now))
+        core_execute(db, _NEW_MEMBERSHIP, _membership_row(found.user_id, identity, role or default_role, now))
     elif role is not None and role != found.role:
         # Groups can promote; they demote unless that would leave the organization without an admin.
         if role == Role.ADMIN or not _is_last_active_admin(db, identity.org_id, found.membership_id):
@@ -217,9 +218,9 @@ def _membership_row(user_id: int, identity: ExternalIdentity, role: Role, now: d
 
 def _enroll(db: Session, identity: ExternalIdentity, email: str, role: Role, now: datetime) -> Account:
     # SSO-only: no password hash at all, so password sign-in cannot even be attempted.
-    user_id = db.execute(_NEW_USER, {"email": email, "name": display_name(identity, email), "sso_only": True,
+    user_id = core_execute(db, _NEW_USER, {"email": email, "name": display_name(identity, email), "sso_only": True,
                                      "password_hash": None, "created_at": now, "last_login_at": now,
                                      "last_org_id": identity.org_id}).scalar_one()
-    db.execute(_NEW_IDENTITY, _identity_row(user_id, identity, now))
-    db.execute(_NEW_MEMBERSHIP, _membership_row(user_id, identity, role, now))
+    core_execute(db, _NEW_IDENTITY, _identity_row(user_id, identity, now))
+    core_execute(db, _NEW_MEMBERSHIP, _membership_row(user_id, identity, role, now))
     return Account(user_id, email)

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.models import AuditEvent
+from gateway.db import core_execute
 from gateway.errors import BadRequest
 from gateway.metrics import observe_audit_event
-
 
 # Built once, bound per call: one plain INSERT, none of the ORM's unit of work, on every sign-in.
 _APPEND = insert(AuditEvent.__table__)
@@ -34,7 +34,7 @@ def record(
     **details,
 ) -> None:
     """Append one event. Never pass secrets in `details`."""
-    db.execute(_APPEND, {
+    core_execute(db, _APPEND, {
         "occurred_at": now,
         "org_id": org_id if org_id is not None else actor.org_id,
         "action": str(action),

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gateway.sessions.services import SessionContext
@@ -52,18 +53,31 @@ def invalidate() -> None:
         _entries.clear()
 
 
-@event.listens_for(Session, "after_flush")
-def _note_flush(session, _context):
-    session.info["wrote"] = True
+# Writes are noticed where every one of them passes, the connection: ORM flushes and the plain
+# Core statements of the hot paths alike. The Session's own events say when its transaction ends.
+_WROTE = "idgate.wrote"
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_write(state):
-    if state.is_update or state.is_delete or state.is_insert:
-        state.session.info["wrote"] = True
+@event.listens_for(Engine, "after_cursor_execute")
+def _note_write(conn, _cursor, _statement, _parameters, context, _executemany):
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        conn.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_begin")
+def _watch(session, _transaction, connection):
+    connection.info.pop(_WROTE, None)
+    session.info.setdefault("idgate.connections", []).append(connection.info)
 
 
 @event.listens_for(Session, "after_commit")
 def _drop_after_writes(session):
-    if session.info.pop("wrote", False):
+    # After the commit, so that nothing read before it can be cached as current.
+    if any([info.pop(_WROTE, False) for info in session.info.pop("idgate.connections", [])]):
         invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session):
+    for info in session.info.pop("idgate.connections", []):
+        info.pop(_WROTE, None)

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from gateway.accounts.models import User
 from gateway.actor import Actor
 from gateway.config import Settings
-from gateway.orgs.models import MemberStatus, Membership, Organization
+from gateway.db import core_execute
+from gateway.orgs.models import Membership, MemberStatus, Organization
 from gateway.sessions.models import UserSession
 
 # last_seen is written at most this often, so that the forward-auth hot path
@@ -68,7 +69,7 @@ def start(
     """
     token = secrets.token_urlsafe(32)
     expires_at = now + settings.session_lifetime
-    session_id = db.execute(_OPEN, {
+    session_id = core_execute(db, _OPEN, {
         "token_hash": hash_token(token),
         "user_id": user_id,
         "org_id": org_id,

@@ -19,7 +19,7 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
-from gateway.db import insert_if_absent
+from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Organization, Role
@@ -104,7 +104,7 @@ _CONNECTION_OF = (select(_orgs.c.id, *(_connections.c[field.name] for field in f
 
 def connection_of(db: Session, slug: str) -> Connection:
     """:raise NotFound: unknown organization, or no SSO configured for it."""
-    row = db.execute(_CONNECTION_OF, {"slug": slug}).first()
+    row = core_execute(db, _CONNECTION_OF, {"slug": slug}).first()
     if row is None:
         raise NotFound()
     if row[1] is None:
@@ -219,7 +219,7 @@ def _claim_login_request(db: Session, connection: SamlConnection, relay_state: s
     """
     if not relay_state or len(relay_state) > 64:
         return None
-    return db.execute(_CLAIM_LOGIN_REQUEST, {"relay_state": relay_state, "connection_id": connection.id,
+    return core_execute(db, _CLAIM_LOGIN_REQUEST, {"relay_state": relay_state, "connection_id": connection.id,
                                              "now": now}).first()
 
 
@@ -262,8 +262,8 @@ def finish_login(
                                  admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)
     token, session = sessions.start(db, account.user_id, org_id=connection.org_id, restricted=False, actor=actor,
-                                    settings=settings, now=now, sso_org_id=connection.org_id, sso_name_id=assertion.name_id,
-                                    sso_name_id_format=assertion.name_id_format,
+                                    settings=settings, now=now, sso_org_id=connection.org_id,
+                                    sso_name_id=assertion.name_id, sso_name_id_format=assertion.name_id_format,
                                     sso_session_index=assertion.session_index)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=connection.org_id, target_id=account.user_id,
            target_email=account.email, method="saml", provisioning=str(decision.action),
@@ -313,7 +313,8 @@ def handle_idp_logout(db: Session, slug: str, query: dict, *, actor: Actor, sett
         request = saml_logout.read_idp_logout_request(sp, idp, query)
     except saml_errors.SamlError as exc:
         raise SsoRejected(exc.message, code=exc.code) from None
-    rows = select(UserSession).where(UserSession.sso_org_id == connection.org_id, UserSession.sso_name_id == request.name_id,
+    rows = select(UserSession).where(UserSession.sso_org_id == connection.org_id,
+                                     UserSession.sso_name_id == request.name_id,
                                      UserSession.revoked_at.is_(None))
     if request.session_indexes:
         rows = rows.where(UserSession.sso_session_index.in_(request.session_indexes))
