@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.accounts.emails import normalize_email
@@ -85,6 +86,16 @@ class ProvisioningDenied(GatewayError):
     def __init__(self, reason: str):
         super().__init__(self.MESSAGES[reason])
         self.reason = reason
+
+
+class ConcurrentSignIn(ProvisioningDenied):
+    """Two first sign-ins of one new user at the same instant: the unique rows let one through."""
+
+    code, status = "sso_concurrent_sign_in", 409
+    MESSAGES = {"concurrent": "Another sign-in was setting up this account at the same moment. Try again."}
+
+    def __init__(self):
+        super().__init__("concurrent")
 
 
 _users, _identities, _members = User.__table__, FederatedIdentity.__table__, Membership.__table__
@@ -217,10 +228,15 @@ def _membership_row(user_id: int, identity: ExternalIdentity, role: Role, now: d
 
 
 def _enroll(db: Session, identity: ExternalIdentity, email: str, role: Role, now: datetime) -> Account:
-    # SSO-only: no password hash at all, so password sign-in cannot even be attempted.
-    user_id = core_execute(db, _NEW_USER, {"email": email, "name": display_name(identity, email), "sso_only": True,
-                                     "password_hash": None, "created_at": now, "last_login_at": now,
-                                     "last_org_id": identity.org_id}).scalar_one()
-    core_execute(db, _NEW_IDENTITY, _identity_row(user_id, identity, now))
-    core_execute(db, _NEW_MEMBERSHIP, _membership_row(user_id, identity, role, now))
+    try:
+        # SSO-only: no password hash at all, so password sign-in cannot even be attempted.
+        user_id = core_execute(db, _NEW_USER, {
+            "email": email, "name": display_name(identity, email), "sso_only": True, "password_hash": None,
+            "created_at": now, "last_login_at": now, "last_org_id": identity.org_id}).scalar_one()
+        core_execute(db, _NEW_IDENTITY, _identity_row(user_id, identity, now))
+        core_execute(db, _NEW_MEMBERSHIP, _membership_row(user_id, identity, role, now))
+    except IntegrityError:
+        # Another sign-in enrolled the same email or NameID first: the database decided. The caller
+        # rolls back; signing in again finds the account.
+        raise ConcurrentSignIn() from None
     return Account(user_id, email)

@@ -238,7 +238,8 @@ def finish_login(
     """The ACS: validate, provision just in time, start a session.
 
     :raise SsoRejected: a protocol check failed (code names it).
-    :raise ProvisioningDenied: deactivated, or an account this IdP does not own.
+    :raise ProvisioningDenied: deactivated, an account this IdP does not own, or (ConcurrentSignIn, 409)
+        another first sign-in of the same new user that got there first.
     """
     connection = connection_of(db, slug)
     pending = _claim_login_request(db, connection, relay_state, now)
