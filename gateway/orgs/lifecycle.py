@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.accounts.models import User
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
-from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.errors import BadRequest, GatewayError
 from gateway.mail import outbox
 from gateway.orgs.access import AdminScope, get_member
 from gateway.orgs.models import MemberStatus, Membership, Organization, Role
