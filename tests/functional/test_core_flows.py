@@ -77,13 +77,6 @@ class TestSignIn:
         reasons = sorted(e.details["reason"] for e in _actions(db, "login:failure"))
         assert reasons == ["unknown_email", "wrong_password"]
 
-    def test_a_new_token_at_every_sign_in(self, app, db):
-        user = member()
-        first, second = app.test_client(), app.test_client()
-        Auth(first).login(user.email)
-        Auth(second).login(user.email)
-        assert first.get_cookie(COOKIE_NAME).value != second.get_cookie(COOKIE_NAME).value
-
     def test_an_sso_only_account_is_told_to_use_sso(self, auth, db):
         MembershipFactory(user=UserFactory(email="sso@example.com", sso=True))
         db.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -29,3 +30,15 @@ def race_engine(database_url):
 @pytest.fixture
 def make_session(race_engine):
     return sessionmaker(bind=race_engine, expire_on_commit=False)
+
+
+def at_once(action, count: int = 2) -> list:
+    """Run `action(barrier)` in `count` threads that `barrier.wait()` releases together; what each returned."""
+    barrier = threading.Barrier(count)
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(action(barrier))) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 from gateway.db import insert_if_absent
 from gateway.sso.models import SeenAssertion
+from tests.races.conftest import at_once
 
 ROUNDS = 20
 LATER = datetime.now(timezone.utc) + timedelta(minutes=5)
@@ -14,19 +14,12 @@ LATER = datetime.now(timezone.utc) + timedelta(minutes=5)
 
 def test_two_simultaneous_uses_of_one_assertion_id_let_exactly_one_through(make_session):
     for n in range(ROUNDS):
-        barrier = threading.Barrier(2)
-        outcomes = []
-
-        def use():
+        def use(barrier):
             with make_session() as db:
                 barrier.wait()
                 with db.begin():
-                    outcomes.append(insert_if_absent(db, SeenAssertion, issuer="https://idp.example.org",
-                                                     assertion_id=f"_assertion-{n}", expires_at=LATER))
+                    return insert_if_absent(db, SeenAssertion, issuer="https://idp.example.org",
+                                            assertion_id=f"_assertion-{n}", expires_at=LATER)
 
-        threads = [threading.Thread(target=use) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = at_once(use)
         assert sorted(outcomes) == [False, True], f"round {n}: {outcomes}"

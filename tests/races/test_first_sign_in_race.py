@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from gateway.accounts import provisioning
 from gateway.accounts.models import FederatedIdentity, User
 from gateway.accounts.provisioning import ConcurrentSignIn, ExternalIdentity
 from gateway.orgs.models import Organization, Role
+from tests.races.conftest import at_once
 
 ROUNDS = 10
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -24,12 +24,10 @@ def test_simultaneous_first_sign_ins_enroll_one_user_and_refuse_the_other_clearl
         org_id = org.id
 
     for n in range(ROUNDS):
-        barrier = threading.Barrier(2)
-        outcomes = []
         identity = ExternalIdentity(org_id=org_id, issuer="https://idp.example.org", subject=f"new{n}@example.org",
                                     email=f"new{n}@example.org", name="New Person")
 
-        def sign_in():
+        def sign_in(barrier):
             with make_session() as db:
                 try:
                     with db.begin():
@@ -37,15 +35,11 @@ def test_simultaneous_first_sign_ins_enroll_one_user_and_refuse_the_other_clearl
                         barrier.wait()  # both decided ENROLL before either inserts
                         provisioning.apply(db, decision, identity, default_role=Role.USER, admin_groups=[],
                                            now=NOW)
-                    outcomes.append("enrolled")
+                    return "enrolled"
                 except ConcurrentSignIn as exc:
-                    outcomes.append(exc.status)
+                    return exc.status
 
-        threads = [threading.Thread(target=sign_in) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = at_once(sign_in)
         assert sorted(map(str, outcomes)) == ["409", "enrolled"], f"round {n}: {outcomes}"
 
     with make_session() as db:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from gateway.errors import GatewayError
 from gateway.invitations import services as invitations
 from gateway.invitations.models import Invitation
 from gateway.orgs.models import Membership, Organization, Role
+from tests.races.conftest import at_once
 
 ROUNDS = 15
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -37,10 +37,7 @@ def test_two_simultaneous_redemptions_make_one_membership(make_session):
                               expires_at=NOW + timedelta(hours=24)))
             org_id, email = org.id, user.email
 
-        barrier = threading.Barrier(2)
-        outcomes = []
-
-        def redeem():
+        def redeem(barrier):
             with make_session() as db:
                 barrier.wait()
                 try:
@@ -48,15 +45,11 @@ def test_two_simultaneous_redemptions_make_one_membership(make_session):
                         invitations.accept_with_password(db, code, email=email, password=PASSWORD,
                                                          passwords=passwords, actor=Actor(), settings=settings,
                                                          now=NOW)
-                    outcomes.append("ok")
+                    return "ok"
                 except GatewayError as exc:
-                    outcomes.append(exc.code)
+                    return exc.code
 
-        threads = [threading.Thread(target=redeem) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = at_once(redeem)
         assert sorted(outcomes) == ["invitation_invalid", "ok"], f"round {n}: {outcomes}"
         with make_session() as db:
             assert db.scalar(select(func.count()).select_from(Membership)
