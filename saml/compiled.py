@@ -22,6 +22,8 @@ _stock = (OneLogin_Saml2_XML.validate_xml, OneLogin_Saml2_XML.query)
 # lxml's schema validators must not be shared between threads (and compiled XPath
 # objects serialize on a lock when they are): one of each per thread.
 _local = threading.local()
+# The library's own expressions are a few dozen; its metadata parser builds some from input, so bound it.
+_MAX_XPATHS = 256
 
 
 def _cache(kind: str) -> dict:
@@ -39,6 +41,8 @@ def _schema(name: str) -> etree.XMLSchema:
 def _xpath(expression: str) -> etree.XPath:
     cache = _cache("xpath")
     if expression not in cache:
+        if len(cache) >= _MAX_XPATHS:
+            cache.clear()
         cache[expression] = etree.XPath(expression, namespaces=OneLogin_Saml2_Constants.NSMAP)
     return cache[expression]
 

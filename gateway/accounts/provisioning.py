@@ -135,7 +135,7 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str])
     """
     email, problem = _normalized(identity.email)
     candidates = core_execute(db, _CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
-                                          "subject": identity.subject, "email": email}).all()
+                                                "subject": identity.subject, "email": email}).all()
     linked = next((Standing(*row[:-1]) for row in candidates if row.linked), None)
     if linked is not None:
         if linked.membership_id is not None and linked.status != MemberStatus.ACTIVE:
@@ -206,7 +206,7 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
     elif identity.name:
         name = display_name(identity, found.email)
     core_execute(db, _SIGNED_IN, {"user": found.user_id, "name": name, "last_login_at": now,
-                            "last_org_id": identity.org_id})
+                                  "last_org_id": identity.org_id})
     if found.membership_id is None:
         core_execute(db, _NEW_MEMBERSHIP, _membership_row(found.user_id, identity, role or default_role, now))
     elif role is not None and role != found.role:

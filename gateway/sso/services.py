@@ -220,7 +220,7 @@ def _claim_login_request(db: Session, connection: SamlConnection, relay_state: s
     if not relay_state or len(relay_state) > 64:
         return None
     return core_execute(db, _CLAIM_LOGIN_REQUEST, {"relay_state": relay_state, "connection_id": connection.id,
-                                             "now": now}).first()
+                                                   "now": now}).first()
 
 
 def _replay_guard(db: Session, issuer: str):

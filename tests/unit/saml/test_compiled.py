@@ -1,0 +1,59 @@
+"""Compiled once, answering as stock python3-saml does: schema validation and XPath queries."""
+
+from __future__ import annotations
+
+from lxml import etree
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from saml import compiled
+
+SCHEMA = "saml-schema-protocol-2.0.xsd"
+RESPONSE = b"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+    xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0"
+    IssueInstant="2026-01-01T00:00:00Z">
+  <saml:Issuer>https://idp.example.org</saml:Issuer>
+  <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
+  <saml:Assertion ID="_a1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">
+    <saml:Issuer>https://idp.example.org</saml:Issuer>
+  </saml:Assertion>
+</samlp:Response>"""
+NOT_A_RESPONSE = RESPONSE.replace(b'Version="2.0"\n    IssueInstant', b'IssueInstant', 1)  # Version is required
+
+
+def both(call):
+    """(stock answer, compiled answer) of the same call."""
+    with compiled.stock_python3_saml():
+        stock = call()
+    return stock, call()
+
+
+def test_schema_validation_agrees_with_stock_on_valid_and_invalid_documents():
+    for document, expected in ((RESPONSE, True), (NOT_A_RESPONSE, False)):
+        stock, ours = both(lambda d=document: OneLogin_Saml2_XML.validate_xml(d, SCHEMA))
+
+        assert isinstance(stock, etree._Element) is expected
+        assert isinstance(ours, etree._Element) is expected
+        if not expected:
+            assert stock == ours == "invalid_xml"
+
+
+def test_unparsable_input_is_answered_with_the_librarys_code():
+    assert OneLogin_Saml2_XML.validate_xml(b"<not xml", SCHEMA) == "unloaded_xml"
+
+
+def test_queries_find_what_stock_finds_with_and_without_a_tag_id():
+    root = etree.fromstring(RESPONSE)
+    queries = [("/samlp:Response/saml:Assertion", None), ("/samlp:Response/saml:Assertion[@ID=$tagid]", "_a1"),
+               ("/samlp:Response/saml:Assertion[@ID=$tagid]", "_other"), ("//saml:Issuer", None)]
+    for query, tagid in queries:
+        stock, ours = both(lambda q=query, t=tagid: OneLogin_Saml2_XML.query(root, q, None, t))
+
+        assert ours == stock
+
+
+def test_the_xpath_memory_is_bounded():
+    root = etree.fromstring(RESPONSE)
+    for n in range(compiled._MAX_XPATHS + 10):
+        OneLogin_Saml2_XML.query(root, f"//saml:Issuer[@n='{n}']")
+
+    assert len(compiled._cache("xpath")) <= compiled._MAX_XPATHS
