@@ -140,13 +140,20 @@ def _check_recipient(response, sp: ServiceProvider, in_response_to: str | None):
 
 
 def _time(value: str | None) -> datetime | None:
-    """A SAML time (UTC, SAML core 1.3.3); the library has already refused the unparseable."""
+    """A SAML time (UTC, SAML core 1.3.3).
+
+    :raise InvalidResponse: for a valid xs:dateTime no clock can compare (hour 24, year 10000 and
+        on); the Response's own IssueInstant is outside the signature, so anyone can send one.
+    """
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)  # C-fast, and takes the "Z" and any fraction
     except ValueError:
-        return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
+        try:
+            return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
+        except Exception:  # the library raises a bare Exception for a format it does not know
+            raise errors.InvalidResponse("The SAML response carries a time that cannot be read.") from None
     return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
 
 

@@ -242,3 +242,12 @@ def test_garbage_and_oversized_input_is_refused(acme, browser, refused, value):
 def test_an_acs_post_without_a_response_is_refused(acme, client):
     assert client.post("/saml/acme/acs", data={"RelayState": "x"}).status_code == 400
     assert client.post("/saml/nobody/acs", data={"SAMLResponse": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("instant", ["2026-01-01T24:00:00Z", "12026-01-01T00:00:00Z"])
+def test_a_response_time_that_cannot_be_read_gets_a_clear_400(acme, browser, refused, instant):
+    # Valid xs:dateTime, not a time Python reads; the Response's own IssueInstant is outside the signature.
+    request = browser.start()
+    response = _xml(browser, request)
+    response.set("IssueInstant", instant)
+    assert refused(b64(etree.tostring(response)), request["relay_state"]).status_code == 400
