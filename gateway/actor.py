@@ -21,14 +21,10 @@ class Actor:
 
 def actor_from_request() -> Actor:
     """The anonymous or signed-in caller of the current request."""
-    from flask_login import current_user
-
-    from gateway.sessions.cookies import token_from_request
+    from gateway.sessions.login import signed_in_context
 
     ua = (request.user_agent.string or "")[:256] or None
     ip = request.remote_addr
-    # Without a token nobody is signed in: anonymous callers (the ACS) skip Flask-Login's lookup.
-    if token_from_request() and current_user.is_authenticated:
-        ctx = current_user.ctx
+    if ctx := signed_in_context():
         return Actor(ctx.user_id, ctx.email, ctx.org_id, ip, ua)
     return Actor(ip=ip, user_agent=ua)

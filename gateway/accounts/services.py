@@ -41,7 +41,10 @@ class SignIn:
 
     token: str
     session: sessions.StartedSession
-    restricted: bool
+
+    @property
+    def restricted(self) -> bool:
+        return self.session.restricted
 
 
 def validate_name(name: str) -> str:
@@ -114,7 +117,7 @@ def sign_up(
     record(db, actor, AuditAction.USER_SIGNUP, now=now, target_id=user.id, target_email=user.email)
     token, session = sessions.start(db, user.id, org_id=org.id, restricted=False, actor=actor,
                                     settings=settings, now=now)
-    return SignIn(token, session, restricted=False)
+    return SignIn(token, session)
 
 
 def create_org_with_admin(
@@ -183,7 +186,7 @@ def sign_in_with_password(
                                     actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
            method="password", temporary=restricted)
-    return SignIn(token, session, restricted)
+    return SignIn(token, session)
 
 
 def change_password(
@@ -218,7 +221,7 @@ def change_password(
                                         actor=actor, settings=settings, now=now)
     action = AuditAction.PASSWORD_TEMPORARY_CHANGE if was_temporary else AuditAction.PASSWORD_CHANGE
     record(db, actor, action, now=now, target_id=user.id, target_email=user.email)
-    return SignIn(token, new_session, restricted=False)
+    return SignIn(token, new_session)
 
 
 def sign_out(db: Session, *, session_id: int, actor: Actor, now: datetime) -> None:

@@ -263,7 +263,7 @@ def _start(db, user, org_id, actor, settings, now) -> accounts.SignIn:
                                 settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
            method="invitation")
-    return accounts.SignIn(token, row, restricted)
+    return accounts.SignIn(token, row)
 
 
 def is_expired(invitation: Invitation, now: datetime) -> bool:

@@ -47,6 +47,14 @@ def verified_context() -> SessionContext | None:
     return ctx
 
 
+def signed_in_context() -> SessionContext | None:
+    """The caller's live session, or None. Without a token nobody is signed in, and Flask-Login's
+    per-request lookup is not even started (anonymous requests: sign-in pages, the ACS)."""
+    if not token_from_request() or not current_user.is_authenticated:
+        return None
+    return current_user.ctx
+
+
 def _unauthorized():
     if wants_json():
         raise Unauthorized()
@@ -59,10 +67,8 @@ def _hold_restricted_sessions():
     # with a 401 their callers understand, where a redirect to an HTML form would mean nothing.
     if request.endpoint in _RESTRICTED_ALLOWED or wants_json():
         return None
-    # No token, no session to hold: anonymous requests (sign-in pages, the ACS) skip Flask-Login's lookup.
-    if not token_from_request():
-        return None
-    if current_user.is_authenticated and current_user.ctx.restricted:
+    ctx = signed_in_context()
+    if ctx is not None and ctx.restricted:
         return redirect(url_for("accounts.change_password"))
     return None
 

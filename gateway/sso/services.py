@@ -211,7 +211,7 @@ _CLAIM_LOGIN_REQUEST = (
 )
 
 
-def _claim_login_request(db: Session, connection: SamlConnection, relay_state: str | None,
+def _claim_login_request(db: Session, connection: Connection, relay_state: str | None,
                          now: datetime) -> tuple[str, str | None] | None:
     """(request ID, next URL) of the pending request this answer belongs to, used up on the way.
 
@@ -269,7 +269,7 @@ def finish_login(
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=connection.org_id, target_id=account.user_id,
            target_email=account.email, method="saml", provisioning=str(decision.action),
            idp_initiated=pending is None)
-    return SsoSignIn(SignIn(token, session, restricted=False), pending[1] if pending else None)
+    return SsoSignIn(SignIn(token, session), pending[1] if pending else None)
 
 
 def record_rejection(db: Session, slug: str, exc: GatewayError, *, actor: Actor, now: datetime) -> None:
