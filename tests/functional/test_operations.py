@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from gateway import create_app
-from tests.conftest import FAST_HASH, Auth
+from tests.conftest import FAST_HASH
 from tests.factories import member
 
 

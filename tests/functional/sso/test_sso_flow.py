@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from gateway.accounts.models import FederatedIdentity, User
@@ -10,7 +9,7 @@ from gateway.audit.models import AuditEvent
 from gateway.orgs.models import MemberStatus, Membership, Role
 from tests.conftest import STRONG_PASSWORD, Auth, csrf_token
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from tests.functional.sso.conftest import PERSISTENT, Browser, connect
+from tests.functional.sso.conftest import Browser, connect
 
 
 def _user(db, email):
