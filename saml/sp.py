@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -21,7 +22,7 @@ from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as V
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
-from saml import errors, settings
+from saml import compiled, errors, settings
 from saml.config import IdentityProvider, ServiceProvider
 from saml.request_data import request_data
 
@@ -89,16 +90,27 @@ _LIBRARY_CODES = {
 }
 
 
-def _library_validation(sp, idp, encoded: str, expected_request_id: str | None) -> OneLogin_Saml2_Response:
-    """python3-saml's strict validation: schema, signatures (no SHA-1), issuer, conditions."""
+@contextmanager
+def _library_errors():
+    """python3-saml's refusals as our errors, each named by the check that failed."""
     try:
-        response = OneLogin_Saml2_Response(settings.for_pair(sp, idp), encoded)
-        response.is_valid(request_data(sp.acs_url), expected_request_id, raise_exceptions=True)
+        yield
     except V as exc:
         raise _LIBRARY_CODES.get(exc.code, errors.InvalidResponse)(f"SAML response rejected: {exc}") from None
     except Exception as exc:  # lxml, xmlsec and the library raise many kinds on hostile XML
         raise errors.InvalidResponse(f"SAML response rejected: {type(exc).__name__}") from None
-    return response
+
+
+def _parsed(sp, idp, encoded: str) -> OneLogin_Saml2_Response:
+    """The response as python3-saml reads it (an encrypted assertion is decrypted here)."""
+    with _library_errors():
+        return OneLogin_Saml2_Response(settings.for_pair(sp, idp), encoded)
+
+
+def _library_validation(response, sp, expected_request_id: str | None) -> None:
+    """python3-saml's strict validation: schema, signatures (no SHA-1), issuer, conditions."""
+    with _library_errors():
+        response.is_valid(request_data(sp.acs_url), expected_request_id, raise_exceptions=True)
 
 
 def _check_in_response_to(response, expected_request_id: str | None, allow_idp_initiated: bool) -> str | None:
@@ -215,20 +227,23 @@ def consume(
     :raise SamlError: subclasses name the check that failed.
     """
     decode_response(encoded)
-    response = _library_validation(sp, idp, encoded, expected_request_id)
-    in_response_to = _check_in_response_to(response, expected_request_id, allow_idp_initiated)
-    _check_destination_and_audience(response, sp)
-    confirmation = _check_recipient(response, sp, in_response_to)
-    not_on_or_after = _check_times(response, confirmation, now, clock_skew)
-    issuer = _check_issuer(response, idp)
-    assertion_id = response.get_assertion_id()
-    if not assertion_id or not remember_assertion(assertion_id, not_on_or_after):
-        raise errors.Replayed()
-    name_id, name_id_format = _check_name_id(response)
-    attributes = {name: tuple(v for v in values if isinstance(v, str))
-                  for name, values in response.get_attributes().items()}
+    response = _parsed(sp, idp, encoded)
+    with compiled.reading_one_response():
+        _library_validation(response, sp, expected_request_id)
+        in_response_to = _check_in_response_to(response, expected_request_id, allow_idp_initiated)
+        _check_destination_and_audience(response, sp)
+        confirmation = _check_recipient(response, sp, in_response_to)
+        not_on_or_after = _check_times(response, confirmation, now, clock_skew)
+        issuer = _check_issuer(response, idp)
+        assertion_id = response.get_assertion_id()
+        if not assertion_id or not remember_assertion(assertion_id, not_on_or_after):
+            raise errors.Replayed()
+        name_id, name_id_format = _check_name_id(response)
+        attributes = {name: tuple(v for v in values if isinstance(v, str))
+                      for name, values in response.get_attributes().items()}
+        session_index = response.get_session_index()
     return SamlAssertion(
-        issuer=issuer, name_id=name_id, name_id_format=name_id_format,
-        session_index=response.get_session_index(), assertion_id=assertion_id,
-        in_response_to=in_response_to, not_on_or_after=not_on_or_after, attributes=attributes,
+        issuer=issuer, name_id=name_id, name_id_format=name_id_format, session_index=session_index,
+        assertion_id=assertion_id, in_response_to=in_response_to, not_on_or_after=not_on_or_after,
+        attributes=attributes,
     )

@@ -57,3 +57,43 @@ def test_the_xpath_memory_is_bounded():
         OneLogin_Saml2_XML.query(root, f"//saml:Issuer[@n='{n}']")
 
     assert len(compiled._cache("xpath")) <= compiled._MAX_XPATHS
+
+
+def counting_evaluations(monkeypatch) -> list:
+    evaluated = []
+    evaluate = compiled._evaluate
+    monkeypatch.setattr(compiled, "_evaluate", lambda *args: evaluated.append(args[1:]) or evaluate(*args))
+    return evaluated
+
+
+def test_while_one_response_is_read_each_distinct_query_is_evaluated_once(monkeypatch):
+    evaluated = counting_evaluations(monkeypatch)
+    root = etree.fromstring(RESPONSE)
+    with compiled.reading_one_response():
+        for _ in range(3):
+            issuers = OneLogin_Saml2_XML.query(root, "//saml:Issuer")
+            assertion = OneLogin_Saml2_XML.query(root, "/samlp:Response/saml:Assertion[@ID=$tagid]", None, "_a1")
+        other = OneLogin_Saml2_XML.query(root, "/samlp:Response/saml:Assertion[@ID=$tagid]", None, "_other")
+
+    assert len(issuers) == 2 and len(assertion) == 1 and other == []
+    assert evaluated == [("//saml:Issuer", None), ("/samlp:Response/saml:Assertion[@ID=$tagid]", "_a1"),
+                         ("/samlp:Response/saml:Assertion[@ID=$tagid]", "_other")]
+
+
+def test_answers_are_remembered_per_node_and_only_inside_the_reading(monkeypatch):
+    evaluated = counting_evaluations(monkeypatch)
+    first, second = etree.fromstring(RESPONSE), etree.fromstring(RESPONSE)
+    with compiled.reading_one_response():
+        OneLogin_Saml2_XML.query(first, "//saml:Issuer")
+        OneLogin_Saml2_XML.query(second, "//saml:Issuer")
+    OneLogin_Saml2_XML.query(first, "//saml:Issuer")
+
+    assert len(evaluated) == 3
+
+
+def test_each_caller_gets_a_list_of_its_own():
+    root = etree.fromstring(RESPONSE)
+    with compiled.reading_one_response():
+        OneLogin_Saml2_XML.query(root, "//saml:Issuer").clear()
+
+        assert len(OneLogin_Saml2_XML.query(root, "//saml:Issuer")) == 2
