@@ -40,12 +40,13 @@ class Membership(Base):
     __tablename__ = "memberships"
     __table_args__ = (
         UniqueConstraint("org_id", "user_id", name="uq_memberships_org_user"),
-        # The team list pages newest first by id within one organization.
+        # The team list pages newest first by id within one organization. With the unique
+        # (org_id, user_id) it serves every lookup by organization: no index on org_id alone.
         Index("ix_memberships_org_id_id", "org_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(_enum(Role))
     status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
