@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,15 +75,16 @@ class Settings:
     instance_path: str = "instance"
     extra: dict = field(default_factory=dict, compare=False)
 
-    @property
+    # Derived once per Settings (they never change): every sign-in sets a cookie with them.
+    @cached_property
     def base_scheme(self) -> str:
         return urlsplit(self.base_url).scheme
 
-    @property
+    @cached_property
     def base_host(self) -> str:
         return urlsplit(self.base_url).netloc.lower()
 
-    @property
+    @cached_property
     def secure_cookies(self) -> bool:
         """Secure cookies everywhere except plain http on a loopback address."""
         parts = urlsplit(self.base_url)
@@ -96,7 +98,7 @@ class Settings:
         except ValueError:
             return True
 
-    @property
+    @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
