@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
 
 
 def is_safe_redirect(url: str | None, allowed_hosts: tuple[str, ...] | None = None) -> bool:
@@ -38,5 +39,13 @@ def _safe(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     return parts.netloc.lower() in allowed_hosts
 
 
-def safe_redirect_target(url: str | None, default: str) -> str:
-    return url if is_safe_redirect(url) else default
+def safe_redirect_target(url: str | None, default: str | Callable[[], str]) -> str:
+    """`url` when it is safe, else the default; a callable default is only built when needed."""
+    if is_safe_redirect(url):
+        return url
+    return default() if callable(default) else default
+
+
+def account_page() -> str:
+    """Where a sign-in lands without a usable `next`."""
+    return url_for("accounts.account")

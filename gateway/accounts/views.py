@@ -12,7 +12,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
 from gateway.orgs.services import memberships_of
-from gateway.redirects import safe_redirect_target
+from gateway.redirects import account_page, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.sso import services as sso
 from gateway.web import passwords, settings
@@ -29,7 +29,7 @@ def _signed_in(result: services.SignIn, next_url: str | None):
     if result.restricted:
         target = url_for("accounts.change_password")
     else:
-        target = safe_redirect_target(next_url, url_for("accounts.account"))
+        target = safe_redirect_target(next_url, account_page)
     return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
 
 

@@ -12,7 +12,7 @@ from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import NotFound
-from gateway.redirects import safe_redirect_target
+from gateway.redirects import account_page, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import services
 from gateway.web import settings
@@ -54,7 +54,7 @@ def acs(slug: str):
         db.rollback()
         services.record_rejection(db, slug, exc, actor=actor_from_request(), now=now())
         return render_template("sso/denied.html", message=exc.message, code=exc.code), exc.status
-    target = safe_redirect_target(result.next_url, url_for("accounts.account"))
+    target = safe_redirect_target(result.next_url, account_page)
     return set_session_cookie(redirect(target, 303), result.sign_in.token, result.sign_in.session.expires_at)
 
 
