@@ -90,7 +90,7 @@ def main() -> None:
                     ["wrk", "-t2", f"-c{args.connections}", f"-d{part}s", "--latency", "-s", str(script), base],
                     capture_output=True, text=True, timeout=part + 60).stdout)
                 samples.append(rss_of_workers(server.pid))
-            result, after = "\n".join(results), samples[-1]
+            result = "\n".join(results)
         finally:
             stop(server)
     requests_done = sum(int(n) for n in re.findall(r"(\d+) requests in", result))
