@@ -141,7 +141,20 @@ def core_execute(db: Session, statement, params: dict | None = None):
     flushed first, so use it only for rows that do not depend on them. Writes
     still reach the verify cache's invalidation, which listens on the connection.
     """
-    return db.connection().execute(statement, params)
+    connection = db.info.get(_CONNECTION)
+    if connection is None:
+        # Asked of the Session once per transaction: its state machine costs more than a statement's bind.
+        connection = db.info[_CONNECTION] = db.connection()
+    return connection.execute(statement, params)
+
+
+_CONNECTION = "idgate.connection"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the root transaction ended: its connection went back to the pool
+        session.info.pop(_CONNECTION, None)
 
 
 def insert_if_absent(db: Session, model, **values) -> bool:
