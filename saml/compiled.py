@@ -80,10 +80,11 @@ def _cached_query(dom, query, context=None, tagid=None):
 def reading_one_response():
     """Answer each distinct query once while a parsed response is validated and read.
 
-    Sound because nothing in that span changes which nodes a query selects:
-    python3-saml's `is_valid` and getters only read the tree (signature checking
-    sets an empty Reference URI to "#ID", an attribute no query selects on).
-    Enter it after the response is parsed and decrypted: decryption replaces nodes.
+    Sound because nothing in that span changes which elements a query selects:
+    python3-saml's `is_valid` and getters read the tree, but for two edits that
+    select nothing (signature checking sets an empty Reference URI to "#ID", and
+    reading a NameID strips comment nodes). Enter it after the response is parsed
+    and decrypted: decryption replaces elements.
     """
     outer = getattr(_local, "answers", None)
     _local.answers = {} if outer is None else outer

@@ -136,12 +136,9 @@ def _check_destination_and_audience(response, sp: ServiceProvider) -> None:
 
 def _bearer_confirmations(response) -> list:
     nodes = response._query_assertion("/saml:Subject/saml:SubjectConfirmation")  # the signed assertion only
-    return [
-        node.find("saml:SubjectConfirmationData", namespaces=C.NSMAP)
-        for node in nodes
-        if node.get("Method") == C.CM_BEARER
-        and node.find("saml:SubjectConfirmationData", namespaces=C.NSMAP) is not None
-    ]
+    data = (node.find("saml:SubjectConfirmationData", namespaces=C.NSMAP)
+            for node in nodes if node.get("Method") == C.CM_BEARER)
+    return [found for found in data if found is not None]
 
 
 def _check_recipient(response, sp: ServiceProvider, in_response_to: str | None):
