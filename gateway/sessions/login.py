@@ -69,8 +69,17 @@ def _hold_restricted_sessions():
         return None
     ctx = signed_in_context()
     if ctx is not None and ctx.restricted:
-        return redirect(url_for("accounts.change_password"))
+        return redirect(url_for("accounts.change_password", next=_where_they_were_going()))
     return None
+
+
+def _where_they_were_going() -> str | None:
+    """The page to open once the password is changed: the one asked for, or the sign-in page's `next`."""
+    if request.method != "GET":
+        return None
+    if request.endpoint == "accounts.login":  # a proxy sent them to sign in on the way to its app
+        return request.args.get("next") or None
+    return request.full_path.rstrip("?")
 
 
 def init_app(app: Flask) -> None:

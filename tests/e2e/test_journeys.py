@@ -42,7 +42,7 @@ def test_an_admin_sets_up_the_team_and_a_new_user_must_change_the_temporary_pass
     sign_in(uma, gateway, "uma@acme.example.com", temporary)
     uma.wait_for_url(f"{gateway}/password/change")
     uma.goto(f"{gateway}/account")
-    assert uma.url == f"{gateway}/password/change"  # held until the password is changed
+    assert uma.url == f"{gateway}/password/change?next=/account"  # held until the password is changed
     uma.get_by_label("New password").fill("short")
     uma.get_by_role("button", name="Save password").click()
     assert uma.locator("#new_password-errors").get_by_text("Use at least 15 characters.").is_visible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -85,8 +86,15 @@ class TestRestrictedSession:
         assert response.status_code == 303
         assert response.headers["Location"] == "/password/change"
 
-    def test_a_safe_next_does_not_skip_the_password_change(self, auth, temporary):
-        assert auth.login(EMAIL, temporary, next="/admin/users").headers["Location"] == "/password/change"
+    def test_a_safe_next_does_not_skip_the_password_change_but_is_kept_for_after_it(self, auth, temporary):
+        location = auth.login(EMAIL, temporary, next="/admin/users").headers["Location"]
+
+        assert location == "/password/change?next=/admin/users"
+
+    def test_an_unsafe_next_is_not_kept(self, auth, temporary):
+        location = auth.login(EMAIL, temporary, next="https://evil.example/").headers["Location"]
+
+        assert location == "/password/change"
 
     @pytest.mark.parametrize("path", ["/account", "/", "/admin/users", "/admin/invitations", "/admin/audit",
                                       "/admin/sso"])
@@ -94,7 +102,13 @@ class TestRestrictedSession:
         response = client.get(path)
 
         assert response.status_code in (302, 303)
-        assert response.headers["Location"] == "/password/change"
+        assert urlsplit(response.headers["Location"]).path == "/password/change"
+        assert parse_qs(urlsplit(response.headers["Location"]).query)["next"] == [path]
+
+    def test_the_sign_in_page_passes_on_where_it_was_going(self, client, restricted):
+        response = client.get("/login", query_string={"next": "/admin/audit"})
+
+        assert response.headers["Location"] == "/password/change?next=/admin/audit"
 
     def test_the_password_change_page_explains_why(self, client, restricted):
         page = client.get("/password/change")
@@ -146,7 +160,7 @@ class TestTheChange:
         assert reason in new_password_errors(response)
         assert the_admin(db).must_change_password
         assert client.get_cookie(COOKIE_NAME).value == restricted
-        assert client.get("/account").headers["Location"] == "/password/change"
+        assert urlsplit(client.get("/account").headers["Location"]).path == "/password/change"
 
     def test_the_temporary_password_need_not_be_typed_again(self, auth, restricted):
         response = auth.change_password(NEW_PASSWORD)
@@ -158,6 +172,24 @@ class TestTheChange:
         assert response.status_code == 303
         assert response.headers["Location"] == "/account?changed=1"
         assert client.get_cookie(COOKIE_NAME).value != restricted
+
+    def test_after_the_change_the_page_they_were_going_to_opens(self, auth, client, temporary):
+        auth.login(EMAIL, temporary, next="/admin/users")
+        page = client.get("/password/change?next=/admin/users").get_data(as_text=True)
+        assert 'action="/password/change?next=/admin/users"' in page
+
+        response = client.post("/password/change?next=/admin/users", data={
+            "new_password": NEW_PASSWORD, "csrf_token": csrf_token(client, "/password/change")})
+
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/admin/users"
+        assert client.get("/admin/users").status_code == 200
+
+    def test_an_unsafe_next_on_the_change_itself_is_ignored(self, client, restricted):
+        response = client.post("/password/change?next=//evil.example/", data={
+            "new_password": NEW_PASSWORD, "csrf_token": csrf_token(client, "/password/change")})
+
+        assert response.headers["Location"] == "/account?changed=1"
 
     def test_after_the_change_the_old_token_no_longer_works(self, app, auth, restricted):
         auth.change_password(NEW_PASSWORD)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import jwt as pyjwt
 import pytest
@@ -63,10 +64,14 @@ def test_sign_in_through_nginx_then_the_app_sees_a_verified_identity_until_deact
     signed_in = browser.post(f"{base}/login", allow_redirects=False, data={
         "csrf_token": _csrf(login.text), "email": "ops@acme.example", "password": stack["temporary"],
         "next": f"{base}/app/hello?x=1"})
-    assert signed_in.headers["Location"].endswith("/password/change")
+    # The new password first; the way back is kept for after it.
+    change = urlsplit(signed_in.headers["Location"])
+    assert change.path == "/password/change" and parse_qs(change.query)["next"] == [f"{base}/app/hello?x=1"]
     assert browser.get(f"{base}/app/hello", allow_redirects=False).status_code == 302  # still restricted
-    form = browser.get(f"{base}/password/change")
-    browser.post(f"{base}/password/change", data={"csrf_token": _csrf(form.text), "new_password": NEW_PASSWORD})
+    form = browser.get(f"{base}{signed_in.headers['Location']}")
+    changed = browser.post(f"{base}{signed_in.headers['Location']}", allow_redirects=False,
+                           data={"csrf_token": _csrf(form.text), "new_password": NEW_PASSWORD})
+    assert changed.headers["Location"] == f"{base}/app/hello?x=1"
 
     # Signed in: the app gets the identity, and a client's own X-Auth-* never gets through.
     reached = browser.get(f"{base}/app/hello", headers={"X-Auth-Email": "ceo@evil.example",
