@@ -39,11 +39,14 @@ def _safe(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     return parts.netloc.lower() in allowed_hosts
 
 
+def safe_next(url: str | None) -> str | None:
+    """`url` when it is safe to send someone to later, else None (a `next` kept for after a step)."""
+    return url if is_safe_redirect(url) else None
+
+
 def safe_redirect_target(url: str | None, default: str | Callable[[], str]) -> str:
     """`url` when it is safe, else the default; a callable default is only built when needed."""
-    if is_safe_redirect(url):
-        return url
-    return default() if callable(default) else default
+    return safe_next(url) or (default() if callable(default) else default)
 
 
 def account_page() -> str:

@@ -12,7 +12,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
 from gateway.orgs.services import memberships_of
-from gateway.redirects import account_page, is_safe_redirect, safe_redirect_target
+from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.sso import services as sso
 from gateway.web import passwords, settings
@@ -28,7 +28,7 @@ _FIELD_OF_CODE = {
 def _signed_in(result: services.SignIn, next_url: str | None):
     if result.restricted:
         # The new password comes first; where they were going is kept for after it.
-        target = url_for("accounts.change_password", next=next_url if is_safe_redirect(next_url) else None)
+        target = url_for("accounts.change_password", next=safe_next(next_url))
     else:
         target = safe_redirect_target(next_url, account_page)
     return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
@@ -102,7 +102,7 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     ctx = current_user.ctx
-    next_url = request.values.get("next") or None
+    next_url = safe_next(request.values.get("next"))
     if form.validate_on_submit():
         try:
             result = services.change_password(
@@ -115,12 +115,11 @@ def change_password():
         except PolicyViolation as exc:
             form.new_password.errors.extend(exc.problems)
         else:
-            target = safe_redirect_target(next_url, lambda: url_for("accounts.account", changed=1))
+            target = next_url or url_for("accounts.account", changed=1)
             return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
     status = 400 if form.errors else 200
     return render_template("accounts/change_password.html", form=form, restricted=ctx.restricted,
-                           min_length=settings().password_min_length,
-                           next=next_url if is_safe_redirect(next_url) else None), status
+                           min_length=settings().password_min_length, next=next_url), status
 
 
 @bp.get("/account")

@@ -8,12 +8,15 @@ from flask_login import LoginManager, UserMixin, current_user
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import Unauthorized, wants_json
+from gateway.redirects import safe_next
 from gateway.sessions import cache, services
 from gateway.sessions.cookies import token_from_request
 from gateway.sessions.services import SessionContext
 
 # Endpoints a session that still owes a password change may reach.
 _RESTRICTED_ALLOWED = {"accounts.change_password", "accounts.logout", "static", "ops.healthz", "ops.readyz"}
+# Pages whose URL is itself a secret (the invitation code): never copied into another URL as `next`.
+_SECRET_IN_URL = {"invitations.redeem"}
 
 
 class SignedInUser(UserMixin):
@@ -75,10 +78,10 @@ def _hold_restricted_sessions():
 
 def _where_they_were_going() -> str | None:
     """The page to open once the password is changed: the one asked for, or the sign-in page's `next`."""
-    if request.method != "GET":
+    if request.method != "GET" or request.endpoint in _SECRET_IN_URL:
         return None
     if request.endpoint == "accounts.login":  # a proxy sent them to sign in on the way to its app
-        return request.args.get("next") or None
+        return safe_next(request.args.get("next"))
     return request.full_path.rstrip("?")
 
 

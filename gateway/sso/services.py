@@ -23,7 +23,7 @@ from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Organization, Role
-from gateway.redirects import is_safe_redirect
+from gateway.redirects import safe_next
 from gateway.sessions import services as sessions
 from gateway.sessions.models import UserSession
 from gateway.sso.keys import sp_keypair
@@ -196,7 +196,7 @@ def start_login(db: Session, slug: str, *, next_url: str | None, settings: Setti
                                           relay_state)
     db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.expires_at < now))
     db.add(SamlLoginRequest(relay_state=relay_state, request_id=request_id, connection_id=connection.id,
-                            next_url=next_url if is_safe_redirect(next_url) else None,
+                            next_url=safe_next(next_url),
                             expires_at=now + LOGIN_REQUEST_TTL))
     return url
 

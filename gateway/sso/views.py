@@ -12,7 +12,7 @@ from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import NotFound
-from gateway.redirects import account_page, safe_redirect_target
+from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import services
 from gateway.web import settings
@@ -79,8 +79,7 @@ def choose():
         except NotFound as exc:
             form.who.errors.append(exc.message)
         else:
-            next_url = safe_redirect_target(form.next.data or None, "") or None
-            return redirect(url_for("sso.login", slug=slug, next=next_url), 303)
+            return redirect(url_for("sso.login", slug=slug, next=safe_next(form.next.data)), 303)
     elif request.method == "GET":
         form.next.data = request.args.get("next", "")
     return render_template("sso/choose.html", form=form), 400 if form.errors else 200

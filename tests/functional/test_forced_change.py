@@ -105,6 +105,11 @@ class TestRestrictedSession:
         assert urlsplit(response.headers["Location"]).path == "/password/change"
         assert parse_qs(urlsplit(response.headers["Location"]).query)["next"] == [path]
 
+    def test_an_invitation_link_is_not_copied_into_the_way_back(self, client, restricted):
+        response = client.get("/invite/a-secret-invitation-code")
+
+        assert response.headers["Location"] == "/password/change"
+
     def test_the_sign_in_page_passes_on_where_it_was_going(self, client, restricted):
         response = client.get("/login", query_string={"next": "/admin/audit"})
 
