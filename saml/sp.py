@@ -211,6 +211,13 @@ def _check_name_id(response) -> tuple[str, str]:
     return value, name_format
 
 
+def _attributes(response) -> dict[str, tuple[str, ...]]:
+    """The assertion's attributes; one Name given twice is refused (`is_valid` does not look)."""
+    with _library_errors():
+        attributes = response.get_attributes()
+    return {name: tuple(v for v in values if isinstance(v, str)) for name, values in attributes.items()}
+
+
 def consume(
     sp: ServiceProvider, idp: IdentityProvider, encoded: str | None, *, expected_request_id: str | None,
     allow_idp_initiated: bool, now: datetime, clock_skew: timedelta,
@@ -232,13 +239,13 @@ def consume(
         confirmation = _check_recipient(response, sp, in_response_to)
         not_on_or_after = _check_times(response, confirmation, now, clock_skew)
         issuer = _check_issuer(response, idp)
+        name_id, name_id_format = _check_name_id(response)
+        attributes = _attributes(response)
+        session_index = response.get_session_index()
+        # Remembered last, once everything in the assertion was read and accepted.
         assertion_id = response.get_assertion_id()
         if not assertion_id or not remember_assertion(assertion_id, not_on_or_after):
             raise errors.Replayed()
-        name_id, name_id_format = _check_name_id(response)
-        attributes = {name: tuple(v for v in values if isinstance(v, str))
-                      for name, values in response.get_attributes().items()}
-        session_index = response.get_session_index()
     return SamlAssertion(
         issuer=issuer, name_id=name_id, name_id_format=name_id_format, session_index=session_index,
         assertion_id=assertion_id, in_response_to=in_response_to, not_on_or_after=not_on_or_after,

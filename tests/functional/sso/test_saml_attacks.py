@@ -196,6 +196,16 @@ def test_a_recipient_that_merely_contains_our_acs_is_refused(acme, browser, refu
     refused(b64(signed), request["relay_state"])
 
 
+def test_an_attribute_named_twice_is_refused_not_a_500(acme, browser, refused):
+    request = browser.start()
+    response = _xml(browser, request)
+    assertion = response.find("saml:Assertion", NS)
+    attribute = assertion.find(".//saml:Attribute", NS)
+    attribute.addnext(copy.deepcopy(attribute))
+    signed = browser.idp.sign_xml(etree.tostring(response), assertion.get("ID"))
+    refused(b64(signed), request["relay_state"])
+
+
 def test_a_destination_that_is_not_exactly_ours_is_refused(acme, browser, refused):
     request = browser.start()
     response = _xml(browser, request)
