@@ -133,6 +133,10 @@ def _close_session(_exc):
         db.close()
 
 
+# The Session's connection for its current transaction, kept in `Session.info` by core_execute.
+_CONNECTION = "idgate.connection"
+
+
 def core_execute(db: Session, statement, params: dict | None = None):
     """Run a prebuilt Core statement in the Session's transaction, past the ORM's layer.
 
@@ -146,9 +150,6 @@ def core_execute(db: Session, statement, params: dict | None = None):
         # Asked of the Session once per transaction: its state machine costs more than a statement's bind.
         connection = db.info[_CONNECTION] = db.connection()
     return connection.execute(statement, params)
-
-
-_CONNECTION = "idgate.connection"
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -287,11 +287,13 @@ def logout_redirect(db: Session, session_id: int, *, settings: Settings) -> str 
     if row is None or row.sso_org_id is None or not row.sso_name_id:
         return None
     org = db.get(Organization, row.sso_org_id)
+    if org is None:
+        return None
     try:
-        connection = connection_of(db, org.slug) if org else None
+        connection = connection_of(db, org.slug)
     except NotFound:  # the organization disconnected its IdP since
         return None
-    if connection is None or not connection.slo_url:
+    if not connection.slo_url:
         return None
     return saml_logout.start_logout(
         service_provider(settings, org.slug), identity_provider(connection), name_id=row.sso_name_id,
