@@ -71,13 +71,6 @@ class TestOrgCreate:
                                     "--admin-name", "Bea Admin"]).output
         assert re.search(r"\(shown once\): (\S+)", other).group(1) != temporary
 
-    def test_org_create_refuses_a_taken_slug_without_writing_a_second_admin(self, runner, db, created):
-        again = runner.invoke(args=["org", "create", "acme", "--name", "Acme", "--admin-email", "z@example.com",
-                                    "--admin-name", "Zed Admin"])
-        assert again.exit_code != 0
-        assert "taken" in again.output
-        assert db.scalar(select(User).where(User.email == "z@example.com")) is None
-
 
 class TestRestrictedSession:
     def test_signing_in_with_the_temporary_password_lands_on_the_password_change(self, auth, temporary):
