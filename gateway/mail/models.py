@@ -1,4 +1,4 @@
-"""Outbox rows: written in the business transaction, delivered afterwards."""
+"""Outbox rows: mail written in the business transaction, waiting to be delivered."""
 
 from __future__ import annotations
 
@@ -20,5 +20,4 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)

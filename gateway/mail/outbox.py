@@ -2,7 +2,7 @@
 
 If the SMTP server is down nothing is lost: a message waits with a growing
 back-off until a later attempt (the next request that queues mail, or
-`idgate outbox send`) delivers it.
+`idgate outbox send`) delivers it. Once delivered, it is deleted.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def backlog(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+    return db.scalar(select(func.count()).select_from(OutboxMessage))
 
 
 class Transport:
@@ -81,7 +81,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
     """
     sent = failed = 0
     with make_session() as db:
-        query = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
+        query = select(OutboxMessage.id)
         if due_only:
             query = query.where(OutboxMessage.next_attempt_at <= now())
         due = list(db.scalars(query.order_by(OutboxMessage.id).limit(BATCH)))
@@ -89,7 +89,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
         with make_session() as db, db.begin():
             # SKIP LOCKED: two instances delivering at once never send one message twice.
             message = db.scalar(
-                select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+                select(OutboxMessage).where(OutboxMessage.id == message_id)
                 .with_for_update(skip_locked=True)
             )
             if message is None:
@@ -105,8 +105,10 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
                 log.warning("mail to %s not delivered (attempt %d): %s", message.recipient,
                             message.attempts, message.last_error)
             else:
-                message.sent_at = now()
-                message.last_error = None
+                # Delivered mail leaves the outbox: its body may hold a magic link, a secret
+                # the database must not keep once the mail is on its way.
+                db.delete(message)
+                log.info("mail to %s delivered: %r", message.recipient, message.subject)
                 sent += 1
     return sent, failed
 
