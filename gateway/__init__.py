@@ -72,11 +72,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.exempt("gateway.tokens.views.introspect")  # machine-to-machine, HTTP Basic client auth
     introspection.init_app(app)
 
-    from gateway import limits, logs, metrics
+    from gateway import housekeeping, limits, logs, metrics
 
     limits.init_app(app)
     metrics.init_app(app)
     logs.init_app(app)
+    housekeeping.init_app(app)
     errors.register(app)
 
     from gateway.cli import register_commands

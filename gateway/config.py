@@ -24,6 +24,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # alone; verifiers may allow 8 at the least.
 PASSWORD_MIN_FLOOR = 8
 PASSWORD_MAX_LENGTH = 128
+# python3-saml's own time checks allow 5 minutes at most; a larger skew could never apply.
+SAML_MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ConfigError(ValueError):
@@ -140,8 +142,7 @@ def _validate(settings: Settings) -> Settings:
     for name in ("session_lifetime", "session_idle", "invitation_ttl", "token_ttl"):
         if getattr(settings, name) <= timedelta(0):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
-    if settings.saml_clock_skew > timedelta(minutes=5):
-        # python3-saml's own checks allow 5 minutes at most; a larger skew could never apply.
+    if settings.saml_clock_skew > SAML_MAX_CLOCK_SKEW:
         raise ConfigError("IDGATE_SAML_CLOCK_SKEW must be 5m or less")
     return replace(settings, **changes)
 

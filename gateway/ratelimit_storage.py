@@ -88,3 +88,8 @@ class SqlStorage(Storage):
     def clear(self, key: str) -> None:
         with self._session() as db, db.begin():
             db.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key[:255]))
+
+
+def delete_expired(db, *, before: float) -> int:
+    """Delete counters whose window ended before `before` (epoch seconds, the limiter's own clock)."""
+    return db.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at < before)).rowcount

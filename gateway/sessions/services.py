@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
@@ -180,3 +180,13 @@ def count_active_for(db: Session, user_id: int, *, now: datetime, org_id: int | 
     if org_id is not None:
         query = query.where(UserSession.org_id == org_id)
     return db.scalar(query)
+
+
+def delete_ended(db: Session, *, before: datetime) -> int:
+    """Delete sessions that ended (revoked, or past either limit) before `before`; returns how many.
+
+    An ended session refuses every request, so its row serves nobody: a deleted one refuses the same.
+    """
+    return db.execute(delete(UserSession).where(or_(
+        UserSession.revoked_at < before, UserSession.expires_at < before, UserSession.idle_expires_at < before,
+    ))).rowcount

@@ -18,7 +18,7 @@ from gateway.accounts.services import SignIn
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
-from gateway.config import Settings
+from gateway.config import SAML_MAX_CLOCK_SKEW, Settings
 from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
 from gateway.orgs.lifecycle import parse_role
@@ -194,7 +194,6 @@ def start_login(db: Session, slug: str, *, next_url: str | None, settings: Setti
     relay_state = secrets.token_urlsafe(24)
     url, request_id = saml_sp.start_login(service_provider(settings, slug), identity_provider(connection),
                                           relay_state)
-    db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.expires_at < now))
     db.add(SamlLoginRequest(relay_state=relay_state, request_id=request_id, connection_id=connection.id,
                             next_url=safe_next(next_url),
                             expires_at=now + LOGIN_REQUEST_TTL))
@@ -223,11 +222,24 @@ def _claim_login_request(db: Session, connection: Connection, relay_state: str |
                                                    "now": now}).first()
 
 
+def forget_expired(db: Session, *, before: datetime) -> tuple[int, int]:
+    """Delete pending sign-ins and remembered assertion IDs that expired before `before`.
+
+    Returns (requests, assertions). A request past its ten minutes can no longer be finished, and
+    an assertion past its expiry (kept beyond it by the largest clock skew allowed) fails the time
+    checks before the replay cache is asked.
+    """
+    requests = db.execute(delete(SamlLoginRequest).where(SamlLoginRequest.expires_at < before)).rowcount
+    assertions = db.execute(delete(SeenAssertion).where(SeenAssertion.expires_at < before)).rowcount
+    return requests, assertions
+
+
 def _replay_guard(db: Session, issuer: str):
     def remember(assertion_id: str, not_on_or_after: datetime) -> bool:
-        # A unique row, kept until the assertion expires: the database decides, on every instance.
+        # A unique row, kept while the assertion could still pass the time checks (its expiry plus the
+        # largest skew allowed): the database decides, on every instance.
         return insert_if_absent(db, SeenAssertion, issuer=issuer, assertion_id=assertion_id[:256],
-                                expires_at=not_on_or_after + timedelta(minutes=5))
+                                expires_at=not_on_or_after + SAML_MAX_CLOCK_SKEW)
     return remember
 
 

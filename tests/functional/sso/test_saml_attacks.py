@@ -7,7 +7,7 @@ import copy
 import pytest
 from lxml import etree
 
-from gateway import create_app
+from gateway import create_app, housekeeping
 from tests.conftest import FAST_HASH
 from tests.factories import OrganizationFactory
 from tests.functional.sso.conftest import Browser, b64, connect
@@ -158,6 +158,23 @@ def test_a_replayed_response_is_refused_here_and_on_another_instance(acme, brows
     other.extensions["idgate.sessionmaker"] = app.extensions["idgate.sessionmaker"]
     second = other.test_client().post("/saml/acme/acs", data={"SAMLResponse": answer})
     assert second.status_code == 400
+
+
+def test_a_replay_after_housekeeping_forgot_the_assertion_is_still_refused(acme, browser, refused, app, db,
+                                                                          client, idp, clock):
+    # An IdP-initiated answer has no pending request to use up: the replay cache is its only guard
+    # until it expires, and the time checks must take over once housekeeping forgets its ID.
+    connect(db, client, idp, acme, clock, allow_idp_initiated=True)
+    unsolicited = {"sp_entity_id": SP, "acs_url": ACS, "id": None}
+    answer = browser.answer(unsolicited)
+    assert browser.post(answer, None).status_code == 303
+    browser.client.delete_cookie("idgate_session")
+    refused(answer, None)  # remembered
+
+    clock.advance(minutes=30)
+    purged = housekeeping.run(app)
+    assert purged.saml_assertions == 1
+    assert b"expired" in refused(answer, None).data
 
 
 def test_a_response_to_a_request_we_never_made_is_refused(acme, browser, refused):
