@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import ratelimit_storage
 from gateway.db import transaction
+from gateway.metrics import HOUSEKEEPING_DELETED
 from gateway.sessions import services as sessions
 from gateway.sso import services as sso
 
@@ -66,8 +67,11 @@ def run(app: Flask) -> Purged | None:
     except Exception:  # never let housekeeping break the request it followed
         log.exception("housekeeping failed; it runs again within %s", INTERVAL)
         return None
-    if any(asdict(purged).values()):
-        log.info("housekeeping deleted expired rows: %s", asdict(purged))
+    counts = asdict(purged)
+    for table, deleted in counts.items():
+        HOUSEKEEPING_DELETED.labels(table).inc(deleted)
+    if any(counts.values()):
+        log.info("housekeeping deleted expired rows: %s", counts)
     return purged
 
 

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency per endpoint, sign-ins by outcome, SAML failures by reason,
-verify token cache hits, outbox backlog.
+verify token cache hits, outbox backlog, expired rows deleted.
 
 Under gunicorn with several workers, `idgate serve` sets PROMETHEUS_MULTIPROC_DIR so that
 /metrics adds up every worker.
@@ -27,6 +27,8 @@ SIGNINS = Counter("idgate_signins_total", "Sign-in attempts by method and outcom
 SAML_FAILURES = Counter("idgate_saml_validation_failures_total", "Refused SAML sign-ins by reason", ["reason"])
 VERIFY_TOKEN_CACHE = Counter("idgate_verify_token_cache_total", "Downstream token reuse at /auth/verify",
                              ["result"])
+HOUSEKEEPING_DELETED = Counter("idgate_housekeeping_deleted_total", "Expired rows deleted by housekeeping",
+                               ["table"])
 
 _SIGNIN_ACTIONS = {"login:success": "success", "login:failure": "failure", "login:throttled": "throttled"}
 

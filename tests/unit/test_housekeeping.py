@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from gateway import housekeeping
@@ -114,6 +115,10 @@ def test_closed_rate_limit_windows_go(db, purge):
     assert set(db.scalars(select(RateLimitCounter.key))) == {"open"}
 
 
+def _deleted_sessions_metric() -> float:
+    return REGISTRY.get_sample_value("idgate_housekeeping_deleted_total", {"table": "sessions"}) or 0.0
+
+
 def _get(client, path="/healthz"):
     """A request whose response is then closed, as a WSGI server closes it once sent."""
     response = client.get(path)
@@ -144,15 +149,17 @@ class TestSchedule:
         _get(client, "/login")
         assert len(rounds) == 2
 
-    def test_a_round_deletes_what_expired(self, client, db, clock, open_session, rounds):
+    def test_a_round_deletes_what_expired_and_counts_it(self, client, db, clock, open_session, rounds):
         _get(client)
         ended = open_session()
         sessions.revoke(db, ended, now=clock.now())
         db.commit()
+        counted = _deleted_sessions_metric()
         clock.advance(seconds=(housekeeping.INTERVAL + MARGIN).total_seconds())
         _get(client)
         assert rounds[-1].sessions == 1
         assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.id == ended)) == 0
+        assert _deleted_sessions_metric() == counted + 1
 
     def test_a_failed_round_is_logged_and_the_response_stands(self, client, monkeypatch, caplog):
         def broken(db, **_):
