@@ -56,7 +56,8 @@ SPEC = {
         "/orgs/{slug}/users/{user_id}/deactivate": {"post": _op("Deactivate", params=[_SLUG, _USER_ID])},
         "/orgs/{slug}/users/{user_id}/reactivate": {"post": _op("Reactivate", params=[_SLUG, _USER_ID])},
         "/orgs/{slug}/users/{user_id}/reset-password": {
-            "post": _op("New temporary password, answered once", params=[_SLUG, _USER_ID])},
+            "post": _op("New temporary password, answered once (409 member_elsewhere for an account other "
+                         "organizations hold too)", params=[_SLUG, _USER_ID])},
         "/orgs/{slug}/invitations": {
             "get": _op("Pending and expired invitations", params=[_SLUG]),
             "post": _op("Invite an address (email, role, send_email); answers the magic link once", "201",

@@ -52,8 +52,13 @@ def create_member(
 def reset_password(db: Session, scope: AdminScope, user_id, *, passwords: Passwords, now: datetime) -> str:
     """A fresh temporary password for a member, returned once; all their sessions end.
 
+    Only for an account this organization alone holds: the password opens every organization the
+    account belongs to, so an admin here must not be able to set it for someone who is also a
+    member elsewhere.
+
     :raise NotFound: not a member here.
     :raise BadRequest: an SSO-only account has no password; your own password you change yourself.
+    :raise Conflict: the account also belongs to another organization (`member_elsewhere`).
     """
     membership = get_member(db, scope, user_id, lock=True)
     user = membership.user
@@ -61,6 +66,10 @@ def reset_password(db: Session, scope: AdminScope, user_id, *, passwords: Passwo
         raise BadRequest("This member signs in through single sign-on and has no password.", code="sso_only")
     if user.id == scope.actor.user_id:
         raise BadRequest("Change your own password on the password page.", code="self_reset")
+    if db.scalar(select(Membership.id).where(Membership.user_id == user.id, Membership.org_id != scope.org_id)
+                 .limit(1)) is not None:
+        raise Conflict("This person also belongs to another organization, so their password is theirs to "
+                       "change: ask them to change it, or deactivate them here.", code="member_elsewhere")
     temporary = accounts.issue_temporary_password(user, passwords)
     ended = sessions.revoke_all_for(db, user.id, now=now)
     membership.version += 1

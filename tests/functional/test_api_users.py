@@ -131,6 +131,24 @@ def test_reset_password_forces_a_change_and_ends_their_sessions(api, app, db):
     assert landed.headers["Location"].endswith("/password/change")
 
 
+def test_the_password_of_someone_who_also_belongs_elsewhere_is_not_ours_to_reset(api, app, db):
+    # Otherwise an admin here could set the password of an admin of another organization and sign in there.
+    elsewhere = MembershipFactory(admin=True)
+    member = MembershipFactory(org=api.org, user=elsewhere.user)
+    db.flush()
+    password_hash = member.user.password_hash
+    browser = app.test_client()
+    Auth(browser).login(member.user.email)
+
+    response = api.post(f"/users/{member.user_id}/reset-password")
+
+    assert response.status_code == 409 and response.json["error"]["code"] == "member_elsewhere"
+    assert "temporary_password" not in response.json
+    db.expire_all()
+    assert db.get(User, member.user_id).password_hash == password_hash
+    assert browser.get("/auth/verify").status_code == 200  # their sessions live on
+
+
 def test_delete_removes_a_signed_out_member(api, db):
     member = MembershipFactory(org=api.org)
     db.flush()
