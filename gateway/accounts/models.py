@@ -34,10 +34,14 @@ class User(Base):
 
 
 class FederatedIdentity(Base):
-    """A user as an IdP knows them: (issuer, NameID) → user. Signing in through SSO links here."""
+    """A user as one organization's IdP knows them: (organization, issuer, NameID) → user.
+
+    Scoped to the organization: two organizations may connect IdPs with one entity ID (one
+    Entra ID tenant, or an admin who copied another's), and neither may sign in through the other's links.
+    """
 
     __tablename__ = "federated_identities"
-    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_federated_identities_issuer_subject"),)
+    __table_args__ = (UniqueConstraint("org_id", "issuer", "subject", name="uq_federated_identities_org_issuer_subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -11,6 +11,7 @@ assertion itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -38,9 +39,9 @@ class ExternalIdentity:
 
 
 class Action(StrEnum):
-    AUTH = "auth"        # already linked to this IdP: sign in
-    LINK = "link"        # an existing member of this organization, on a declared domain: link, then sign in
-    ENROLL = "enroll"    # nobody has this email: create an SSO-only user
+    AUTH = "auth"        # already linked to this organization's IdP: sign in
+    LINK = "link"        # a member of this organization only, on a declared domain: link, then sign in
+    ENROLL = "enroll"    # nobody has this email, and it is this IdP's to vouch for: create an SSO-only user
     DENY = "deny"
 
 
@@ -79,6 +80,11 @@ class ProvisioningDenied(GatewayError):
         "deactivated": "Your membership in this organization is deactivated. Ask an admin.",
         "account_exists": ("An account with this email already exists and is not linked to this identity "
                            "provider. Sign in the way you usually do, or ask an admin."),
+        "member_elsewhere": ("An account with this email also belongs to another organization, so this "
+                             "identity provider cannot take it over. Sign in the way you usually do, or ask "
+                             "an admin."),
+        "foreign_domain": ("This identity provider does not answer for that email's domain. Ask an admin to "
+                           "declare the domain for it."),
         "no_email": "The identity provider did not send an email address.",
         "invalid_email": "The identity provider sent an email address that is not valid.",
     }
@@ -107,13 +113,17 @@ def _standing(linked: bool):
         _users, _members, (_members.c.user_id == _users.c.id) & (_members.c.org_id == bindparam("org_id")))
 
 
-# Both candidates in one round trip: the user linked to this IdP's NameID, and the user with the
-# asserted email (a NULL email matches nobody).
+# Both candidates in one round trip: the user linked to this organization's IdP under this NameID,
+# and the user with the asserted email (a NULL email matches nobody). A link counts only in the
+# organization that made it: another organization may configure an IdP with the same entity ID.
 _CANDIDATES = union_all(
     _standing(True).join(_identities, _identities.c.user_id == _users.c.id).where(
-        _identities.c.issuer == bindparam("issuer"), _identities.c.subject == bindparam("subject")),
+        _identities.c.org_id == bindparam("org_id"), _identities.c.issuer == bindparam("issuer"),
+        _identities.c.subject == bindparam("subject")),
     _standing(False).where(_users.c.email == bindparam("email")),
 )
+_ELSEWHERE = select(_members.c.id).where(_members.c.user_id == bindparam("user_id"),
+                                         _members.c.org_id != bindparam("org_id")).limit(1)
 _NEW_USER = insert(_users).returning(_users.c.id)
 _NEW_IDENTITY = insert(_identities)
 _NEW_MEMBERSHIP = insert(_members)
@@ -125,13 +135,19 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1]
 
 
-def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str]) -> Decision:
+def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
+           declared_elsewhere: Callable[[str], bool]) -> Decision:
     """AUTH, LINK, ENROLL or DENY; never signs in as someone the IdP does not own.
 
     An email that already belongs to a password user, or to a user of another
     organization's IdP, is not taken over: only a user already linked to this
-    IdP (issuer + NameID), or a member of this organization whose email is on a
-    domain the organization declared for its IdP, signs in.
+    organization's IdP (issuer + NameID), or a member of this organization and
+    of no other whose email is on a domain the organization declared for its
+    IdP, signs in. (Whoever controls an IdP linked to an account can sign in as
+    it everywhere it is a member; linking must not hand another organization's
+    members to it.) A new account is made only for an email on a declared
+    domain, or, where the organization declared none, on a domain no other
+    organization declared (`declared_elsewhere(domain)`).
     """
     email, problem = _normalized(identity.email)
     candidates = core_execute(db, _CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
@@ -144,12 +160,17 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str])
     if problem:
         return Decision(Action.DENY, reason=problem)
     found = next((Standing(*row[:-1]) for row in candidates if not row.linked), None)
+    domain, declared = _domain(email), {d.lower() for d in email_domains}
     if found is None:
-        return Decision(Action.ENROLL, email=email)
-    if found.membership_id is None or _domain(email) not in {d.lower() for d in email_domains}:
+        if domain in declared or (not declared and not declared_elsewhere(domain)):
+            return Decision(Action.ENROLL, email=email)
+        return Decision(Action.DENY, reason="foreign_domain")
+    if found.membership_id is None or domain not in declared:
         return Decision(Action.DENY, found, "account_exists")
     if found.status != MemberStatus.ACTIVE:
         return Decision(Action.DENY, found, "deactivated")
+    if db.execute(_ELSEWHERE, {"user_id": found.user_id, "org_id": identity.org_id}).first() is not None:
+        return Decision(Action.DENY, found, "member_elsewhere")
     return Decision(Action.LINK, found)
 
 

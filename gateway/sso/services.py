@@ -170,6 +170,13 @@ def configure(
     return connection
 
 
+def _declared_elsewhere(db: Session, org_id: int, domain: str) -> bool:
+    """Whether another organization declared `domain` for its IdP (asked only of first sign-ins where
+    this organization declared none)."""
+    return any(domain in (domains or []) for domains in db.scalars(
+        select(SamlConnection.email_domains).where(SamlConnection.org_id != org_id)))
+
+
 def route(db: Session, email_or_slug: str) -> str:
     """The organization slug for "continue with SSO": by the email's declared domain, or a slug.
 
@@ -270,7 +277,8 @@ def finish_login(
         name=mapping.name_of(assertion, connection.name_attribute),
         groups=mapping.groups_of(assertion, connection.group_attribute),
     )
-    decision = provisioning.decide(db, identity, email_domains=connection.email_domains or [])
+    decision = provisioning.decide(db, identity, email_domains=connection.email_domains or [],
+                                   declared_elsewhere=lambda domain: _declared_elsewhere(db, connection.org_id, domain))
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)

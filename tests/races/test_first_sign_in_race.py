@@ -31,7 +31,8 @@ def test_simultaneous_first_sign_ins_enroll_one_user_and_refuse_the_other_clearl
             with make_session() as db:
                 try:
                     with db.begin():
-                        decision = provisioning.decide(db, identity, email_domains=["example.org"])
+                        decision = provisioning.decide(db, identity, email_domains=["example.org"],
+                                                       declared_elsewhere=lambda _domain: False)
                         barrier.wait()  # both decided ENROLL before either inserts
                         provisioning.apply(db, decision, identity, default_role=Role.USER, admin_groups=[],
                                            now=NOW)

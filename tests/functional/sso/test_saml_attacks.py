@@ -6,10 +6,12 @@ import copy
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from gateway import create_app, housekeeping
+from gateway.accounts.models import User
 from tests.conftest import FAST_HASH
-from tests.factories import OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory
 from tests.functional.sso.conftest import Browser, b64, connect
 from tests.helpers.idp import TestIdP
 
@@ -277,3 +279,60 @@ def test_a_response_time_that_cannot_be_read_gets_a_clear_400(acme, browser, ref
     response = _xml(browser, request)
     response.set("IssueInstant", instant)
     assert refused(b64(etree.tostring(response)), request["relay_state"]).status_code == 400
+
+
+# -- another organization's admin, with an IdP of their own ---------------------------------------
+
+@pytest.fixture(scope="module")
+def copycat_idp(tmp_path_factory) -> TestIdP:
+    """An IdP claiming acme's entity ID, with a key of its own: anyone can upload such metadata."""
+    return TestIdP(tmp_path_factory.mktemp("copycat"))
+
+
+@pytest.fixture
+def evil(db, client, clock):
+    """Another organization, whose admin connects IdPs of their choosing."""
+    org = OrganizationFactory(slug="evil", name="Evil")
+    MembershipFactory(org=org, admin=True, user__email="boss@evil.example.net")
+    db.flush()
+    return org
+
+
+def _signed_in(browser) -> bool:
+    return browser.client.get("/auth/verify").status_code == 200
+
+
+def test_copying_our_idps_entity_id_signs_in_none_of_our_people(acme, evil, browser, app, db, client, clock,
+                                                                idp, copycat_idp):
+    assert browser.sign_in().status_code == 303  # ann, linked to acme's IdP
+    assert copycat_idp.entity_id == idp.entity_id
+    connect(db, client, copycat_idp, evil, clock, email_domains=[])
+    attacker = Browser(app.test_client(), copycat_idp)
+
+    response = attacker.sign_in("evil")  # "I am ann", signed with the copycat's key
+
+    assert response.status_code == 403
+    assert not _signed_in(attacker)
+
+
+def test_an_idp_cannot_take_over_a_member_who_also_belongs_elsewhere(evil, app, db, client, clock, other_idp):
+    # Evil invited someone from victim.example.com, then declared that domain for its own IdP.
+    home = OrganizationFactory(slug="home")
+    victim = MembershipFactory(org=home, admin=True, user__email="vic@victim.example.com").user
+    MembershipFactory(org=evil, user=victim)
+    db.flush()
+    connect(db, client, other_idp, evil, clock, email_domains=["victim.example.com"])
+    attacker = Browser(app.test_client(), other_idp)
+
+    response = attacker.sign_in("evil", name_id="vic@victim.example.com")
+
+    assert response.status_code == 403 and b"also belongs to another organization" in response.data
+    assert not _signed_in(attacker)
+
+
+def test_an_idp_cannot_enroll_an_address_outside_its_declared_domains(acme, browser, db):
+    response = browser.sign_in(name_id="ceo@other.example.com")
+
+    assert response.status_code == 403 and b"does not answer for that email" in response.data
+    assert not _signed_in(browser)
+    assert db.scalar(select(User).where(User.email == "ceo@other.example.com")) is None

@@ -101,8 +101,9 @@ class TestNoAccountTakeover:
         beta = OrganizationFactory(slug="beta")
         db.flush()
         connect(db, client, other_idp, beta, clock, email_domains=["beta.example.com"])
-        assert Browser(app.test_client(), other_idp).sign_in("beta").status_code == 303  # ann, via beta's IdP
-        assert Browser(app.test_client(), idp).sign_in("acme").status_code == 403
+        ann = "ann@beta.example.com"
+        assert Browser(app.test_client(), other_idp).sign_in("beta", name_id=ann).status_code == 303  # enrolled
+        assert Browser(app.test_client(), idp).sign_in("acme", name_id=ann).status_code == 403
         assert _denials(db) == ["account_exists"]
 
 

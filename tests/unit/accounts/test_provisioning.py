@@ -32,8 +32,9 @@ def link(db, user, org, subject="ada@acme.example.com"):
     db.flush()
 
 
-def decide(db, ext, domains=("acme.example.com",)):
-    return provisioning.decide(db, ext, email_domains=list(domains))
+def decide(db, ext, domains=("acme.example.com",), declared_elsewhere=()):
+    return provisioning.decide(db, ext, email_domains=list(domains),
+                               declared_elsewhere=lambda domain: domain in declared_elsewhere)
 
 
 def apply(db, ext, decision, *, default_role=Role.USER, admin_groups=(), clock=None):
@@ -104,6 +105,36 @@ class TestDecide:
         decision = decide(db, identity(org))
 
         assert (decision.action, decision.reason) == (Action.DENY, "deactivated")
+
+    def test_a_link_made_by_another_organization_signs_nobody_in_here(self, db, org):
+        # Its admin may have connected an IdP with our entity ID and their own key.
+        elsewhere = OrganizationFactory()
+        user = MembershipFactory(org=elsewhere, admin=True, user__email="ada@acme.example.com").user
+        link(db, user, elsewhere)
+
+        decision = decide(db, identity(org))
+
+        assert (decision.action, decision.reason) == (Action.DENY, "account_exists")
+
+    def test_a_member_who_also_belongs_elsewhere_is_not_linked(self, db, org):
+        # Linking would hand this IdP their other organizations too.
+        user = MembershipFactory(org=org, user__email="ada@acme.example.com").user
+        MembershipFactory(user=user, admin=True)
+
+        decision = decide(db, identity(org))
+
+        assert (decision.action, decision.reason) == (Action.DENY, "member_elsewhere")
+
+    def test_nobody_is_enrolled_on_a_domain_the_organization_did_not_declare(self, db, org):
+        decision = decide(db, identity(org, email="ceo@other.example.com"))
+
+        assert (decision.action, decision.reason) == (Action.DENY, "foreign_domain")
+
+    def test_without_declared_domains_any_domain_no_one_else_declared_enrolls(self, db, org):
+        assert decide(db, identity(org, email="ann@anywhere.example.com"), domains=()).action == Action.ENROLL
+        refused = decide(db, identity(org, email="ceo@other.example.com"), domains=(),
+                         declared_elsewhere={"other.example.com"})
+        assert (refused.action, refused.reason) == (Action.DENY, "foreign_domain")
 
     @pytest.mark.parametrize(("email", "reason"), [(None, "no_email"), ("", "no_email"),
                                                     ("not an address", "invalid_email")])
