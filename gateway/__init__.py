@@ -12,12 +12,19 @@ from gateway import db, errors
 from gateway.accounts.passwords import Passwords
 from gateway.clock import SystemClock
 from gateway.config import Settings, ensure_secret_key, load_settings
+from gateway.logs import redact_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Any single form field above this is refused before it reaches a view.
 MAX_FIELD_BYTES = 10 * 1024
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+class Gateway(Flask):
+    def log_exception(self, exc_info) -> None:
+        # Flask's own line names the raw path, and /invite/<code> carries a secret in it.
+        self.logger.error("Exception on %s [%s]", redact_path(request.path), request.method, exc_info=exc_info)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -30,7 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     clock = overrides.pop("CLOCK", None) or SystemClock()
     settings = load_settings(overrides=overrides)
 
-    app = Flask(
+    app = Gateway(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "templates" / "static"),

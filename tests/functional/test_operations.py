@@ -86,3 +86,22 @@ def test_json_log_lines_carry_the_request_id_and_a_redacted_path(app):
         line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello world" and line["request_id"] == "abc123abc123"
     assert line["path"] == "/invite/[redacted]"
+
+
+def test_a_failure_after_the_view_logs_no_invitation_code(app, client, caplog):
+    # A failed commit at the edge reaches Flask's own exception logging, past every view.
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, not as under TESTING
+
+    @app.after_request
+    def _commit_fails(response):
+        raise RuntimeError("the database went away at commit")
+
+    caplog.set_level(logging.ERROR, logger=app.logger.name)  # restored afterwards
+    app.logger.addHandler(caplog.handler)  # whether or not JSON logging stopped it propagating
+    try:
+        response = client.get("/invite/secret-code-123")
+    finally:
+        app.logger.removeHandler(caplog.handler)
+
+    assert response.status_code == 500
+    assert "/invite/[redacted]" in caplog.text and "secret-code-123" not in caplog.text
