@@ -25,6 +25,10 @@ def _failed(response) -> bool:
     return 400 <= response.status_code < 500 and response.status_code != 429
 
 
+def _wrong_password(response) -> bool:
+    return response.status_code == 401
+
+
 def init_app(app: Flask) -> Limiter:
     settings = app.extensions["idgate.settings"]
     storage_uri = _storage_uri(app, settings)
@@ -40,16 +44,21 @@ def init_app(app: Flask) -> Limiter:
     )
     limiter.init_app(app)
     login_view = app.view_functions["accounts.login"]
-    limit_account = limiter.limit(settings.login_limit_account, key_func=_account_key, methods=["POST"],
-                                  deduct_when=_failed, scope="login-account")
+    # Shared: the invitation page spends the same per-account budget (below).
+    limit_account = limiter.shared_limit(settings.login_limit_account, key_func=_account_key, methods=["POST"],
+                                         deduct_when=_failed, scope="login-account")
     limit_address = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
                                   scope="login-address")
     app.view_functions["accounts.login"] = limit_account(limit_address(login_view))
     # The invitation page checks an email address and may check a password: the same
-    # per-address budget keeps it from being used to guess either.
+    # per-address budget keeps it from being used to guess either, and a wrong password (401)
+    # there spends the account's budget shared with the sign-in page.
     limit_redeem = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
                                  scope="invite-address")
-    app.view_functions["invitations.redeem"] = limit_redeem(app.view_functions["invitations.redeem"])
+    limit_redeem_account = limiter.shared_limit(settings.login_limit_account, key_func=_account_key,
+                                                methods=["POST"], deduct_when=_wrong_password, scope="login-account")
+    app.view_functions["invitations.redeem"] = limit_redeem_account(limit_redeem(
+        app.view_functions["invitations.redeem"]))
     # Every limit of ours is on a decorated view, whose wrapper checks it. The limiter's global
     # before_request hook would only cost every other request (the forward-auth hot path above
     # all) a pass through its machinery, so it goes.
@@ -61,9 +70,10 @@ def init_app(app: Flask) -> Limiter:
     def _too_many(exc):
         discard_transaction()
         retry_after = _retry_after(limiter)
-        if request.endpoint == "accounts.login":
+        if request.endpoint in ("accounts.login", "invitations.redeem"):
             record(get_session(), actor_from_request(), AuditAction.LOGIN_THROTTLED, now=now(),
                    target_email=loose_email_key(request.form.get("email", "")) or None)
+        if request.endpoint == "accounts.login":
             from gateway.accounts.forms import LoginForm
 
             page = render_template("accounts/login.html", form=LoginForm(), next=request.values.get("next"),

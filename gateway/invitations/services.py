@@ -233,6 +233,10 @@ def accept_with_password(
     email = confirm_email(invitation, email)
     user = account_for(db, invitation)
     if user is None or user.sso_only or not passwords.verify(user.password_hash, password):
+        # As on the sign-in page: a wrong password is in the audit log (and counts, see gateway.limits).
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=invitation.org_id,
+               target_id=user.id if user else None, target_email=invitation.email, method="invitation",
+               reason="wrong_password" if user else "unknown_email")
         raise InvalidCredentials()
     user.last_login_at = now
     _join(db, invitation, user, actor, now)

@@ -83,7 +83,7 @@ def redeem(code: str):
         db.rollback()
         form.password.errors.extend(exc.problems)
     except InvalidCredentials as exc:
-        db.rollback()
+        # Kept: nothing was written but the audit row of the failed attempt.
         form.password.errors.append(exc.message)
         return _page(form, invitation, 401)
     except (BadRequest, Conflict) as exc:

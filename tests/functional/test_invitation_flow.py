@@ -85,6 +85,29 @@ def test_an_existing_account_signs_in_to_accept_and_keeps_everything_else(app, d
     assert orgs == {elsewhere.org_id, signed_in_admin.org_id}
 
 
+@pytest.mark.settings(login_limit_account="3 per 15 minutes", login_limit_address="100 per minute")
+def test_guessing_a_password_through_an_invitation_is_audited_and_spends_the_accounts_budget(app, db, invite):
+    # Anyone who may invite an address could otherwise guess its password here, unseen and unthrottled.
+    MembershipFactory(user__email="known@example.com")
+    db.flush()
+    link = invite("known@example.com")
+    guesses = [_step(app.test_client(), link, step="signin", email="known@example.com", password=f"guess {n}")
+               for n in range(2)]
+    assert [r.status_code for r in guesses] == [401, 401]
+    assert Auth(app.test_client()).login("known@example.com", "guess 3").status_code == 401  # the same budget
+
+    throttled = _step(app.test_client(), link, step="signin", email="known@example.com", password=STRONG_PASSWORD)
+
+    assert throttled.status_code == 429
+    db.expire_all()
+    failures = db.scalars(select(AuditEvent).where(AuditEvent.action == "login:failure")
+                          .order_by(AuditEvent.id)).all()
+    assert [(e.target_email, e.details.get("method")) for e in failures] == [
+        ("known@example.com", "invitation"), ("known@example.com", "invitation"), ("known@example.com", None)]
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.action == "login:throttled")) == 1
+
+
 def test_someone_already_signed_in_as_the_address_just_joins(app, db, invite, signed_in_admin):
     member = MembershipFactory(user__email="here@example.com")
     db.flush()
