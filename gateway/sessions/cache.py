@@ -38,9 +38,16 @@ def get(token_hash: str) -> SessionContext | None:
         return ctx
 
 
-def put(token_hash: str, ctx: SessionContext) -> None:
+def generation() -> int:
+    """Take it before reading a session from the database, and hand it to put()."""
+    return _generation
+
+
+def put(token_hash: str, ctx: SessionContext, read_in_generation: int) -> None:
+    """Remember a session read while `read_in_generation` was current: if a commit wrote since
+    (a deactivation, say), the entry is born stale and never served."""
     with _lock:
-        _entries[token_hash] = (ctx, _generation, time.monotonic())
+        _entries[token_hash] = (ctx, read_in_generation, time.monotonic())
         _entries.move_to_end(token_hash)
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)

@@ -44,9 +44,10 @@ def verified_context() -> SessionContext | None:
     token_hash = services.hash_token(token)
     if ctx := cache.get(token_hash):
         return ctx
+    generation = cache.generation()  # before the read: a write committed meanwhile makes the entry stale
     ctx = services.resolve(get_session(), token, settings=current_app.extensions["idgate.settings"], now=now())
     if ctx:
-        cache.put(token_hash, ctx)
+        cache.put(token_hash, ctx, generation)
     return ctx
 
 

@@ -255,6 +255,12 @@ class TestVerifyRequirements:
         for _ in range(2):
             assert client.get(f"/auth/verify{query}").status_code == 403
 
+    @pytest.mark.parametrize("query", ["?org=other&org=acme", "?role=user&role=admin"])
+    def test_a_repeated_requirement_answers_the_same_from_the_cache(self, client, admin_token, query):
+        # Flask reads the first value; the cached fast path must not read the last one.
+        for _ in range(2):
+            assert client.get(f"/auth/verify{query}").status_code == 403
+
     def test_a_plain_user_does_not_pass_a_role_admin_requirement(self, client, token):
         assert client.get("/auth/verify?role=admin").status_code == 403
         assert client.get("/auth/verify?role=user").status_code == 200

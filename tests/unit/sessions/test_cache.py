@@ -22,7 +22,7 @@ def cached():
     cache.invalidate()
     ctx = SessionContext(session_id=1, user_id=1, email="ada@example.com", name="Ada", org_id=None, org_slug=None,
                          org_name=None, role=None, restricted=False, expires_at=NOW)
-    cache.put("token-hash", ctx)
+    cache.put("token-hash", ctx, cache.generation())
     yield ctx
     cache.invalidate()
 
@@ -67,3 +67,15 @@ def test_a_rolled_back_write_keeps_the_cache(db, cached):
     db.commit()
 
     assert cache.get("token-hash") == cached
+
+
+def test_a_session_read_before_a_write_committed_is_never_served():
+    # /auth/verify read the session; a deactivation committed before the answer was remembered.
+    cache.invalidate()
+    ctx = SessionContext(session_id=1, user_id=1, email="a@example.com", name="A", org_id=1, org_slug="acme",
+                         org_name="Acme", role="user", restricted=False,
+                         expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+    read_in = cache.generation()
+    cache.invalidate()  # the deactivation's commit
+    cache.put("token-hash", ctx, read_in)
+    assert cache.get("token-hash") is None
