@@ -158,12 +158,15 @@ def _time(value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)  # C-fast, and takes the "Z" and any fraction
+        return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
+    except OverflowError:  # a year-9999 time with an offset: no UTC time to compare with
+        raise errors.InvalidResponse("The SAML response carries a time that cannot be read.") from None
     except ValueError:
-        try:
-            return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
-        except Exception:  # the library raises a bare Exception for a format it does not know
-            raise errors.InvalidResponse("The SAML response carries a time that cannot be read.") from None
-    return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
+        pass
+    try:
+        return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), tz=_UTC)
+    except Exception:  # the library raises a bare Exception for a format it does not know
+        raise errors.InvalidResponse("The SAML response carries a time that cannot be read.") from None
 
 
 def _check_times(response, confirmation, now: datetime, skew: timedelta) -> datetime:
@@ -177,7 +180,10 @@ def _check_times(response, confirmation, now: datetime, skew: timedelta) -> date
         not_after.append(_time(condition.get("NotOnOrAfter")))
     session_expiry = response.get_session_not_on_or_after()  # epoch seconds or None
     if session_expiry:
-        not_after.append(datetime.fromtimestamp(session_expiry, tz=_UTC))
+        try:
+            not_after.append(datetime.fromtimestamp(session_expiry, tz=_UTC))
+        except (OverflowError, OSError, ValueError):
+            raise errors.InvalidResponse("The SAML response carries a time that cannot be read.") from None
     not_before, not_after = [t for t in not_before if t], [t for t in not_after if t]
     if not not_after:
         raise errors.Expired("The SAML assertion carries no NotOnOrAfter.")

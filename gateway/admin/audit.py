@@ -15,6 +15,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
 from gateway.orgs.access import admin_scope
+from gateway.params import row_id
 
 PAGE = 100
 
@@ -28,11 +29,9 @@ def _filters():
 @login_required
 def audit_log():
     scope = admin_scope(current_user.ctx, actor_from_request())
-    before = request.args.get("before")
-    try:
-        before = int(before) if before else None
-    except ValueError:
-        raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
+    before = row_id(request.args["before"]) if request.args.get("before") else None
+    if request.args.get("before") and before is None:
+        raise BadRequest("That page cursor is not valid.", code="bad_cursor")
     events = audit.query(get_session(), scope.org_id, _filters(), before=before, limit=PAGE + 1)
     next_before = events[PAGE - 1].id if len(events) > PAGE else None
     return render_template("admin/audit.html", events=events[:PAGE], next_before=next_before,

@@ -10,6 +10,7 @@ from gateway.audit.actions import AuditAction
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
+from gateway.params import row_id
 
 
 @bp.get("/orgs/<slug>/audit")
@@ -20,11 +21,13 @@ def audit_events(slug: str):
     fmt = args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("`format` is json or csv.", code="bad_format")
+    before = row_id(args["before"]) if args.get("before") else None
     try:
-        before = int(args["before"]) if args.get("before") else None
         limit = min(max(int(args.get("limit", 100)), 1), 1000)
     except ValueError:
-        raise BadRequest("`before` and `limit` must be numbers.", code="bad_filter") from None
+        limit = None
+    if limit is None or (args.get("before") and before is None):
+        raise BadRequest("`before` and `limit` must be numbers.", code="bad_filter")
     db = get_session()
     if fmt == "csv":
         events = audit.query(db, scope.org_id, filters, limit=None)

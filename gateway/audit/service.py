@@ -75,9 +75,10 @@ def _parse_time(value, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(str(value).strip())
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)  # stored in UTC: years 1 and 9999 overflow here, not in the driver
+    except (ValueError, OverflowError):
         raise BadRequest(f"`{name}` must be an ISO 8601 date or time.", code="bad_filter") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def query(db: Session, org_id: int, filters: AuditFilters, *, before: int | None = None,

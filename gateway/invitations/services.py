@@ -34,6 +34,7 @@ from gateway.orgs import services as orgs
 from gateway.orgs.access import AdminScope
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Membership, Organization, Role
+from gateway.params import row_id
 from gateway.sessions import services as sessions
 
 
@@ -128,10 +129,9 @@ def revoke(db: Session, scope: AdminScope, invitation_id, *, now: datetime) -> N
 
 def get(db: Session, scope: AdminScope, invitation_id) -> Invitation:
     """:raise NotFound: no such invitation in this organization."""
-    try:
-        invitation_id = int(invitation_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such invitation.", code="unknown_invitation") from None
+    invitation_id = row_id(invitation_id)
+    if invitation_id is None:
+        raise NotFound("There is no such invitation.", code="unknown_invitation")
     invitation = db.scalar(select(Invitation).where(Invitation.id == invitation_id,
                                                     Invitation.org_id == scope.org_id))
     if invitation is None:

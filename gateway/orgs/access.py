@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gateway.actor import Actor
 from gateway.errors import Forbidden, NotFound
 from gateway.orgs.models import Membership, Role
+from gateway.params import row_id
 from gateway.sessions.services import SessionContext
 
 
@@ -44,10 +45,9 @@ def get_member(db: Session, scope: AdminScope, user_id, *, lock: bool = False) -
 
     :raise NotFound: no such member here (including every member of other organizations).
     """
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such member in this organization.", code="unknown_member") from None
+    user_id = row_id(user_id)
+    if user_id is None:
+        raise NotFound("There is no such member in this organization.", code="unknown_member")
     query = select(Membership).where(Membership.org_id == scope.org_id, Membership.user_id == user_id)
     if lock:
         query = query.with_for_update(of=Membership)

@@ -12,6 +12,7 @@ from gateway.accounts.models import User
 from gateway.errors import BadRequest
 from gateway.orgs.access import AdminScope
 from gateway.orgs.models import MemberStatus, Membership, Role
+from gateway.params import row_id
 
 PAGE_SIZE = 50
 
@@ -71,10 +72,10 @@ def list_members(
         .limit(limit + 1)
     )
     if after not in (None, ""):
-        try:
-            query = query.where(Membership.id < int(after))
-        except (TypeError, ValueError):
-            raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
+        cursor = row_id(after)
+        if cursor is None:
+            raise BadRequest("That page cursor is not valid.", code="bad_cursor")
+        query = query.where(Membership.id < cursor)
     if status_filter:
         query = query.where(Membership.status == status_filter)
     if role_filter:

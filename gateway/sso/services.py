@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
@@ -117,11 +117,34 @@ def metadata_for(db: Session, settings: Settings, slug: str) -> str:
     return sp_metadata(service_provider(settings, slug))
 
 
-def _clean_list(values, *, lower: bool = False) -> list[str]:
+def _invalid(message: str) -> BadRequest:
+    return BadRequest(message, code="invalid_field")
+
+
+def _clean_list(values, field: str, *, lower: bool = False) -> list[str]:
+    """A list of names from a list, or from text separated by commas or spaces."""
     if isinstance(values, str):
         values = values.replace(",", " ").split()
-    cleaned = [str(v).strip() for v in (values or []) if str(v).strip()]
+    if values is None:
+        values = []
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise _invalid(f"{field} must be a list of names.")
+    cleaned = [v.strip() for v in values if v.strip()]
+    if len(cleaned) > 100 or any(len(v) > 256 or not v.isprintable() for v in cleaned):
+        raise _invalid(f"{field}: at most 100 names of at most 256 printable characters.")
     return sorted({v.lower() for v in cleaned}) if lower else list(dict.fromkeys(cleaned))
+
+
+def _attribute_name(value, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.strip()) > 256 or not value.strip().isprintable():
+        raise _invalid(f"{field} must be an attribute name of at most 256 printable characters.")
+    return value.strip() or None
+
+
+# The connection's columns hold this much; longer metadata is refused, never cut.
+_METADATA_LIMITS = {"entity ID": 512, "single sign-on URL": 1024, "single logout URL": 1024}
 
 
 def configure(
@@ -138,8 +161,18 @@ def configure(
         idp = parse_idp_metadata(metadata_xml)
     except saml_errors.MetadataError as exc:
         raise BadRequest(exc.message, code="invalid_metadata") from None
+    for (what, limit), value in zip(_METADATA_LIMITS.items(), (idp.entity_id, idp.sso_url, idp.slo_url)):
+        if value and len(value) > limit:
+            raise BadRequest(f"The metadata's {what} is longer than {limit} characters.", code="invalid_metadata")
     role = parse_role(default_role)
-    domains = _clean_list(email_domains, lower=True)
+    if not isinstance(allow_idp_initiated, bool):
+        raise _invalid("allow_idp_initiated must be true or false.")
+    admin_groups = _clean_list(admin_groups, "admin_groups")
+    group_attribute, email_attribute, name_attribute = (
+        _attribute_name(value, field) for value, field in ((group_attribute, "group_attribute"),
+                                                            (email_attribute, "email_attribute"),
+                                                            (name_attribute, "name_attribute")))
+    domains = _clean_list(email_domains, "email_domains", lower=True)
     for domain in domains:
         if "." not in domain or "@" in domain or len(domain) > 253:
             raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
@@ -156,12 +189,11 @@ def configure(
     connection.signing_certs = list(idp.signing_certs)
     connection.metadata_xml = metadata_xml if isinstance(metadata_xml, str) else metadata_xml.decode()
     connection.default_role = role
-    connection.allow_idp_initiated = bool(allow_idp_initiated)
+    connection.allow_idp_initiated = allow_idp_initiated
     connection.email_domains = domains
-    connection.admin_groups = _clean_list(admin_groups)
-    connection.group_attribute = (group_attribute or "").strip() or None
-    connection.email_attribute = (email_attribute or "").strip() or None
-    connection.name_attribute = (name_attribute or "").strip() or None
+    connection.admin_groups = admin_groups
+    connection.group_attribute, connection.email_attribute = group_attribute, email_attribute
+    connection.name_attribute = name_attribute
     connection.updated_at = now
     db.flush()  # the id for the audit row
     record(db, actor, AuditAction.SAML_CONFIGURE, now=now, org_id=org_id, idp_entity_id=idp.entity_id,
@@ -241,12 +273,16 @@ def forget_expired(db: Session, *, before: datetime) -> tuple[int, int]:
     return requests, assertions
 
 
+# An IdP may sign an expiry in the year 9999; the replay row is kept until then all the same.
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
 def _replay_guard(db: Session, issuer: str):
     def remember(assertion_id: str, not_on_or_after: datetime) -> bool:
         # A unique row, kept while the assertion could still pass the time checks (its expiry plus the
         # largest skew allowed): the database decides, on every instance.
         return insert_if_absent(db, SeenAssertion, issuer=issuer, assertion_id=assertion_id[:256],
-                                expires_at=not_on_or_after + SAML_MAX_CLOCK_SKEW)
+                                expires_at=min(not_on_or_after, _FAR_FUTURE) + SAML_MAX_CLOCK_SKEW)
     return remember
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import base64
+import binascii
+
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from flask import Blueprint, current_app, jsonify, request
 
 from gateway.tokens import keys
 from gateway.tokens.introspection import Introspection
@@ -35,4 +39,22 @@ def discovery():
 
 @bp.post("/oauth/introspect")
 def introspect():
-    return current_app.extensions["idgate.oauth"].create_endpoint_response(Introspection.ENDPOINT_NAME)
+    server = current_app.extensions["idgate.oauth"]
+    if not _basic_credentials_readable():
+        # authlib decodes them without catching a name that is not UTF-8: refuse as it refuses a wrong one.
+        return server.handle_error_response(None, InvalidClientError(status_code=401, description=(
+            "The client credentials are not valid UTF-8.")))
+    return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
+
+
+def _basic_credentials_readable() -> bool:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(credentials.strip()).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    except (binascii.Error, ValueError):
+        return True  # authlib treats undecodable base64 as no credentials, cleanly
+    return True

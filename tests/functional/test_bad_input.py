@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import func, select
 
 from gateway.accounts.models import User
 from gateway.audit.models import AuditEvent
+from gateway.errors import BadRequest
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import COOKIE_NAME
-from tests.conftest import STRONG_PASSWORD, csrf_token
+from gateway.sso.keys import sp_keypair
+from tests.conftest import STRONG_PASSWORD, bearer, csrf_token
 from tests.factories import member
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -242,3 +246,108 @@ class TestHostileQueryStrings:
     ])
     def test_verify_never_breaks_on_proxy_headers(self, client, headers):
         assert client.get("/auth/verify", headers=headers).status_code == 401
+
+
+class TestOutOfRangeInput:
+    """Numbers and times past what the database holds are "no such thing", not a driver error."""
+
+    HUGE = str(2**64)
+
+    @pytest.mark.parametrize("path", [
+        "/api/v1/orgs/{slug}/users/{huge}", "/api/v1/orgs/{slug}/users?after={huge}",
+        "/api/v1/orgs/{slug}/audit?before={huge}", "/api/v1/orgs/{slug}/audit?before=-1",
+        "/api/v1/orgs/{slug}/audit?since=9999-12-31T23:59:59-14:00",
+        "/api/v1/orgs/{slug}/audit?until=0001-01-01T00:00:00%2B14:00",
+    ])
+    def test_the_api(self, client, signed_in_admin, path):
+        response = client.get(path.format(slug=signed_in_admin.org.slug, huge=self.HUGE), headers=bearer(client))
+
+        assert response.status_code in (400, 404) and response.is_json
+
+    @pytest.mark.parametrize("path", ["/admin/users/{huge}", "/admin/users?after={huge}",
+                                      "/admin/audit?before={huge}", "/admin/audit?since=9999-12-31T23:59:59-14:00",
+                                      "/admin/invitations/{huge}/delete"])
+    def test_the_console(self, client, signed_in_admin, path):
+        assert client.get(path.format(huge=self.HUGE)).status_code in (400, 404)
+
+    def test_deleting_an_invitation_with_a_huge_id(self, client, signed_in_admin):
+        response = client.delete(f"/api/v1/orgs/{signed_in_admin.org.slug}/invitations/{self.HUGE}",
+                                 headers=bearer(client))
+        assert response.status_code == 404
+
+
+class TestNulCharacters:
+    """PostgreSQL's text cannot hold NUL: wherever it comes in, it is a 400 (SQLite stores it)."""
+
+    @pytest.mark.parametrize("path", ["/saml/a%00b/metadata", "/saml/a%00b/login", "/admin/users?q=a%00b",
+                                      "/admin/audit?actor=a%00b"])
+    def test_in_the_url(self, client, signed_in_admin, path):
+        assert client.get(path).status_code in (200, 400, 404)
+
+    @pytest.mark.parametrize("path, data", [("/account/switch", {"org": "a\x00b"}), ("/sso", {"who": "a\x00b"})])
+    def test_in_a_form(self, client, signed_in_admin, path, data):
+        response = client.post(path, data={"csrf_token": csrf_token(client, "/sso"), **data})
+        assert response.status_code in (303, 400, 404)
+
+    def test_in_a_json_body(self, client, signed_in_admin):
+        response = client.post(f"/api/v1/orgs/{signed_in_admin.org.slug}/users", headers=bearer(client),
+                               json={"email": "ada@example.com", "name": "Ada\x00 Lovelace"})
+        assert response.status_code in (201, 400)
+
+    def test_in_the_acs_relay_state(self, client):
+        response = client.post("/saml/acme/acs", data={"SAMLResponse": "PHg+", "RelayState": "a\x00b"})
+        assert response.status_code in (400, 404)
+
+    def test_the_database_refuses_it_as_a_bad_request(self, app, db, is_postgres):
+        if not is_postgres:
+            pytest.skip("SQLite stores NUL characters")
+        with pytest.raises(BadRequest, match="NUL"):
+            db.scalar(select(User).where(User.email == "a\x00b@example.com"))
+
+
+class TestSamlSettingsOverTheApi:
+    @pytest.fixture
+    def metadata(self, app):
+        """Valid IdP metadata (the certificate is any real one: the SP's own will do)."""
+        _key, cert = sp_keypair(app.extensions["idgate.settings"].certs_dir)
+        body = "".join(line for line in cert.splitlines() if "CERTIFICATE" not in line)
+        return lambda entity_id="https://idp.example.org/metadata": (
+            '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+            f'entityID="{entity_id}"><md:IDPSSODescriptor '
+            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing">'
+            '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>'
+            f'{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+            '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+            'Location="https://idp.example.org/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>')
+
+    def _put(self, client, admin, body):
+        return client.put(f"/api/v1/orgs/{admin.org.slug}/saml", headers=bearer(client), json=body)
+
+    def test_valid_settings_are_taken(self, client, signed_in_admin, metadata):
+        response = self._put(client, signed_in_admin, {"metadata_xml": metadata(), "allow_idp_initiated": False,
+                                                       "email_domains": ["acme.example.com"]})
+        assert response.status_code == 200, response.json
+
+    @pytest.mark.parametrize("field, value", [
+        ("group_attribute", ["groups"]), ("email_attribute", 7), ("name_attribute", "n" * 257),
+        ("email_domains", {"acme.example.com": True}), ("admin_groups", "x" * 300),
+        ("admin_groups", [1, 2]), ("allow_idp_initiated", "false"),
+    ])
+    def test_a_field_of_the_wrong_kind_is_a_400_that_names_it(self, client, signed_in_admin, metadata, field,
+                                                              value):
+        response = self._put(client, signed_in_admin, {"metadata_xml": metadata(), field: value})
+
+        assert response.status_code == 400 and field in response.json["error"]["message"]
+
+    def test_metadata_whose_entity_id_is_too_long_is_refused(self, client, signed_in_admin, metadata):
+        response = self._put(client, signed_in_admin,
+                             {"metadata_xml": metadata(f"https://idp.example.org/{'x' * 600}")})
+
+        assert response.status_code == 400 and response.json["error"]["code"] == "invalid_metadata"
+
+
+def test_introspection_with_credentials_that_are_not_utf8_is_a_401(client):
+    credentials = base64.b64encode(b"\xff\xfe:secret").decode()
+    response = client.post("/oauth/introspect", data={"token": "x"}, headers={"Authorization": f"Basic {credentials}"})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+

@@ -1,0 +1,18 @@
+"""Row ids from URLs, forms and query strings, bounded to what the database holds.
+
+A 64-bit integer column takes 1 … 2**63 − 1; a larger number must be "no such
+row" (or a bad cursor), not an overflow deep in the driver.
+"""
+
+from __future__ import annotations
+
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(value) -> int | None:
+    """The id `value` names, or None when it names none."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):  # also for digit strings beyond Python's conversion limit
+        return None
+    return number if 1 <= number <= MAX_ROW_ID else None
