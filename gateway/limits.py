@@ -6,17 +6,37 @@ from flask import Flask, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from gateway.accounts.emails import loose_email_key
+from gateway.accounts.emails import loose_email_key, normalize_email
 from gateway.actor import actor_from_request
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.clock import now
 from gateway.db import get_session
-from gateway.errors import discard_transaction, error_response
+from gateway.errors import BadRequest, discard_transaction, error_response
 
 
 def _account_key() -> str:
     return "account:" + loose_email_key(request.form.get("email", ""))
+
+
+def _signed_in_account_key() -> str:
+    from gateway.sessions.login import signed_in_context
+
+    ctx = signed_in_context()
+    return "account:" + loose_email_key(ctx.email) if ctx else "address:" + get_remote_address()
+
+
+def _throttled_account() -> str | None:
+    """The account a throttled attempt was for, when there is a real address to name."""
+    if request.endpoint == "accounts.change_password":
+        from gateway.sessions.login import signed_in_context
+
+        ctx = signed_in_context()
+        return ctx.email if ctx else None
+    try:
+        return normalize_email(request.form.get("email", ""))
+    except BadRequest:
+        return None  # not an address (a password typed into the wrong field, say): not for the log
 
 
 def _failed(response) -> bool:
@@ -59,6 +79,11 @@ def init_app(app: Flask) -> Limiter:
                                                 methods=["POST"], deduct_when=_wrong_password, scope="login-account")
     app.view_functions["invitations.redeem"] = limit_redeem_account(limit_redeem(
         app.view_functions["invitations.redeem"]))
+    # So does a wrong current password on the password change page (a stolen session must not
+    # be a place to guess it, nor to make the gateway hash at will).
+    limit_change = limiter.shared_limit(settings.login_limit_account, key_func=_signed_in_account_key,
+                                        methods=["POST"], deduct_when=_wrong_password, scope="login-account")
+    app.view_functions["accounts.change_password"] = limit_change(app.view_functions["accounts.change_password"])
     # Every limit of ours is on a decorated view, whose wrapper checks it. The limiter's global
     # before_request hook would only cost every other request (the forward-auth hot path above
     # all) a pass through its machinery, so it goes.
@@ -70,9 +95,9 @@ def init_app(app: Flask) -> Limiter:
     def _too_many(exc):
         discard_transaction()
         retry_after = _retry_after(limiter)
-        if request.endpoint in ("accounts.login", "invitations.redeem"):
+        if request.endpoint in ("accounts.login", "invitations.redeem", "accounts.change_password"):
             record(get_session(), actor_from_request(), AuditAction.LOGIN_THROTTLED, now=now(),
-                   target_email=loose_email_key(request.form.get("email", "")) or None)
+                   target_email=_throttled_account())
         if request.endpoint == "accounts.login":
             from gateway.accounts.forms import LoginForm
 

@@ -208,6 +208,10 @@ def change_password(
     if user.sso_only or user.password_hash is None:
         raise SsoOnly()
     if not session.restricted and not passwords.verify(user.password_hash, current_password or ""):
+        # In the audit log, and counted against the account (gateway.limits): a stolen session
+        # must not be a place to guess the password at leisure.
+        record(db, actor, AuditAction.PASSWORD_CHANGE_FAILURE, now=now, target_id=user.id, target_email=user.email,
+               reason="wrong_current_password")
         raise InvalidCredentials("Your current password is not right.")
     check_password_policy(new_password, email=user.email, name=user.name, settings=settings)
     if passwords.verify(user.password_hash, new_password):

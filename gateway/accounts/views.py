@@ -112,12 +112,16 @@ def change_password():
             )
         except InvalidCredentials as exc:
             form.current_password.errors.append(exc.message)
+            return _change_password_page(form, ctx, next_url, 401)
         except PolicyViolation as exc:
             form.new_password.errors.extend(exc.problems)
         else:
             target = next_url or url_for("accounts.account", changed=1)
             return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
-    status = 400 if form.errors else 200
+    return _change_password_page(form, ctx, next_url, 400 if form.errors else 200)
+
+
+def _change_password_page(form, ctx, next_url, status):
     return render_template("accounts/change_password.html", form=form, restricted=ctx.restricted,
                            min_length=settings().password_min_length, next=next_url), status
 

@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     LOGIN_THROTTLED = "login:throttled"
     LOGOUT = "login:logout"
     PASSWORD_CHANGE = "password:change"
+    PASSWORD_CHANGE_FAILURE = "password:change_failed"
     PASSWORD_TEMPORARY_CHANGE = "password:temporary_change"
     AUDIT_EXPORT = "audit:export"
     SAML_CONFIGURE = "saml:configure"

@@ -115,3 +115,39 @@ class TestThrottlingOddInput:
         auth.login(email, WRONG)
 
         assert auth.login(email, WRONG).status_code == 429
+
+
+@pytest.mark.settings(login_limit_account="3 per 15 minutes", login_limit_address="100 per minute")
+class TestPasswordChange:
+    """A stolen session must not be a place to guess the current password."""
+
+    NEW = "a brand new passphrase 8812"
+
+    def test_a_wrong_current_password_is_a_401_in_the_audit_log(self, auth, db):
+        user = member()
+        auth.login(user.email)
+
+        response = auth.change_password(self.NEW, current=WRONG)
+
+        assert response.status_code == 401 and "not right" in response.get_data(as_text=True)
+        [failure] = audit(db, "password:change_failed")
+        assert failure.target_email == user.email and failure.details["reason"] == "wrong_current_password"
+
+    def test_wrong_current_passwords_spend_the_accounts_sign_in_budget(self, app, auth, db):
+        user = member()
+        auth.login(user.email)
+        assert [auth.change_password(self.NEW, current=WRONG).status_code for _ in range(2)] == [401, 401]
+        assert from_address(app, "198.51.100.9").login(user.email, WRONG).status_code == 401
+
+        throttled = auth.change_password(self.NEW, current="the right one, at last, too late")
+
+        assert throttled.status_code == 429
+        [row] = audit(db, "login:throttled")
+        assert row.target_email == user.email
+
+
+@pytest.mark.settings(login_limit_account="1 per 15 minutes", login_limit_address="100 per minute")
+def test_a_password_typed_into_the_email_field_never_reaches_the_audit_log(auth, db):
+    assert auth.login("my secret passphrase", WRONG).status_code in (400, 401)
+    assert auth.login("my secret passphrase", WRONG).status_code == 429
+    assert [row.target_email for row in audit(db, "login:throttled")] == [None]
