@@ -71,7 +71,9 @@ def answers(client, idp, count: int) -> list[tuple[dict, str]]:
     """(AuthnRequest, signed SAMLResponse) pairs for user0 … user{count-1}, each from a real /login."""
     made = []
     for n in range(count):
-        start = client.get("/saml/acme/login", query_string={"next": "/account"})
+        # Each from a browser of its own, as sign-ins come (SSO starts are limited per address).
+        start = client.get("/saml/acme/login", query_string={"next": "/account"},
+                           environ_base={"REMOTE_ADDR": f"10.0.{n // 250}.{n % 250 + 1}"})
         request = idp.read_authn_request(start.headers["Location"])
         email = f"user{n}@acme.example.com"
         made.append((request, idp.response(sp_entity_id=request["sp_entity_id"], acs_url=request["acs_url"],

@@ -47,15 +47,16 @@ def parse_duration(value: str | timedelta) -> timedelta:
 class Settings:
     """Typed settings; field names are the env names without the prefix, lowercased."""
 
-    database_url: str = "sqlite:///instance/idgate.db"
-    redis_url: str | None = None
-    secret_key: str | None = None
+    # Secrets, or URLs that may carry a password: never in a repr (tracebacks, debug logs).
+    database_url: str = field(default="sqlite:///instance/idgate.db", repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
     base_url: str = "http://127.0.0.1:5000"
     certs_dir: str = "certs"
     cookie_domain: str | None = None
     allowed_redirect_hosts: tuple[str, ...] = ()
     signup: str = "first"
-    smtp_url: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "idgate@localhost"
     session_lifetime: timedelta = timedelta(hours=12)
     session_idle: timedelta = timedelta(hours=1)

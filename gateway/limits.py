@@ -19,6 +19,9 @@ def _account_key() -> str:
     return "account:" + loose_email_key(request.form.get("email", ""))
 
 
+SSO_STARTS_PER_ADDRESS = "120 per minute"
+
+
 def _signed_in_account_key() -> str:
     from gateway.sessions.login import signed_in_context
 
@@ -84,6 +87,10 @@ def init_app(app: Flask) -> Limiter:
     limit_change = limiter.shared_limit(settings.login_limit_account, key_func=_signed_in_account_key,
                                         methods=["POST"], deduct_when=_wrong_password, scope="login-account")
     app.view_functions["accounts.change_password"] = limit_change(app.view_functions["accounts.change_password"])
+    # Starting an SSO sign-in writes a row before anyone is known: bound it per client address,
+    # generously (an office behind one address starts many), so nobody can fill the table.
+    limit_sso_start = limiter.limit(SSO_STARTS_PER_ADDRESS, scope="sso-start")
+    app.view_functions["sso.login"] = limit_sso_start(app.view_functions["sso.login"])
     # Every limit of ours is on a decorated view, whose wrapper checks it. The limiter's global
     # before_request hook would only cost every other request (the forward-auth hot path above
     # all) a pass through its machinery, so it goes.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -11,7 +11,7 @@ class ServiceProvider:
     acs_url: str
     sls_url: str
     cert_pem: str
-    key_pem: str
+    key_pem: str = field(repr=False)  # the SP's private key
 
 
 @dataclass(frozen=True)

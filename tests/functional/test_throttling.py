@@ -151,3 +151,13 @@ def test_a_password_typed_into_the_email_field_never_reaches_the_audit_log(auth,
     assert auth.login("my secret passphrase", WRONG).status_code in (400, 401)
     assert auth.login("my secret passphrase", WRONG).status_code == 429
     assert [row.target_email for row in audit(db, "login:throttled")] == [None]
+
+
+def test_starting_sso_sign_ins_is_bounded_per_client_address(app, db, client, monkeypatch):
+    # Each start writes a pending request before anyone is known.
+    from gateway import limits
+
+    starts = int(limits.SSO_STARTS_PER_ADDRESS.split()[0])
+    answers = [client.get("/saml/nowhere/login").status_code for _ in range(starts + 1)]
+    assert set(answers[:starts]) == {404} and answers[starts] == 429
+    assert from_address(app, "198.51.100.20").client.get("/saml/nowhere/login").status_code == 404

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.config import ConfigError, ensure_secret_key, load_settings, parse_duration
+from gateway.config import ConfigError, Settings, ensure_secret_key, load_settings, parse_duration
 
 
 class TestParseDuration:
@@ -136,3 +136,14 @@ class TestEnsureSecretKey:
         (tmp_path / "secret_key").write_text("")
         with pytest.raises(ConfigError, match="empty"):
             ensure_secret_key(load_settings(environ={"IDGATE_INSTANCE_PATH": str(tmp_path)}))
+
+
+def test_secrets_stay_out_of_reprs():
+    from saml.config import ServiceProvider
+
+    settings = Settings(secret_key="s3cret-key", database_url="postgresql://idgate:db-password@db/idgate",
+                        redis_url="redis://:redis-password@cache", smtp_url="smtp://mail:smtp-password@mx")
+    sp = ServiceProvider("https://sp/metadata", "https://sp/acs", "https://sp/sls", "CERT", "PRIVATE-KEY")
+    shown = repr(settings) + repr(sp)
+    assert not any(secret in shown for secret in ("s3cret-key", "db-password", "redis-password", "smtp-password",
+                                                   "PRIVATE-KEY"))
