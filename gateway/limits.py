@@ -16,7 +16,16 @@ from gateway.errors import BadRequest, discard_transaction, error_response
 
 
 def _account_key() -> str:
-    return "account:" + loose_email_key(request.form.get("email", ""))
+    return "account:" + _account_of(request.form.get("email", ""))
+
+
+def _account_of(typed: str) -> str:
+    # The account's own normal form where the text is an address (so that other spellings of one
+    # address, NFD or an IDN domain, share one budget), else a cheap key that never fails.
+    try:
+        return normalize_email(typed)
+    except BadRequest:
+        return loose_email_key(typed)
 
 
 SSO_STARTS_PER_ADDRESS = "120 per minute"
@@ -26,7 +35,7 @@ def _signed_in_account_key() -> str:
     from gateway.sessions.login import signed_in_context
 
     ctx = signed_in_context()
-    return "account:" + loose_email_key(ctx.email) if ctx else "address:" + get_remote_address()
+    return "account:" + ctx.email if ctx else "address:" + get_remote_address()
 
 
 def _throttled_account() -> str | None:

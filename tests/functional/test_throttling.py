@@ -161,3 +161,11 @@ def test_starting_sso_sign_ins_is_bounded_per_client_address(app, db, client, mo
     answers = [client.get("/saml/nowhere/login").status_code for _ in range(starts + 1)]
     assert set(answers[:starts]) == {404} and answers[starts] == 429
     assert from_address(app, "198.51.100.20").client.get("/saml/nowhere/login").status_code == 404
+
+
+@pytest.mark.settings(login_limit_account="2 per 15 minutes", login_limit_address="100 per minute")
+def test_other_spellings_of_one_address_share_its_budget(app, auth, db):
+    user = member(user__email="zo\u00eb@b\u00fccher.example")  # NFC, Unicode domain
+    assert auth.login("zoe\u0308@b\u00fccher.example", WRONG).status_code == 401  # NFD
+    assert from_address(app, "198.51.100.30").login("Zo\u00eb@xn--bcher-kva.example", WRONG).status_code == 401
+    assert from_address(app, "198.51.100.31").login(user.email, WRONG).status_code == 429
