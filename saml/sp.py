@@ -217,6 +217,14 @@ def _check_name_id(response) -> tuple[str, str]:
     return value, name_format
 
 
+def _check_session_index(response) -> str | None:
+    """The IdP's SessionIndex, which single logout names again; as long as a NameID at the most."""
+    session_index = response.get_session_index()
+    if session_index is not None and len(session_index) > 256:
+        raise errors.InvalidResponse("The SAML assertion's SessionIndex is longer than 256 characters.")
+    return session_index
+
+
 def _attributes(response) -> dict[str, tuple[str, ...]]:
     """The assertion's attributes; one Name given twice is refused (`is_valid` does not look)."""
     with _library_errors():
@@ -247,7 +255,7 @@ def consume(
         issuer = _check_issuer(response, idp)
         name_id, name_id_format = _check_name_id(response)
         attributes = _attributes(response)
-        session_index = response.get_session_index()
+        session_index = _check_session_index(response)
         # Remembered last, once everything in the assertion was read and accepted.
         assertion_id = response.get_assertion_id()
         if not assertion_id or not remember_assertion(assertion_id, not_on_or_after):

@@ -336,3 +336,10 @@ def test_an_idp_cannot_enroll_an_address_outside_its_declared_domains(acme, brow
     assert response.status_code == 403 and b"does not answer for that email" in response.data
     assert not _signed_in(browser)
     assert db.scalar(select(User).where(User.email == "ceo@other.example.com")) is None
+
+
+def test_a_signed_session_index_too_long_to_keep_is_refused(acme, browser, refused):
+    # Single logout names it again, so it is stored: past the column's 256 characters it is a 400.
+    request = browser.start()
+    answer = browser.answer(request, session_index="s" * 300)
+    assert b"SessionIndex" in refused(answer, request["relay_state"]).data
