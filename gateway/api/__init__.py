@@ -33,11 +33,32 @@ def scope_for(slug: str) -> AdminScope:
 
 
 def json_body() -> dict:
-    """The request's JSON object. :raise BadRequest: if it is not one."""
-    data = request.get_json(silent=True)
+    """The request's JSON object. :raise BadRequest: if it is not one, or not text we can keep."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: no object of ours looks like that
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    if not _encodable(data):
+        raise BadRequest("The body holds text that is not valid Unicode (a lone surrogate escape).",
+                         code="invalid_json")
     return data
+
+
+def _encodable(value) -> bool:
+    # JSON's \ud800 escapes decode to lone surrogates, which no database (nor UTF-8) can hold.
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 from gateway.api import audit, invitations, openapi, saml, users  # noqa: E402,F401  (routes register on bp)

@@ -351,3 +351,12 @@ def test_introspection_with_credentials_that_are_not_utf8_is_a_401(client):
     response = client.post("/oauth/introspect", data={"token": "x"}, headers={"Authorization": f"Basic {credentials}"})
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
 
+
+
+class TestHostileJson:
+    @pytest.mark.parametrize("body", ['{"email": "\\ud800@example.com"}', '{"\\udfff": 1}',
+                                      '{"email": ' + "[" * 5000 + "]" * 5000 + "}"])
+    def test_a_body_we_cannot_keep_is_a_400(self, client, signed_in_admin, body):
+        response = client.post(f"/api/v1/orgs/{signed_in_admin.org.slug}/invitations", data=body,
+                               content_type="application/json", headers=bearer(client))
+        assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
