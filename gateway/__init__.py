@@ -7,6 +7,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import BadHost
 
 from gateway import db, errors
 from gateway.accounts.passwords import Passwords
@@ -22,6 +23,12 @@ _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 class Gateway(Flask):
+    def create_url_adapter(self, request):
+        try:
+            return super().create_url_adapter(request)
+        except UnicodeError:  # a Host header IDNA cannot encode (a label over 63 characters, say)
+            raise BadHost() from None
+
     def log_exception(self, exc_info) -> None:
         # Flask's own line names the raw path, and /invite/<code> carries a secret in it.
         self.logger.error("Exception on %s [%s]", redact_path(request.path), request.method, exc_info=exc_info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -87,6 +88,10 @@ def discard_transaction() -> None:
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     if wants_json():
         response = jsonify(error={"code": code, "message": message})
+    elif request_ctx.url_adapter is None:
+        # A Host header no URL can be built for: the page's links cannot be made, so plain text.
+        response = make_response(message + "\n")
+        response.mimetype = "text/plain"
     else:
         page = render_template("errors/error.html", status=status, code=code, message=message)
         response = make_response(page)

@@ -41,9 +41,10 @@ def discovery():
 def introspect():
     server = current_app.extensions["idgate.oauth"]
     if not _basic_credentials_readable():
-        # authlib decodes them without catching a name that is not UTF-8: refuse as it refuses a wrong one.
+        # authlib reads them without catching an empty value or a name that is not UTF-8: refuse
+        # them as it refuses wrong ones.
         return server.handle_error_response(None, InvalidClientError(status_code=401, description=(
-            "The client credentials are not valid UTF-8.")))
+            "The client credentials cannot be read.")))
     return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
 
 
@@ -51,6 +52,8 @@ def _basic_credentials_readable() -> bool:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return True
+    if not credentials.strip():
+        return False
     try:
         base64.b64decode(credentials.strip()).decode("utf-8")
     except UnicodeDecodeError:
