@@ -1,12 +1,12 @@
 """Row ids from URLs, forms and query strings, bounded to what the database holds.
 
-A 64-bit integer column takes 1 … 2**63 − 1; a larger number must be "no such
-row" (or a bad cursor), not an overflow deep in the driver.
+Our id columns are INTEGER: 32 bits on PostgreSQL (SQLite's take 64). A larger
+number must be "no such row" (or a bad cursor), not an overflow deep in the driver.
 """
 
 from __future__ import annotations
 
-MAX_ROW_ID = 2**63 - 1
+MAX_ROW_ID = 2**31 - 1
 
 
 def row_id(value) -> int | None:

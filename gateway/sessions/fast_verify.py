@@ -32,7 +32,10 @@ def _token(environ) -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     if "HTTP_COOKIE" in environ:
-        return parse_cookie(environ).get(COOKIE_NAME) or None
+        try:
+            return parse_cookie(environ).get(COOKIE_NAME) or None
+        except UnicodeDecodeError:  # not UTF-8: no token of ours
+            return None
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidClientError
 from flask import Blueprint, current_app, jsonify, request
 
 from gateway.tokens import keys
@@ -45,15 +45,24 @@ def introspect():
         # them as it refuses wrong ones.
         return server.handle_error_response(None, InvalidClientError(status_code=401, description=(
             "The client credentials cannot be read.")))
-    return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
+    try:
+        return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
+    except InsecureTransportError as error:
+        # authlib wants https as the gateway sees it; behind a proxy that ends TLS, see docs/operations.md.
+        return server.handle_error_response(None, error)
 
 
 def _basic_credentials_readable() -> bool:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    # The way authlib reads the header, minus what it does not catch.
+    header = request.headers.get("Authorization", "")
+    if " " not in header:
+        return True
+    parts = header.split(None, 1)
+    if len(parts) < 2:  # "Basic " followed by nothing but (Unicode) spaces
+        return False
+    scheme, credentials = parts
     if scheme.lower() != "basic":
         return True
-    if not credentials.strip():
-        return False
     try:
         base64.b64decode(credentials.strip()).decode("utf-8")
     except UnicodeDecodeError:

@@ -251,7 +251,7 @@ class TestHostileQueryStrings:
 class TestOutOfRangeInput:
     """Numbers and times past what the database holds are "no such thing", not a driver error."""
 
-    HUGE = str(2**64)
+    HUGE = str(2**31)  # one past what PostgreSQL's INTEGER holds
 
     @pytest.mark.parametrize("path", [
         "/api/v1/orgs/{slug}/users/{huge}", "/api/v1/orgs/{slug}/users?after={huge}",
@@ -346,7 +346,8 @@ class TestSamlSettingsOverTheApi:
         assert response.status_code == 400 and response.json["error"]["code"] == "invalid_metadata"
 
 
-@pytest.mark.parametrize("header", ["Basic " + base64.b64encode(b"\xff\xfe:secret").decode(), "Basic ", "Basic   "])
+@pytest.mark.parametrize("header", ["Basic " + base64.b64encode(b"\xff\xfe:secret").decode(), "Basic ", "Basic   ",
+                                    "Basic \xa0", "Bearer \xa0"])
 def test_introspection_with_credentials_that_cannot_be_read_is_a_401(client, header):
     response = client.post("/oauth/introspect", data={"token": "x"}, headers={"Authorization": header})
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
@@ -367,3 +368,16 @@ class TestHostileJson:
         response = client.post(f"/api/v1/orgs/{signed_in_admin.org.slug}/invitations", data=body,
                                content_type="application/json", headers=bearer(client))
         assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+
+
+def test_introspection_reached_over_plain_http_under_a_public_name_is_a_clear_400(client):
+    # authlib insists on https; a proxy that ends TLS must say so (docs/operations.md).
+    response = client.post("/oauth/introspect", data={"token": "x"}, headers={"Host": "idgate:5000"},
+                           environ_overrides={"HTTP_HOST": "idgate:5000"})
+    assert response.status_code == 400 and response.json["error"] == "insecure_transport"
+
+
+def test_a_session_cookie_that_is_not_utf8_is_simply_not_signed_in(client):
+    # The raw byte 0xFF, as a WSGI server hands it over (latin-1 in the environ).
+    response = client.get("/auth/verify", environ_overrides={"HTTP_COOKIE": "idgate_session=\xff"})
+    assert response.status_code == 401
