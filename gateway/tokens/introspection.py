@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, current_app
+from flask import request as flask_request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -101,13 +103,35 @@ class Introspection(IntrospectionEndpoint):
         return dict(token.claims, active=True)
 
 
+class _AsPublished:
+    """The Flask request under the gateway's public URL (IDGATE_BASE_URL).
+
+    authlib judges "OAuth 2 must use https" by the URL it sees, but an app on the
+    internal network calls the gateway over plain http (as the proxy does for
+    forward-auth), and a proxy that ends TLS hands requests on over http too. What
+    counts is the address the operator published: https there, or loopback.
+    """
+
+    def __init__(self, request, base_url: str):
+        self._request = request
+        self.url = base_url + request.full_path.rstrip("?")
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+class _Server(AuthorizationServer):
+    def create_oauth2_request(self, request):
+        return FlaskOAuth2Request(_AsPublished(flask_request, current_app.extensions["idgate.settings"].base_url))
+
+
 def init_app(app: Flask) -> AuthorizationServer:
     def query_client(client_id):
         client = get_session().scalar(select(Client).where(Client.client_id == client_id,
                                                            Client.revoked_at.is_(None)))
         return _ClientAdapter(client) if client else None
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
+    server = _Server(app, query_client=query_client, save_token=lambda token, request: None)
     server.register_endpoint(Introspection)
     app.extensions["idgate.oauth"] = server
     return server

@@ -168,3 +168,11 @@ def test_client_names_are_unique(runner, credentials):
 
 def test_introspection_is_a_post(client):
     assert client.get("/oauth/introspect").status_code == 405
+
+
+@pytest.mark.settings(base_url="https://auth.example.com")
+def test_an_app_on_the_internal_network_asks_over_plain_http(app, client, signed_in, credentials):
+    # As a proxy calls /auth/verify: http://idgate:5000, while the gateway is published over https.
+    answer = app.test_client().post("/oauth/introspect", data={"token": session_token(client)},
+                                    headers=basic(*credentials), base_url="http://idgate:5000")
+    assert answer.status_code == 200 and answer.json["active"] is True
