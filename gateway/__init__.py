@@ -8,6 +8,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadHost
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db, errors
 from gateway.accounts.passwords import Passwords
@@ -99,6 +100,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_commands(app)
     app.wsgi_app = FastVerify(app)  # the forward-auth hot path, before Flask
+    if settings.trusted_proxies:
+        # The client's address and scheme as the trusted proxies saw them (the Host header they pass on).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     return app
 
 

@@ -75,6 +75,10 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
+    # Reverse proxies in front whose X-Forwarded-For and -Proto to believe (0: none, the client
+    # talks to us directly). Behind one nginx, 1: client addresses then throttle and audit per
+    # client, not per proxy. Never more than there are, or clients choose their own address.
+    trusted_proxies: int = 0
     instance_path: str = "instance"
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -143,6 +147,8 @@ def _validate(settings: Settings) -> Settings:
     for name in ("session_lifetime", "session_idle", "invitation_ttl", "token_ttl"):
         if getattr(settings, name) <= timedelta(0):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if not 0 <= settings.trusted_proxies <= 5:
+        raise ConfigError("IDGATE_TRUSTED_PROXIES must be between 0 and 5")
     if settings.saml_clock_skew > SAML_MAX_CLOCK_SKEW:
         raise ConfigError("IDGATE_SAML_CLOCK_SKEW must be 5m or less")
     return replace(settings, **changes)

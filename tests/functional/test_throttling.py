@@ -169,3 +169,21 @@ def test_other_spellings_of_one_address_share_its_budget(app, auth, db):
     assert auth.login("zoe\u0308@b\u00fccher.example", WRONG).status_code == 401  # NFD
     assert from_address(app, "198.51.100.30").login("Zo\u00eb@xn--bcher-kva.example", WRONG).status_code == 401
     assert from_address(app, "198.51.100.31").login(user.email, WRONG).status_code == 429
+
+
+class TestBehindAProxy:
+    """Behind a proxy every request comes from its address: the client's is in X-Forwarded-For."""
+
+    def _sign_in_failure_ip(self, app, db, forwarded_for: str) -> str:
+        user = member()
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = "10.0.0.2"  # the proxy
+        Auth(browser).login(user.email, WRONG, headers={"X-Forwarded-For": forwarded_for})
+        return audit(db, "login:failure")[-1].ip
+
+    @pytest.mark.settings(trusted_proxies=1)
+    def test_with_a_trusted_proxy_the_client_address_is_audited_and_throttled(self, app, db):
+        assert self._sign_in_failure_ip(app, db, "203.0.113.9") == "203.0.113.9"
+
+    def test_by_default_a_client_cannot_choose_its_address(self, app, db):
+        assert self._sign_in_failure_ip(app, db, "203.0.113.9") == "10.0.0.2"
