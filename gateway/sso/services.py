@@ -6,6 +6,8 @@ means here (provisioning, membership, session).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -227,10 +229,31 @@ def route(db: Session, email_or_slug: str) -> str:
 
 # -- sign-in ---------------------------------------------------------------------------------
 
-def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime) -> str:
-    """Record the AuthnRequest server-side under an opaque RelayState; returns the IdP URL."""
+def _browser_tag(nonce: str, browser: str) -> str:
+    return hmac.new(browser.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _relay_state(browser: str | None) -> str:
+    """An opaque RelayState; tied to the starting browser's key when it has one (`nonce.tag`)."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_browser_tag(nonce, browser)}" if browser else nonce
+
+
+def started_in(relay_state: str, browser: str | None) -> bool:
+    """Whether the browser holding `browser` started the sign-in `relay_state` names."""
+    nonce, _, tag = relay_state.partition(".")
+    return bool(browser and tag) and hmac.compare_digest(tag, _browser_tag(nonce, browser))
+
+
+def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime,
+                browser: str | None = None) -> str:
+    """Record the AuthnRequest server-side under an opaque RelayState; returns the IdP URL.
+
+    `browser` is the starting browser's key (see views.BROWSER_COOKIE): the answer must come
+    back from the same browser.
+    """
     connection = connection_of(db, slug)
-    relay_state = secrets.token_urlsafe(24)
+    relay_state = _relay_state(browser)
     url, request_id = saml_sp.start_login(service_provider(settings, slug), identity_provider(connection),
                                           relay_state)
     db.add(SamlLoginRequest(relay_state=relay_state, request_id=request_id, connection_id=connection.id,
@@ -288,9 +311,13 @@ def _replay_guard(db: Session, issuer: str):
 
 def finish_login(
     db: Session, slug: str, *, saml_response: str | None, relay_state: str | None, actor: Actor,
-    settings: Settings, now: datetime,
+    settings: Settings, now: datetime, browser: str | None = None, bind_to_browser: bool = False,
 ) -> SsoSignIn:
     """The ACS: validate, provision just in time, start a session.
+
+    With `bind_to_browser`, an answer to a sign-in we started must come from the browser that
+    started it (`browser`, its key): otherwise someone could have another person's browser post
+    an answer for their own account, and sign it in as themselves (login CSRF).
 
     :raise SsoRejected: a protocol check failed (code names it).
     :raise ProvisioningDenied: deactivated, an account this IdP does not own, or (ConcurrentSignIn, 409)
@@ -298,6 +325,9 @@ def finish_login(
     """
     connection = connection_of(db, slug)
     pending = _claim_login_request(db, connection, relay_state, now)
+    if pending and bind_to_browser and not started_in(relay_state, browser):
+        raise SsoRejected("This sign-in was started in another browser. Start it again here.",
+                          code="started_elsewhere")
     try:
         assertion = saml_sp.consume(
             service_provider(settings, slug), identity_provider(connection), saml_response,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
@@ -21,6 +23,8 @@ bp = Blueprint("sso", __name__)
 
 # The IdP's answer is one large form field: allowed up to this size on the ACS only.
 ACS_MAX_FIELD_BYTES = 256 * 1024
+# A random key of the browser that starts an SSO sign-in (services.started_in).
+BROWSER_COOKIE = "idgate_sso_browser"
 
 
 class SsoForm(FlaskForm):
@@ -37,9 +41,20 @@ def metadata(slug: str):
 
 @bp.get("/saml/<slug>/login")
 def login(slug: str):
+    # On https, a key of this browser's travels with the IdP's cross-site POST (SameSite=None needs
+    # Secure, so plain http deployments go without): the ACS then takes answers from this browser only.
+    browser = (request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)) if _binding() else None
     url = services.start_login(get_session(), slug, next_url=request.args.get("next"), settings=settings(),
-                               now=now())
-    return redirect(url, 302)
+                               now=now(), browser=browser)
+    response = redirect(url, 302)
+    if browser:
+        response.set_cookie(BROWSER_COOKIE, browser, max_age=int(services.LOGIN_REQUEST_TTL.total_seconds()),
+                            path="/saml/", secure=True, httponly=True, samesite="None")
+    return response
+
+
+def _binding() -> bool:
+    return settings().secure_cookies
 
 
 @bp.post("/saml/<slug>/acs")
@@ -48,7 +63,8 @@ def acs(slug: str):
     try:
         result = services.finish_login(db, slug, saml_response=request.form.get("SAMLResponse"),
                                        relay_state=request.form.get("RelayState"), actor=actor_from_request(),
-                                       settings=settings(), now=now())
+                                       settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE),
+                                       bind_to_browser=_binding())
     except (services.SsoRejected, ProvisioningDenied) as exc:
         # Nothing of the refused sign-in is kept but the audit row that says why.
         db.rollback()

@@ -343,3 +343,36 @@ def test_a_signed_session_index_too_long_to_keep_is_refused(acme, browser, refus
     request = browser.start()
     answer = browser.answer(request, session_index="s" * 300)
     assert b"SessionIndex" in refused(answer, request["relay_state"]).data
+
+
+# -- login CSRF: an answer for someone's own account, posted from another person's browser ---------
+
+@pytest.mark.settings(base_url="https://id.example.com")
+class TestBoundToTheStartingBrowser:
+    """On https a key of the starting browser travels with the IdP's POST (SameSite=None; Secure)."""
+
+    def test_the_browser_that_started_the_sign_in_finishes_it(self, acme, browser):
+        assert browser.sign_in().status_code == 303
+
+    def test_the_key_cookie_travels_cross_site_and_only_to_saml_paths(self, acme, client):
+        cookie = client.get("/saml/acme/login").headers["Set-Cookie"]
+        assert cookie.startswith("idgate_sso_browser=") and "Path=/saml/" in cookie
+        assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=None"))
+
+    def test_an_answer_posted_from_another_browser_is_refused(self, acme, browser, app, idp, db):
+        request = browser.start()  # the attacker's own sign-in
+        answer = browser.answer(request, name_id="mallory@acme.example.com")
+        victim = Browser(app.test_client(), idp)
+
+        response = victim.post(answer, request["relay_state"])
+
+        assert response.status_code == 400 and b"started in another browser" in response.data
+        assert victim.client.get("/auth/verify").status_code == 401
+        assert db.scalar(select(User).where(User.email == "mallory@acme.example.com")) is None
+
+    def test_a_relay_state_with_its_tag_changed_is_refused(self, acme, browser):
+        request = browser.start()
+        nonce, _, tag = request["relay_state"].partition(".")
+        forged = f"{nonce}.{'0' * len(tag)}"
+        response = browser.post(browser.answer(request), forged)
+        assert response.status_code == 400
