@@ -23,8 +23,9 @@ bp = Blueprint("sso", __name__)
 
 # The IdP's answer is one large form field: allowed up to this size on the ACS only.
 ACS_MAX_FIELD_BYTES = 256 * 1024
-# A random key of the browser that starts an SSO sign-in (services.started_in).
-BROWSER_COOKIE = "idgate_sso_browser"
+# A random key of the browser that starts an SSO sign-in (services.started_in). __Host-: only this
+# host can set it (Secure, Path=/, no Domain), so a sibling subdomain cannot plant its own key.
+BROWSER_COOKIE = "__Host-idgate_sso"
 
 
 class SsoForm(FlaskForm):
@@ -49,7 +50,7 @@ def login(slug: str):
     response = redirect(url, 302)
     if browser:
         response.set_cookie(BROWSER_COOKIE, browser, max_age=int(services.LOGIN_REQUEST_TTL.total_seconds()),
-                            path="/saml/", secure=True, httponly=True, samesite="None")
+                            path="/", secure=True, httponly=True, samesite="None")
     return response
 
 

@@ -354,9 +354,9 @@ class TestBoundToTheStartingBrowser:
     def test_the_browser_that_started_the_sign_in_finishes_it(self, acme, browser):
         assert browser.sign_in().status_code == 303
 
-    def test_the_key_cookie_travels_cross_site_and_only_to_saml_paths(self, acme, client):
+    def test_the_key_cookie_travels_cross_site_and_no_other_host_can_set_it(self, acme, client):
         cookie = client.get("/saml/acme/login").headers["Set-Cookie"]
-        assert cookie.startswith("idgate_sso_browser=") and "Path=/saml/" in cookie
+        assert cookie.startswith("__Host-idgate_sso=") and "Path=/" in cookie and "Domain" not in cookie
         assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=None"))
 
     def test_an_answer_posted_from_another_browser_is_refused(self, acme, browser, app, idp, db):
