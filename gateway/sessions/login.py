@@ -69,8 +69,8 @@ def _hold_restricted_sessions():
     """A temporary password opens /password/change and /logout, nothing else."""
     # JSON endpoints answer for themselves: /auth/verify and the API refuse a restricted session
     # with a 401 their callers understand, where a redirect to an HTML form would mean nothing.
-    if request.endpoint in _RESTRICTED_ALLOWED or wants_json():
-        return None
+    if request.endpoint in _RESTRICTED_ALLOWED or wants_json() or request.routing_exception is not None:
+        return None  # (a request that matched no route, or came with a Host no URL can be built for, fails anyway)
     ctx = signed_in_context()
     if ctx is not None and ctx.restricted:
         return redirect(url_for("accounts.change_password", next=_where_they_were_going()))

@@ -13,7 +13,7 @@ from gateway.errors import BadRequest
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import COOKIE_NAME
 from gateway.sso.keys import sp_keypair
-from tests.conftest import STRONG_PASSWORD, bearer, csrf_token
+from tests.conftest import STRONG_PASSWORD, Auth, bearer, csrf_token
 from tests.factories import member
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -358,6 +358,19 @@ def test_introspection_with_credentials_that_cannot_be_read_is_a_401(client, hea
 def test_an_odd_host_header_is_never_a_500(client, host, path):
     # Werkzeug refuses some (400), IDNA cannot encode others: the error page must still be made.
     assert client.get(path, environ_overrides={"HTTP_HOST": host}).status_code < 500
+
+
+@pytest.mark.parametrize("host", ["a" * 1000, "localhost\x00"])
+def test_an_odd_host_header_with_a_temporary_password_session_is_never_a_500(app, db, host):
+    from tests.factories import UserFactory
+
+    user = UserFactory(email="temp@example.com", must_change_password=True)
+    member(user=user)
+    db.flush()
+    browser = app.test_client()
+    Auth(browser).login("temp@example.com")  # the restricted session: every page redirects to the change
+    # As a bearer token: the test client keeps cookies to their host.
+    assert browser.get("/account", headers=bearer(browser), environ_overrides={"HTTP_HOST": host}).status_code < 500
 
 
 
