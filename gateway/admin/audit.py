@@ -20,9 +20,9 @@ from gateway.params import row_id
 PAGE = 100
 
 
-def _filters():
-    args = request.args
-    return audit.parse_filters(args.get("actor"), args.get("action"), args.get("since"), args.get("until"))
+def _filters(values=None):
+    values = request.args if values is None else values
+    return audit.parse_filters(values.get("actor"), values.get("action"), values.get("since"), values.get("until"))
 
 
 @bp.get("/audit")
@@ -38,15 +38,16 @@ def audit_log():
                            filters=request.args, actions=[a.value for a in AuditAction])
 
 
-@bp.get("/audit/export")
+@bp.post("/audit/export")
 @login_required
 def audit_export():
+    # A POST behind the CSRF check: the export is itself recorded in the log.
     scope = admin_scope(current_user.ctx, actor_from_request())
-    fmt = request.args.get("format", "csv")
+    fmt = request.form.get("format", "csv")
     if fmt not in ("csv", "json"):
         raise BadRequest("Export as format=csv or format=json.", code="bad_format")
     db = get_session()
-    events = audit.query(db, scope.org_id, _filters(), limit=None)
+    events = audit.query(db, scope.org_id, _filters(request.form), limit=None)
     audit.record(db, scope.actor, AuditAction.AUDIT_EXPORT, now=now(), org_id=scope.org_id,
                  format=fmt, events=len(events))
     if fmt == "json":

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.conftest import STRONG_PASSWORD, Auth, bearer
+from tests.conftest import STRONG_PASSWORD, Auth, bearer, csrf_token
 from tests.factories import MembershipFactory
 
 
@@ -47,20 +47,37 @@ def test_filters_by_actor_action_and_time(app, client, db, signed_in_admin, cloc
     assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_filter"
 
 
+def _export(client, **form):
+    return client.post("/admin/audit/export", data={"csrf_token": csrf_token(client, "/admin/audit"), **form})
+
+
 def test_exports_csv_and_json_and_the_export_itself_is_recorded(client, db, signed_in_admin):
-    csv_export = client.get("/admin/audit/export?format=csv")
+    csv_export = _export(client, format="csv")
     assert csv_export.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(csv_export.get_data(as_text=True))))
     assert rows[-1]["action"] == "login:success"
-    json_export = client.get("/admin/audit/export?format=json").json
+    json_export = _export(client, format="json").json
     assert json_export[0]["action"] == "audit:export"
-    assert client.get("/admin/audit/export?format=xml").status_code == 400
+    assert _export(client, format="xml").status_code == 400
+
+
+def test_the_export_keeps_the_pages_filters(client, db, signed_in_admin):
+    page = client.get("/admin/audit?action=login:success").get_data(as_text=True)
+    assert 'name="action" value="login:success"' in page
+    exported = _export(client, format="json", action="login:success").json
+    assert {event["action"] for event in exported} == {"login:success"}
+
+
+def test_an_export_wants_a_post_with_a_csrf_token(client, signed_in_admin):
+    # It writes an audit row: no other site may make an admin's browser do that with a link.
+    assert client.get("/admin/audit/export?format=csv").status_code == 405
+    assert client.post("/admin/audit/export", data={"format": "csv"}).status_code == 400
 
 
 def test_csv_cells_cannot_smuggle_spreadsheet_formulas(app, client, db, signed_in_admin):
     Auth(app.test_client()).login("=HYPERLINK(\"http://evil\")@example.com", STRONG_PASSWORD)
     MembershipFactory(org=signed_in_admin.org, user__email="plain@example.com")
-    body = client.get("/admin/audit/export?format=csv").get_data(as_text=True)
+    body = _export(client, format="csv").get_data(as_text=True)
     assert ",=" not in body
 
 
@@ -70,6 +87,8 @@ def test_the_audit_page_shows_who_did_what(client, signed_in_admin):
 
 
 def test_no_route_can_change_or_delete_audit_events(app):
+    # Every audit route reads; the console's export is a POST for its CSRF check, and adds only its own event.
     for rule in app.url_map.iter_rules():
         if "audit" in rule.rule:
-            assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
+            posts = {"POST"} if rule.endpoint == "admin.audit_export" else set()
+            assert rule.methods <= {"GET", "HEAD", "OPTIONS"} | posts, rule
