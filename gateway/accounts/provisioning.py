@@ -40,7 +40,7 @@ class ExternalIdentity:
 
 class Action(StrEnum):
     AUTH = "auth"        # already linked to this organization's IdP: sign in
-    LINK = "link"        # a member of this organization only, on a declared domain: link, then sign in
+    LINK = "link"        # a member of this organization, on a declared domain: link, then sign in
     ENROLL = "enroll"    # nobody has this email, and it is this IdP's to vouch for: create an SSO-only user
     DENY = "deny"
 
@@ -80,9 +80,6 @@ class ProvisioningDenied(GatewayError):
         "deactivated": "Your membership in this organization is deactivated. Ask an admin.",
         "account_exists": ("An account with this email already exists and is not linked to this identity "
                            "provider. Sign in the way you usually do, or ask an admin."),
-        "member_elsewhere": ("An account with this email also belongs to another organization, so this "
-                             "identity provider cannot take it over. Sign in the way you usually do, or ask "
-                             "an admin."),
         "foreign_domain": ("This identity provider does not answer for that email's domain. Ask an admin to "
                            "declare the domain for it."),
         "no_email": "The identity provider did not send an email address.",
@@ -122,8 +119,7 @@ _CANDIDATES = union_all(
         _identities.c.subject == bindparam("subject")),
     _standing(False).where(_users.c.email == bindparam("email")),
 )
-_ELSEWHERE = select(_members.c.id).where(_members.c.user_id == bindparam("user_id"),
-                                         _members.c.org_id != bindparam("org_id")).limit(1)
+
 _NEW_USER = insert(_users).returning(_users.c.id)
 _NEW_IDENTITY = insert(_identities)
 _NEW_MEMBERSHIP = insert(_members)
@@ -141,13 +137,12 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
 
     An email that already belongs to a password user, or to a user of another
     organization's IdP, is not taken over: only a user already linked to this
-    organization's IdP (issuer + NameID), or a member of this organization and
-    of no other whose email is on a domain the organization declared for its
-    IdP, signs in. (Whoever controls an IdP linked to an account can sign in as
-    it everywhere it is a member; linking must not hand another organization's
-    members to it.) A new account is made only for an email on a declared
-    domain, or, where the organization declared none, on a domain no other
-    organization declared (`declared_elsewhere(domain)`).
+    organization's IdP (issuer + NameID), or a member of this organization whose
+    email is on a domain the organization declared for its IdP, signs in. (What
+    such a sign-in opens is this organization only: its session cannot switch to
+    another, see sessions.switch_org.) A new account is made only for an email on
+    a declared domain, or, where the organization declared none, on a domain no
+    other organization declared (`declared_elsewhere(domain)`).
     """
     email, problem = _normalized(identity.email)
     candidates = core_execute(db, _CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
@@ -169,8 +164,6 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
         return Decision(Action.DENY, found, "account_exists")
     if found.status != MemberStatus.ACTIVE:
         return Decision(Action.DENY, found, "deactivated")
-    if db.execute(_ELSEWHERE, {"user_id": found.user_id, "org_id": identity.org_id}).first() is not None:
-        return Decision(Action.DENY, found, "member_elsewhere")
     return Decision(Action.LINK, found)
 
 

@@ -16,7 +16,7 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
-from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, NotFound, PolicyViolation
+from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound, PolicyViolation
 from gateway.orgs import services as orgs
 from gateway.orgs.models import MemberStatus, Membership, Organization, Role
 from gateway.sessions import services as sessions
@@ -234,6 +234,12 @@ def sign_out(db: Session, *, session_id: int, actor: Actor, now: datetime) -> No
 
 
 
+class SsoSessionPinned(Forbidden):
+    code = "sso_session"
+    message = ("You signed in through your organization's single sign-on, which vouches for that organization "
+               "only. Sign out, then sign in to the other one the way it asks.")
+
+
 def switch_organization(db: Session, *, user_id: int, session_id: int, org_slug: str, actor: Actor,
                         now: datetime) -> None:
     """Work in another of the user's organizations without signing out.
@@ -247,7 +253,8 @@ def switch_organization(db: Session, *, user_id: int, session_id: int, org_slug:
     )
     if membership is None:
         raise NotFound("You are not an active member of that organization.", code="not_a_member")
-    sessions.switch_org(db, session_id, membership.org_id)
+    if not sessions.switch_org(db, session_id, membership.org_id):
+        raise SsoSessionPinned()
     db.execute(update(User).where(User.id == user_id).values(last_org_id=membership.org_id))
     record(db, actor, AuditAction.MEMBER_SWITCH_ORG, now=now, org_id=membership.org_id,
            target_id=user_id, target_email=actor.email, from_org_id=actor.org_id)

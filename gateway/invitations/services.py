@@ -246,7 +246,8 @@ def accept_with_password(
 def accept_signed_in(
     db: Session, code: str, *, email: str, session: sessions.SessionContext, actor: Actor, now: datetime,
 ) -> Membership:
-    """The signed-in holder of the invited address joins; their session moves to the new organization.
+    """The signed-in holder of the invited address joins; their session moves to the new organization
+    (unless it was started through an IdP, which vouches for its own organization only).
 
     :raise InvitationInvalid, EmailMismatch: also when the session belongs to someone else.
     """

@@ -145,9 +145,16 @@ def _touch(session: UserSession, user: User, *, settings: Settings, now: datetim
     user.last_seen_at = now
 
 
-def switch_org(db: Session, session_id: int, org_id: int) -> None:
-    """Point a session at another organization; resolve() checks the membership on every request."""
-    db.execute(update(UserSession).where(UserSession.id == session_id).values(org_id=org_id))
+def switch_org(db: Session, session_id: int, org_id: int) -> bool:
+    """Point a session at another organization; resolve() checks the membership on every request.
+
+    A session started through an organization's IdP stays in that organization (False): the IdP
+    vouches for its own organization only. Whoever controls an IdP must not reach, through an
+    account it is linked to, any other organization that account belongs to.
+    """
+    return db.execute(update(UserSession).where(
+        UserSession.id == session_id, or_(UserSession.sso_org_id.is_(None), UserSession.sso_org_id == org_id),
+    ).values(org_id=org_id)).rowcount == 1
 
 
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts import provisioning
+from gateway.accounts.emails import normalize_email
 from gateway.accounts.services import SignIn
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
@@ -174,10 +175,7 @@ def configure(
         _attribute_name(value, field) for value, field in ((group_attribute, "group_attribute"),
                                                             (email_attribute, "email_attribute"),
                                                             (name_attribute, "name_attribute")))
-    domains = _clean_list(email_domains, "email_domains", lower=True)
-    for domain in domains:
-        if "." not in domain or "@" in domain or len(domain) > 253:
-            raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
+    domains = sorted({_ascii_domain(domain) for domain in _clean_list(email_domains, "email_domains", lower=True)})
     for other in db.scalars(select(SamlConnection).where(SamlConnection.org_id != org_id)):
         taken = set(domains) & set(other.email_domains or [])
         if taken:
@@ -204,6 +202,20 @@ def configure(
     return connection
 
 
+def _ascii_domain(domain: str) -> str:
+    """A domain as normalized email addresses carry it (IDNA, lowercase): `bücher.example` is
+    declared, and compared, as `xn--bcher-kva.example`.
+
+    :raise BadRequest: not a domain name.
+    """
+    if "@" in domain or "." not in domain or len(domain) > 253:
+        raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
+    try:
+        return normalize_email(f"postmaster@{domain}").rsplit("@", 1)[1]
+    except BadRequest:
+        raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain") from None
+
+
 def _declared_elsewhere(db: Session, org_id: int, domain: str) -> bool:
     """Whether another organization declared `domain` for its IdP (asked only of first sign-ins where
     this organization declared none)."""
@@ -218,7 +230,10 @@ def route(db: Session, email_or_slug: str) -> str:
     """
     value = (email_or_slug or "").strip().lower()
     if "@" in value:
-        domain = value.rsplit("@", 1)[-1]
+        try:
+            domain = _ascii_domain(value.rsplit("@", 1)[-1])
+        except BadRequest:
+            domain = None
         for connection in db.scalars(select(SamlConnection)):
             if domain in (connection.email_domains or []):
                 return db.get(Organization, connection.org_id).slug

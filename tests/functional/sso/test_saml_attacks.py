@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway import create_app, housekeeping
 from gateway.accounts.models import User
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, bearer, csrf_token
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.functional.sso.conftest import Browser, b64, connect
 from tests.helpers.idp import TestIdP
@@ -315,19 +315,38 @@ def test_copying_our_idps_entity_id_signs_in_none_of_our_people(acme, evil, brow
     assert not _signed_in(attacker)
 
 
-def test_an_idp_cannot_take_over_a_member_who_also_belongs_elsewhere(evil, app, db, client, clock, other_idp):
-    # Evil invited someone from victim.example.com, then declared that domain for its own IdP.
+def _switch(browser, slug):
+    return browser.client.post("/account/switch", data={"csrf_token": csrf_token(browser.client, "/account"),
+                                                        "org": slug})
+
+
+def test_an_idp_session_stays_in_its_organization(evil, app, db, client, clock, other_idp):
+    # Evil invited someone from victim.example.com, then declared that domain for its own IdP:
+    # it may sign them in to Evil, and nowhere else they belong.
     home = OrganizationFactory(slug="home")
     victim = MembershipFactory(org=home, admin=True, user__email="vic@victim.example.com").user
     MembershipFactory(org=evil, user=victim)
     db.flush()
     connect(db, client, other_idp, evil, clock, email_domains=["victim.example.com"])
     attacker = Browser(app.test_client(), other_idp)
+    assert attacker.sign_in("evil", name_id="vic@victim.example.com").status_code == 303
 
-    response = attacker.sign_in("evil", name_id="vic@victim.example.com")
+    refused = _switch(attacker, "home")
 
-    assert response.status_code == 403 and b"also belongs to another organization" in response.data
-    assert not _signed_in(attacker)
+    assert refused.status_code == 403 and b"vouches for that organization only" in refused.data
+    assert attacker.client.get("/auth/verify?org=home").status_code == 403
+    assert attacker.client.get("/auth/verify").headers["X-Auth-Org"] == "evil"
+    assert attacker.client.get("/api/v1/orgs/home/users", headers=bearer(attacker.client)).status_code == 404
+
+
+def test_a_link_made_before_joining_another_organization_opens_only_its_own(acme, browser, app, db):
+    assert browser.sign_in().status_code == 303  # ann, linked to acme's IdP
+    ann = db.scalar(select(User).where(User.email == "ann@acme.example.com"))
+    MembershipFactory(org=OrganizationFactory(slug="later"), user=ann, admin=True)  # joins elsewhere later
+    db.flush()
+    again = Browser(app.test_client(), browser.idp)
+    assert again.sign_in().status_code == 303
+    assert _switch(again, "later").status_code == 403
 
 
 def test_an_idp_cannot_enroll_an_address_outside_its_declared_domains(acme, browser, db):
@@ -376,3 +395,14 @@ class TestBoundToTheStartingBrowser:
         forged = f"{nonce}.{'0' * len(tag)}"
         response = browser.post(browser.answer(request), forged)
         assert response.status_code == 400
+
+
+def test_a_domain_declared_in_unicode_is_held_in_the_form_emails_carry(evil, db, client, clock, idp, other_idp, app):
+    # Declared as typed (bücher.example), emails normalize to xn--bcher-kva.example: both must be one domain.
+    owner = OrganizationFactory(slug="owner")
+    db.flush()
+    connect(db, client, idp, owner, clock, email_domains=["bücher.example"])
+    connect(db, client, other_idp, evil, clock, email_domains=[])
+    squatter = Browser(app.test_client(), other_idp)
+    assert squatter.sign_in("evil", name_id="ceo@bücher.example").status_code == 403  # foreign_domain
+    assert Browser(app.test_client(), idp).sign_in("owner", name_id="ann@bücher.example").status_code == 303

@@ -116,14 +116,14 @@ class TestDecide:
 
         assert (decision.action, decision.reason) == (Action.DENY, "account_exists")
 
-    def test_a_member_who_also_belongs_elsewhere_is_not_linked(self, db, org):
-        # Linking would hand this IdP their other organizations too.
+    def test_a_member_who_also_belongs_elsewhere_is_linked_here(self, db, org):
+        # (Their SSO session then stays in this organization: sessions.switch_org.)
         user = MembershipFactory(org=org, user__email="ada@acme.example.com").user
         MembershipFactory(user=user, admin=True)
 
         decision = decide(db, identity(org))
 
-        assert (decision.action, decision.reason) == (Action.DENY, "member_elsewhere")
+        assert decision.action == Action.LINK and decision.found.user_id == user.id
 
     def test_nobody_is_enrolled_on_a_domain_the_organization_did_not_declare(self, db, org):
         decision = decide(db, identity(org, email="ceo@other.example.com"))
