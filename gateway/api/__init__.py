@@ -36,11 +36,12 @@ def json_body() -> dict:
     """The request's JSON object. :raise BadRequest: if it is not one, or not text we can keep."""
     try:
         data = request.get_json(silent=True)
-    except RecursionError:  # nested thousands deep: no object of ours looks like that
-        data = None
+        encodable = isinstance(data, dict) and _encodable(data)
+    except RecursionError:  # nested hundreds deep: no object of ours looks like that
+        data, encodable = None, False
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
-    if not _encodable(data):
+    if not encodable:
         raise BadRequest("The body holds text that is not valid Unicode (a lone surrogate escape).",
                          code="invalid_json")
     return data

@@ -55,7 +55,7 @@ def login(slug: str):
 
 
 def _binding() -> bool:
-    return settings().secure_cookies
+    return settings().base_scheme == "https"  # where browsers keep a SameSite=None; Secure cookie
 
 
 @bp.post("/saml/<slug>/acs")

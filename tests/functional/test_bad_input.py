@@ -376,7 +376,8 @@ def test_an_odd_host_header_with_a_temporary_password_session_is_never_a_500(app
 
 class TestHostileJson:
     @pytest.mark.parametrize("body", ['{"email": "\\ud800@example.com"}', '{"\\udfff": 1}',
-                                      '{"email": ' + "[" * 5000 + "]" * 5000 + "}"])
+                                      '{"email": ' + "[" * 5000 + "]" * 5000 + "}",
+                                      '{"email": ' + "[" * 600 + "]" * 600 + "}"])
     def test_a_body_we_cannot_keep_is_a_400(self, client, signed_in_admin, body):
         response = client.post(f"/api/v1/orgs/{signed_in_admin.org.slug}/invitations", data=body,
                                content_type="application/json", headers=bearer(client))
