@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import ratelimit_storage
 from gateway.db import transaction
+from gateway.mail import outbox
 from gateway.metrics import HOUSEKEEPING_DELETED
 from gateway.sessions import services as sessions
 from gateway.sso import services as sso
@@ -42,6 +43,7 @@ class Purged:
     saml_requests: int
     saml_assertions: int
     rate_limit_counters: int
+    delivered_mail: int  # marked sent by instances of the previous release during a rolling upgrade
 
 
 def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
@@ -56,6 +58,7 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
         saml_requests=requests,
         saml_assertions=assertions,
         rate_limit_counters=ratelimit_storage.delete_expired(db, before=epoch_now - MARGIN.total_seconds()),
+        delivered_mail=outbox.delete_delivered(db),
     )
 
 

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.mail.models import OutboxMessage
@@ -36,6 +36,11 @@ def enqueue(db: Session, *, recipient: str, subject: str, body: str, now: dateti
     return message
 
 
+def delete_delivered(db: Session) -> int:
+    """Delete mail an instance of the previous release marked sent (it kept delivered rows)."""
+    return db.execute(delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None))).rowcount
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … capped at an hour."""
     # Cap before building the timedelta: 30 s · 2**42 is beyond what a timedelta holds, and an
@@ -44,7 +49,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def backlog(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(OutboxMessage))
+    return db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
 
 
 class Transport:
@@ -81,7 +86,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
     """
     sent = failed = 0
     with make_session() as db:
-        query = select(OutboxMessage.id)
+        query = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
         if due_only:
             query = query.where(OutboxMessage.next_attempt_at <= now())
         due = list(db.scalars(query.order_by(OutboxMessage.id).limit(BATCH)))
@@ -89,7 +94,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
         with make_session() as db, db.begin():
             # SKIP LOCKED: two instances delivering at once never send one message twice.
             message = db.scalar(
-                select(OutboxMessage).where(OutboxMessage.id == message_id)
+                select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
                 .with_for_update(skip_locked=True)
             )
             if message is None:

@@ -1,14 +1,16 @@
-"""Delivered mail leaves the outbox: no sent_at, and what was sent already goes.
+"""Delivered mail leaves the outbox: what was sent already goes.
 
 A delivered message's body may hold a magic link, whose code the database
-otherwise keeps only as a hash. The outbox now holds only mail still waiting.
+otherwise keeps only as a hash. From this release on, delivery deletes the row.
+`sent_at` stays for one release, unused by the new code, so that instances of
+the older one keep working during a rolling upgrade (housekeeping deletes what
+they send meanwhile).
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 19:30:00
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '0008'
@@ -19,12 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL")
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_sent_at'))
-        batch_op.drop_column('sent_at')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f('ix_outbox_sent_at'), ['sent_at'], unique=False)
+    pass  # the delivered mail is gone, as intended
