@@ -117,6 +117,9 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=MAX_FIELD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the browser session instead of a clock
+        # The token is the check. Flask-WTF's extra Referer match on https would refuse the invitation
+        # page's forms, which send no Referer (its URL is a secret: Referrer-Policy no-referrer).
+        WTF_CSRF_SSL_STRICT=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.config.update(settings.extra)

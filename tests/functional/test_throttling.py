@@ -187,3 +187,11 @@ class TestBehindAProxy:
 
     def test_by_default_a_client_cannot_choose_its_address(self, app, db):
         assert self._sign_in_failure_ip(app, db, "203.0.113.9") == "10.0.0.2"
+
+    @pytest.mark.settings(trusted_proxies=1)
+    def test_forms_behind_a_tls_proxy_need_no_referer(self, app, db):
+        # The invitation page sends none (its URL is a secret); the CSRF token is the check.
+        user = member()
+        browser = app.test_client()
+        response = Auth(browser).login(user.email, headers={"X-Forwarded-Proto": "https"})
+        assert response.status_code == 303
