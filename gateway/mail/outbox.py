@@ -36,6 +36,22 @@ def enqueue(db: Session, *, recipient: str, subject: str, body: str, now: dateti
     return message
 
 
+# Mail not delivered by then is dropped: an invitation in it is long dead (and its link need not
+# wait in the database any longer), and a notice that late has lost its point.
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+def drop_undeliverable(db: Session, *, now: datetime) -> int:
+    """Delete mail queued more than GIVE_UP_AFTER ago and still not delivered; each is logged."""
+    stale = list(db.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
+                                                        OutboxMessage.created_at < now - GIVE_UP_AFTER)))
+    for message in stale:
+        log.warning("mail to %s given up after %d attempts: %r (%s)", message.recipient, message.attempts,
+                    message.subject, message.last_error)
+        db.delete(message)
+    return len(stale)
+
+
 def delete_delivered(db: Session) -> int:
     """Delete mail an instance of the previous release marked sent (it kept delivered rows)."""
     return db.execute(delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None))).rowcount

@@ -183,3 +183,19 @@ def test_mail_an_older_instance_marked_sent_goes_and_waiting_mail_stays(db, cloc
     db.flush()
     assert purge().delivered_mail == 1
     assert _ids(db, OutboxMessage) == {waiting.id}
+
+
+def test_mail_still_undelivered_after_three_days_is_given_up_and_logged(db, clock, purge, caplog):
+    from gateway.mail import outbox
+    from gateway.mail.models import OutboxMessage
+
+    stale = outbox.enqueue(db, recipient="gone@example.com", subject="You are invited", body="…/invite/code",
+                           now=clock.now())
+    clock.advance(days=2)
+    recent = outbox.enqueue(db, recipient="b@example.com", subject="Removed", body="Bye", now=clock.now())
+    clock.advance(days=1, seconds=1)
+    db.flush()
+    with caplog.at_level(logging.WARNING, logger="idgate.mail"):
+        assert purge().undeliverable_mail == 1
+    assert _ids(db, OutboxMessage) == {recent.id} and stale.id not in _ids(db, OutboxMessage)
+    assert "gone@example.com" in caplog.text and "given up" in caplog.text
