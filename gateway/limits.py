@@ -15,40 +15,37 @@ from gateway.db import get_session
 from gateway.errors import BadRequest, discard_transaction, error_response
 
 
-def _account_key() -> str:
-    return "account:" + _account_of(request.form.get("email", ""))
-
-
-def _account_of(typed: str) -> str:
-    # The account's own normal form where the text is an address (so that other spellings of one
-    # address, NFD or an IDN domain, share one budget), else a cheap key that never fails.
-    try:
-        return normalize_email(typed)
-    except BadRequest:
-        return loose_email_key(typed)
-
-
 SSO_STARTS_PER_ADDRESS = "120 per minute"
 
 
-def _signed_in_account_key() -> str:
+def _typed_address() -> str | None:
+    """The email field in its account's normal form (so that NFD or IDN spellings of one address are
+    one account); None when the text is not an address (a password typed into it, say)."""
+    try:
+        return normalize_email(request.form.get("email", ""))
+    except BadRequest:
+        return None
+
+
+def _signed_in_email() -> str | None:
     from gateway.sessions.login import signed_in_context
 
     ctx = signed_in_context()
-    return "account:" + ctx.email if ctx else "address:" + get_remote_address()
+    return ctx.email if ctx else None
+
+
+def _account_key() -> str:
+    return "account:" + (_typed_address() or loose_email_key(request.form.get("email", "")))
+
+
+def _signed_in_account_key() -> str:
+    email = _signed_in_email()
+    return "account:" + email if email else "address:" + get_remote_address()
 
 
 def _throttled_account() -> str | None:
     """The account a throttled attempt was for, when there is a real address to name."""
-    if request.endpoint == "accounts.change_password":
-        from gateway.sessions.login import signed_in_context
-
-        ctx = signed_in_context()
-        return ctx.email if ctx else None
-    try:
-        return normalize_email(request.form.get("email", ""))
-    except BadRequest:
-        return None  # not an address (a password typed into the wrong field, say): not for the log
+    return _signed_in_email() if request.endpoint == "accounts.change_password" else _typed_address()
 
 
 def _failed(response) -> bool:

@@ -16,3 +16,16 @@ def row_id(value) -> int | None:
     except (TypeError, ValueError):  # also for digit strings beyond Python's conversion limit
         return None
     return number if 1 <= number <= MAX_ROW_ID else None
+
+
+def cursor(value) -> int | None:
+    """A paging cursor (the last row id of the previous page): None when absent.
+
+    :raise ValueError: present but not a row id.
+    """
+    if value in (None, ""):
+        return None
+    number = row_id(value)
+    if number is None:
+        raise ValueError(value)
+    return number

@@ -11,9 +11,9 @@ assertion itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import Callable
 
 from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -119,7 +119,6 @@ _CANDIDATES = union_all(
         _identities.c.subject == bindparam("subject")),
     _standing(False).where(_users.c.email == bindparam("email")),
 )
-
 _NEW_USER = insert(_users).returning(_users.c.id)
 _NEW_IDENTITY = insert(_identities)
 _NEW_MEMBERSHIP = insert(_members)

@@ -15,7 +15,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
 from gateway.orgs.access import admin_scope
-from gateway.params import row_id
+from gateway.params import cursor
 
 PAGE = 100
 
@@ -29,9 +29,10 @@ def _filters(values=None):
 @login_required
 def audit_log():
     scope = admin_scope(current_user.ctx, actor_from_request())
-    before = row_id(request.args["before"]) if request.args.get("before") else None
-    if request.args.get("before") and before is None:
-        raise BadRequest("That page cursor is not valid.", code="bad_cursor")
+    try:
+        before = cursor(request.args.get("before"))
+    except ValueError:
+        raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
     events = audit.query(get_session(), scope.org_id, _filters(), before=before, limit=PAGE + 1)
     next_before = events[PAGE - 1].id if len(events) > PAGE else None
     return render_template("admin/audit.html", events=events[:PAGE], next_before=next_before,
@@ -46,10 +47,7 @@ def audit_export():
     fmt = request.form.get("format", "csv")
     if fmt not in ("csv", "json"):
         raise BadRequest("Export as format=csv or format=json.", code="bad_format")
-    db = get_session()
-    events = audit.query(db, scope.org_id, _filters(request.form), limit=None)
-    audit.record(db, scope.actor, AuditAction.AUDIT_EXPORT, now=now(), org_id=scope.org_id,
-                 format=fmt, events=len(events))
+    events = audit.export(get_session(), scope.actor, scope.org_id, _filters(request.form), fmt=fmt, now=now())
     if fmt == "json":
         body, mimetype = json.dumps([audit.as_dict(e) for e in events], indent=1), "application/json"
     else:

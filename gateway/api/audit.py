@@ -6,11 +6,10 @@ from flask import Response, jsonify, request
 
 from gateway.api import bp, scope_for
 from gateway.audit import service as audit
-from gateway.audit.actions import AuditAction
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
-from gateway.params import row_id
+from gateway.params import cursor
 
 
 @bp.get("/orgs/<slug>/audit")
@@ -21,18 +20,14 @@ def audit_events(slug: str):
     fmt = args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("`format` is json or csv.", code="bad_format")
-    before = row_id(args["before"]) if args.get("before") else None
     try:
+        before = cursor(args.get("before"))
         limit = min(max(int(args.get("limit", 100)), 1), 1000)
     except ValueError:
-        limit = None
-    if limit is None or (args.get("before") and before is None):
-        raise BadRequest("`before` and `limit` must be numbers.", code="bad_filter")
+        raise BadRequest("`before` and `limit` must be numbers.", code="bad_filter") from None
     db = get_session()
     if fmt == "csv":
-        events = audit.query(db, scope.org_id, filters, limit=None)
-        audit.record(db, scope.actor, AuditAction.AUDIT_EXPORT, now=now(), org_id=scope.org_id,
-                     format="csv", events=len(events))
+        events = audit.export(db, scope.actor, scope.org_id, filters, fmt="csv", now=now())
         return Response(audit.to_csv(events), mimetype="text/csv")
     events = audit.query(db, scope.org_id, filters, before=before, limit=limit + 1)
     next_before = events[limit - 1].id if len(events) > limit else None

@@ -107,6 +107,14 @@ EXPORT_FIELDS = ("id", "occurred_at", "action", "actor_id", "actor_email", "targ
                  "ip", "user_agent", "details")
 
 
+def export(db: Session, actor: Actor, org_id: int, filters: AuditFilters, *, fmt: str,
+           now: datetime) -> list[AuditEvent]:
+    """Every event the filters select, for a download; the export is itself an event (recorded after)."""
+    events = query(db, org_id, filters, limit=None)
+    record(db, actor, AuditAction.AUDIT_EXPORT, now=now, org_id=org_id, format=fmt, events=len(events))
+    return events
+
+
 def as_dict(event: AuditEvent) -> dict:
     return {
         "id": event.id, "occurred_at": event.occurred_at.isoformat(), "action": event.action,

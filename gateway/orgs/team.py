@@ -12,7 +12,7 @@ from gateway.accounts.models import User
 from gateway.errors import BadRequest
 from gateway.orgs.access import AdminScope
 from gateway.orgs.models import MemberStatus, Membership, Role
-from gateway.params import row_id
+from gateway.params import cursor
 
 PAGE_SIZE = 50
 
@@ -71,11 +71,12 @@ def list_members(
         .order_by(Membership.id.desc())
         .limit(limit + 1)
     )
-    if after not in (None, ""):
-        cursor = row_id(after)
-        if cursor is None:
-            raise BadRequest("That page cursor is not valid.", code="bad_cursor")
-        query = query.where(Membership.id < cursor)
+    try:
+        after = cursor(after)
+    except ValueError:
+        raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
+    if after is not None:
+        query = query.where(Membership.id < after)
     if status_filter:
         query = query.where(Membership.status == status_filter)
     if role_filter:

@@ -176,11 +176,11 @@ def configure(
                                                             (email_attribute, "email_attribute"),
                                                             (name_attribute, "name_attribute")))
     domains = sorted({_ascii_domain(domain) for domain in _clean_list(email_domains, "email_domains", lower=True)})
-    for other in db.scalars(select(SamlConnection).where(SamlConnection.org_id != org_id)):
-        taken = set(domains) & set(other.email_domains or [])
-        if taken:
-            raise Conflict(f"Another organization declared {', '.join(sorted(taken))} for its identity provider.",
-                           code="domain_taken")
+    owners = _domain_owners(db)
+    taken = {domain for domain in domains if owners.get(domain, org_id) != org_id}
+    if taken:
+        raise Conflict(f"Another organization declared {', '.join(sorted(taken))} for its identity provider.",
+                       code="domain_taken")
     connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org_id))
     if connection is None:
         connection = SamlConnection(org_id=org_id, created_at=now)
@@ -208,19 +208,19 @@ def _ascii_domain(domain: str) -> str:
 
     :raise BadRequest: not a domain name.
     """
-    if "@" in domain or "." not in domain or len(domain) > 253:
-        raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
-    try:
-        return normalize_email(f"postmaster@{domain}").rsplit("@", 1)[1]
-    except BadRequest:
-        raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain") from None
+    if "@" not in domain and "." in domain and len(domain) <= 253:
+        try:
+            return normalize_email(f"postmaster@{domain}").rsplit("@", 1)[1]
+        except BadRequest:
+            pass
+    raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
 
 
-def _declared_elsewhere(db: Session, org_id: int, domain: str) -> bool:
-    """Whether another organization declared `domain` for its IdP (asked only of first sign-ins where
-    this organization declared none)."""
-    return any(domain in (domains or []) for domains in db.scalars(
-        select(SamlConnection.email_domains).where(SamlConnection.org_id != org_id)))
+def _domain_owners(db: Session) -> dict[str, int]:
+    """Every declared email domain, to the organization that declared it (one each: configure)."""
+    return {domain: org_id for org_id, domains in db.execute(select(SamlConnection.org_id,
+                                                                     SamlConnection.email_domains))
+            for domain in domains or []}
 
 
 def route(db: Session, email_or_slug: str) -> str:
@@ -234,9 +234,9 @@ def route(db: Session, email_or_slug: str) -> str:
             domain = _ascii_domain(value.rsplit("@", 1)[-1])
         except BadRequest:
             domain = None
-        for connection in db.scalars(select(SamlConnection)):
-            if domain in (connection.email_domains or []):
-                return db.get(Organization, connection.org_id).slug
+        owner = _domain_owners(db).get(domain)
+        if owner is not None:
+            return db.get(Organization, owner).slug
         raise NotFound("No single sign-on is set up for that email domain.", code="sso_not_configured")
     connection_of(db, value)
     return value
@@ -252,6 +252,12 @@ def _relay_state(browser: str | None) -> str:
     """An opaque RelayState; tied to the starting browser's key when it has one (`nonce.tag`)."""
     nonce = secrets.token_urlsafe(24)
     return f"{nonce}.{_browser_tag(nonce, browser)}" if browser else nonce
+
+
+def binds_to_browser(settings: Settings) -> bool:
+    """Whether sign-ins are tied to the browser that starts them: where the base URL is https, the
+    only place browsers keep the SameSite=None; Secure cookie that carries its key."""
+    return settings.base_scheme == "https"
 
 
 def started_in(relay_state: str, browser: str | None) -> bool:
@@ -326,13 +332,13 @@ def _replay_guard(db: Session, issuer: str):
 
 def finish_login(
     db: Session, slug: str, *, saml_response: str | None, relay_state: str | None, actor: Actor,
-    settings: Settings, now: datetime, browser: str | None = None, bind_to_browser: bool = False,
+    settings: Settings, now: datetime, browser: str | None = None,
 ) -> SsoSignIn:
     """The ACS: validate, provision just in time, start a session.
 
-    With `bind_to_browser`, an answer to a sign-in we started must come from the browser that
-    started it (`browser`, its key): otherwise someone could have another person's browser post
-    an answer for their own account, and sign it in as themselves (login CSRF).
+    Where sign-ins are bound to browsers (binds_to_browser), an answer to a sign-in we started must
+    come from the browser that started it (`browser`, its key): otherwise someone could have another
+    person's browser post an answer for their own account, and sign it in as themselves (login CSRF).
 
     :raise SsoRejected: a protocol check failed (code names it).
     :raise ProvisioningDenied: deactivated, an account this IdP does not own, or (ConcurrentSignIn, 409)
@@ -340,7 +346,7 @@ def finish_login(
     """
     connection = connection_of(db, slug)
     pending = _claim_login_request(db, connection, relay_state, now)
-    if pending and bind_to_browser and not started_in(relay_state, browser):
+    if pending and binds_to_browser(settings) and not started_in(relay_state, browser):
         raise SsoRejected("This sign-in was started in another browser. Start it again here.",
                           code="started_elsewhere")
     try:
@@ -358,8 +364,9 @@ def finish_login(
         name=mapping.name_of(assertion, connection.name_attribute),
         groups=mapping.groups_of(assertion, connection.group_attribute),
     )
-    decision = provisioning.decide(db, identity, email_domains=connection.email_domains or [],
-                                   declared_elsewhere=lambda domain: _declared_elsewhere(db, connection.org_id, domain))
+    decision = provisioning.decide(  # asked only of first sign-ins where this organization declared no domain
+        db, identity, email_domains=connection.email_domains or [],
+        declared_elsewhere=lambda domain: _domain_owners(db).get(domain, connection.org_id) != connection.org_id)
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)

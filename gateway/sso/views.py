@@ -44,7 +44,8 @@ def metadata(slug: str):
 def login(slug: str):
     # On https, a key of this browser's travels with the IdP's cross-site POST (SameSite=None needs
     # Secure, so plain http deployments go without): the ACS then takes answers from this browser only.
-    browser = (request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)) if _binding() else None
+    binding = services.binds_to_browser(settings())
+    browser = (request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)) if binding else None
     url = services.start_login(get_session(), slug, next_url=request.args.get("next"), settings=settings(),
                                now=now(), browser=browser)
     response = redirect(url, 302)
@@ -54,18 +55,13 @@ def login(slug: str):
     return response
 
 
-def _binding() -> bool:
-    return settings().base_scheme == "https"  # where browsers keep a SameSite=None; Secure cookie
-
-
 @bp.post("/saml/<slug>/acs")
 def acs(slug: str):
     db = get_session()
     try:
         result = services.finish_login(db, slug, saml_response=request.form.get("SAMLResponse"),
                                        relay_state=request.form.get("RelayState"), actor=actor_from_request(),
-                                       settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE),
-                                       bind_to_browser=_binding())
+                                       settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE))
     except (services.SsoRejected, ProvisioningDenied) as exc:
         # Nothing of the refused sign-in is kept but the audit row that says why.
         db.rollback()
