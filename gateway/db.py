@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from gateway import prepared
 from gateway.errors import BadRequest
 
 NAMING_CONVENTION = {
@@ -51,13 +52,24 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-def _refuse_nul_characters(_conn, _cursor, _statement, parameters, _context, executemany):
+def refuse_nul_characters(values) -> None:
+    """:raise BadRequest: a text value holds a NUL character, which PostgreSQL cannot store."""
     # One check where every value passes, instead of one at each of the many doors text comes in by
     # (paths, query strings, forms, JSON, SAML attributes).
+    values = values.values() if isinstance(values, dict) else values or ()
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        raise BadRequest("Text may not contain NUL characters.", code="nul_character")
+
+
+def _refuse_nul_characters_in_statement(_conn, _cursor, _statement, parameters, _context, executemany):
     for row in parameters if executemany else (parameters,):
-        values = row.values() if isinstance(row, dict) else row or ()
-        if any(isinstance(value, str) and "\x00" in value for value in values):
-            raise BadRequest("Text may not contain NUL characters.", code="nul_character")
+        refuse_nul_characters(row)
+
+
+@prepared.on_execute
+def _refuse_nul_characters_in_prepared(connection, _statement, values) -> None:
+    if connection.dialect.name != "sqlite":
+        refuse_nul_characters(values)
 
 
 def make_engine(url: str) -> Engine:
@@ -69,7 +81,7 @@ def make_engine(url: str) -> Engine:
         # No pre-ping: it costs a round trip per request. A connection the server dropped fails
         # one request (503), and SQLAlchemy then invalidates the pool and reconnects.
         engine = create_engine(parsed, pool_size=10, max_overflow=10)
-        event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+        event.listen(engine, "before_cursor_execute", _refuse_nul_characters_in_statement)
         return engine
 
     if parsed.database and parsed.database != ":memory:":
@@ -150,19 +162,20 @@ def _close_session(_exc):
 _CONNECTION = "idgate.connection"
 
 
-def core_execute(db: Session, statement, params: dict | None = None):
-    """Run a prebuilt Core statement in the Session's transaction, past the ORM's layer.
+def core_execute(db: Session, statement, params: dict | None = None) -> prepared.Rows:
+    """Run a prebuilt Core statement in the Session's transaction, on the driver's cursor.
 
-    For the hot paths (the ACS, sign-ins): no ORM events and no autoflush, which
-    spares each statement several microseconds. Pending ORM changes are not
-    flushed first, so use it only for rows that do not depend on them. Writes
-    still reach the verify cache's invalidation, which listens on the connection.
+    For the hot paths (the ACS, sign-ins): SQLAlchemy compiles the statement and
+    converts its values, but none of its execution machinery, ORM events or
+    autoflush run (gateway/prepared.py). Pending ORM changes are not flushed
+    first, so use it only for rows that do not depend on them. Writes still
+    reach the verify cache's invalidation, which hooks into prepared statements.
     """
     connection = db.info.get(_CONNECTION)
     if connection is None:
         # Asked of the Session once per transaction: its state machine costs more than a statement's bind.
         connection = db.info[_CONNECTION] = db.connection()
-    return connection.execute(statement, params)
+    return prepared.execute(connection, statement, params)
 
 
 @event.listens_for(Session, "after_transaction_end")

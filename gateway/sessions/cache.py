@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from gateway import prepared
 from gateway.sessions.services import SessionContext
 
 TTL_SECONDS = 1.0
@@ -60,8 +61,8 @@ def invalidate() -> None:
         _entries.clear()
 
 
-# Writes are noticed where every one of them passes, the connection: ORM flushes and the plain
-# Core statements of the hot paths alike. The Session's own events say when its transaction ends.
+# Writes are noticed where every one of them passes, the connection: ORM flushes and the prepared
+# statements of the hot paths alike. The Session's own events say when its transaction ends.
 _WROTE = "idgate.wrote"
 
 
@@ -69,6 +70,12 @@ _WROTE = "idgate.wrote"
 def _note_write(conn, _cursor, _statement, _parameters, context, _executemany):
     if context is not None and (context.isinsert or context.isupdate or context.isdelete):
         conn.info[_WROTE] = True
+
+
+@prepared.on_execute
+def _note_prepared_write(connection, statement, _values) -> None:
+    if statement.writes:
+        connection.info[_WROTE] = True
 
 
 @event.listens_for(Session, "after_begin")
