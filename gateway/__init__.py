@@ -88,6 +88,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     introspection.init_app(app)
 
     from gateway import housekeeping, limits, logs, metrics
+    from gateway.web import refuse_framing
+
+    app.after_request(refuse_framing)
 
     limits.init_app(app)
     metrics.init_app(app)

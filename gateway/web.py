@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app
 
 from gateway.accounts.passwords import Passwords
 from gateway.config import Settings
@@ -14,3 +14,11 @@ def settings() -> Settings:
 
 def passwords() -> Passwords:
     return current_app.extensions["idgate.passwords"]
+
+
+def refuse_framing(response: Response) -> Response:
+    """No page of ours may be shown inside another site's frame: a hidden frame over a decoy would
+    let that site steer clicks onto our buttons (deactivate, continue to an IdP, sign out)."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response

@@ -153,9 +153,13 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*n
 
 def csrf_token(client, path: str = "/login") -> str:
     """The CSRF token of this browser session, read from a form as a browser would."""
-    page = client.get(path).get_data(as_text=True)
+    return csrf_token_in(client.get(path).get_data(as_text=True), path)
+
+
+def csrf_token_in(page: str, where: str = "the page") -> str:
+    """The CSRF token of the form on a page already fetched."""
     match = _CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
+    assert match, f"no CSRF token on {where}"
     return match.group(1) or match.group(2)
 
 

@@ -266,6 +266,27 @@ def started_in(relay_state: str, browser: str | None) -> bool:
     return bool(browser and tag) and hmac.compare_digest(tag, _browser_tag(nonce, browser))
 
 
+def needs_confirmation(fetch_site: str | None) -> bool:
+    """Whether a sign-in start must be confirmed on our own page before the browser goes to the IdP.
+
+    A start another site set off (Fetch Metadata: `Sec-Fetch-Site: cross-site`) may be login CSRF:
+    a hostile organization's IdP that answers at once would sign the visitor's browser in to that
+    organization's account. A person who meant to sign in confirms with one click; a sibling host
+    of the same site (`same-site`), a bookmark or typed address (`none`) and our own pages go on at
+    once, as do browsers that send no Fetch Metadata.
+    """
+    return fetch_site == "cross-site"
+
+
+def organization_name(db: Session, slug: str) -> str:
+    """The name of an organization whose IdP is connected (for the confirmation page).
+
+    :raise NotFound: unknown organization, or no SSO configured for it.
+    """
+    connection_of(db, slug)
+    return organization(db, slug).name
+
+
 def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime,
                 browser: str | None = None) -> str:
     """Record the AuthnRequest server-side under an opaque RelayState; returns the IdP URL.

@@ -34,21 +34,31 @@ class SsoForm(FlaskForm):
     next = HiddenField()
 
 
+class SsoStartForm(FlaskForm):
+    next = HiddenField()
+
+
 @bp.get("/saml/<slug>/metadata")
 def metadata(slug: str):
     xml = services.metadata_for(get_session(), settings(), slug)
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
-@bp.get("/saml/<slug>/login")
+@bp.route("/saml/<slug>/login", methods=["GET", "POST"])
 def login(slug: str):
+    # POST: the confirmation below, sent from our own page (CSRF-checked like every form).
+    next_url = request.form.get("next") if request.method == "POST" else request.args.get("next")
+    if request.method == "GET" and services.needs_confirmation(request.headers.get("Sec-Fetch-Site")):
+        form = SsoStartForm(next=next_url or "")
+        name = services.organization_name(get_session(), slug)
+        return render_template("sso/confirm.html", form=form, slug=slug, organization=name)
     # On https, a key of this browser's travels with the IdP's cross-site POST (SameSite=None needs
     # Secure, so plain http deployments go without): the ACS then takes answers from this browser only.
     binding = services.binds_to_browser(settings())
     browser = (request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)) if binding else None
-    url = services.start_login(get_session(), slug, next_url=request.args.get("next"), settings=settings(),
+    url = services.start_login(get_session(), slug, next_url=next_url, settings=settings(),
                                now=now(), browser=browser)
-    response = redirect(url, 302)
+    response = redirect(url, 303 if request.method == "POST" else 302)
     if browser:
         response.set_cookie(BROWSER_COOKIE, browser, max_age=int(services.LOGIN_REQUEST_TTL.total_seconds()),
                             path="/", secure=True, httponly=True, samesite="None")
