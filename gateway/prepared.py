@@ -1,7 +1,6 @@
 """Prebuilt Core statements compiled once by SQLAlchemy and run on the driver's own cursor.
 
-The hot paths (the ACS, sign-ins, /auth/verify's session row) run the same few
-statements every time. SQLAlchemy's execution of one such statement, cached
+The hot paths (the ACS, sign-ins) run the same few statements every time. SQLAlchemy's execution of one such statement, cached
 compilation and all, costs a few times what the driver spends on it: cache
 key, execution context, result object. Here SQLAlchemy still writes every
 statement (SQL in the dialect's paramstyle, from the tables' definitions) and
@@ -68,7 +67,8 @@ class _Prepared:
 
     def __init__(self, statement, dialect: Dialect, keys: tuple[str, ...]):
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) if statement.is_dml else None)
-        self.statement, self.sql, self.writes = statement, compiled.string, statement.is_dml
+        self.statement, self.dialect = statement, dialect  # held, so that their ids stay theirs while cached
+        self.sql, self.writes = compiled.string, statement.is_dml
         defaults = {column.key: column.default for column in compiled.insert_prefetch + compiled.update_prefetch}
         template = compiled.construct_params({key: None for key in keys})
         self.values = []  # (parameter name, key in the caller's dict or None, constant, bind processor)
@@ -112,7 +112,7 @@ class _Prepared:
 def prepared(statement, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
     key = (id(statement), id(dialect), keys)
     found = _prepared.get(key)
-    if found is None or found.statement is not statement:
+    if found is None or found.statement is not statement or found.dialect is not dialect:
         if len(_prepared) >= _MAX_PREPARED:
             _prepared.clear()
         found = _prepared[key] = _Prepared(statement, dialect, keys)
