@@ -1,8 +1,9 @@
 """Prebuilt Core statements compiled once by SQLAlchemy and run on the driver's own cursor.
 
-The hot paths (the ACS, sign-ins) run the same few statements every time. SQLAlchemy's execution of one such statement, cached
-compilation and all, costs a few times what the driver spends on it: cache
-key, execution context, result object. Here SQLAlchemy still writes every
+The hot paths (the ACS, sign-ins) run the same few statements every time.
+SQLAlchemy's execution of one such statement, cached compilation and all,
+costs a few times what the driver spends on it: cache key, execution
+context, result object. Here SQLAlchemy still writes every
 statement (SQL in the dialect's paramstyle, from the tables' definitions) and
 still converts every value (each type's own bind and result processors, the
 columns' Python-side defaults), once worked out per statement, dialect and set

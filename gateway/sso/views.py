@@ -28,14 +28,15 @@ ACS_MAX_FIELD_BYTES = 256 * 1024
 BROWSER_COOKIE = "__Host-idgate_sso"
 
 
-class SsoForm(FlaskForm):
+class SsoStartForm(FlaskForm):
+    """The confirmation of a sign-in another site set off: where to go afterwards."""
+
+    next = HiddenField()
+
+
+class SsoForm(SsoStartForm):
     who = StringField("Work email or organization", validators=[
         DataRequired("Enter your work email or your organization's short name."), Length(max=320)])
-    next = HiddenField()
-
-
-class SsoStartForm(FlaskForm):
-    next = HiddenField()
 
 
 @bp.get("/saml/<slug>/metadata")

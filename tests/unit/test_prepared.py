@@ -88,10 +88,10 @@ def test_the_drivers_refusals_are_sqlalchemys_exceptions_and_the_transaction_rol
 
 def test_one_preparation_per_statement_dialect_and_parameter_names(db):
     dialect = db.get_bind().dialect
+    renaming = prepared.prepared(_RENAME, dialect, ("user", "name"))
 
-    assert prepared.prepared(_RENAME, dialect, ("user", "name")) is prepared.prepared(_RENAME, dialect, ("user", "name"))
-    assert prepared.prepared(_RENAME, dialect, ("user", "email")) is not prepared.prepared(_RENAME, dialect,
-                                                                                           ("user", "name"))
+    assert prepared.prepared(_RENAME, dialect, ("user", "name")) is renaming
+    assert prepared.prepared(_RENAME, dialect, ("user", "email")) is not renaming
 
 
 def test_hooks_see_every_statement_before_it_runs(db, monkeypatch):
