@@ -7,5 +7,5 @@ from gateway.sessions.models import UserSession  # noqa: F401
 from gateway.mail.models import OutboxMessage  # noqa: F401
 from gateway.tokens.models import Client  # noqa: F401
 from gateway.invitations.models import Invitation  # noqa: F401
-from gateway.sso.models import SamlConnection, SamlLoginRequest, SeenAssertion  # noqa: F401
+from gateway.sso.models import SamlConnection, SamlEmailDomain, SamlLoginRequest, SeenAssertion  # noqa: F401
 from gateway.ratelimit_storage import RateLimitCounter  # noqa: F401

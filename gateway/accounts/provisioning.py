@@ -130,8 +130,16 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1]
 
 
-def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
-           declared_elsewhere: Callable[[str], bool]) -> Decision:
+@dataclass(frozen=True)
+class DomainClaim:
+    """Who declared an email's domain for their IdP, as the organization signing someone in sees it."""
+
+    here: bool          # this organization
+    elsewhere: bool     # another organization
+    declares_any: bool  # this organization declared any domain at all
+
+
+def decide(db: Session, identity: ExternalIdentity, *, domain_claim: Callable[[str], DomainClaim]) -> Decision:
     """AUTH, LINK, ENROLL or DENY; never signs in as someone the IdP does not own.
 
     An email that already belongs to a password user, or to a user of another
@@ -141,7 +149,8 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
     such a sign-in opens is this organization only: its session cannot switch to
     another, see sessions.switch_org.) A new account is made only for an email on
     a declared domain, or, where the organization declared none, on a domain no
-    other organization declared (`declared_elsewhere(domain)`).
+    other organization declared. `domain_claim(domain)` is asked only when no link
+    decides.
     """
     email, problem = _normalized(identity.email)
     candidates = core_execute(db, _CANDIDATES, {"org_id": identity.org_id, "issuer": identity.issuer,
@@ -154,12 +163,12 @@ def decide(db: Session, identity: ExternalIdentity, *, email_domains: list[str],
     if problem:
         return Decision(Action.DENY, reason=problem)
     found = next((Standing(*row[:-1]) for row in candidates if not row.linked), None)
-    domain, declared = _domain(email), {d.lower() for d in email_domains}
     if found is None:
-        if domain in declared or (not declared and not declared_elsewhere(domain)):
+        claim = domain_claim(_domain(email))
+        if claim.here or not (claim.elsewhere or claim.declares_any):
             return Decision(Action.ENROLL, email=email)
         return Decision(Action.DENY, reason="foreign_domain")
-    if found.membership_id is None or domain not in declared:
+    if found.membership_id is None or not domain_claim(_domain(email)).here:
         return Decision(Action.DENY, found, "account_exists")
     if found.status != MemberStatus.ACTIVE:
         return Decision(Action.DENY, found, "deactivated")

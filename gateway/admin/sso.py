@@ -44,7 +44,7 @@ def sso_settings():
     connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == scope.org_id))
     form = SsoSettingsForm(obj=connection) if connection else SsoSettingsForm()
     if connection and not form.is_submitted():
-        form.email_domains.data = ", ".join(connection.email_domains or [])
+        form.email_domains.data = ", ".join(sso.declared_domains(db, scope.org_id))
         form.admin_groups.data = ", ".join(connection.admin_groups or [])
         form.metadata_xml.data = connection.metadata_xml
     if form.validate_on_submit():

@@ -17,7 +17,7 @@ _FIELDS = {"metadata_xml", "default_role", "allow_idp_initiated", "email_domains
            "group_attribute", "email_attribute", "name_attribute"}
 
 
-def _to_json(scope, connection: SamlConnection | None) -> dict:
+def _to_json(db, scope, connection: SamlConnection | None) -> dict:
     sp = sso.service_provider(settings(), scope.org_slug)
     body = {"sp": {"entity_id": sp.entity_id, "metadata_url": sp.entity_id, "acs_url": sp.acs_url,
                    "sls_url": sp.sls_url}, "connection": None}
@@ -26,7 +26,7 @@ def _to_json(scope, connection: SamlConnection | None) -> dict:
             "idp_entity_id": connection.idp_entity_id, "sso_url": connection.sso_url,
             "slo_url": connection.slo_url, "signing_certificates": len(connection.signing_certs),
             "default_role": str(connection.default_role), "allow_idp_initiated": connection.allow_idp_initiated,
-            "email_domains": connection.email_domains, "admin_groups": connection.admin_groups,
+            "email_domains": sso.declared_domains(db, scope.org_id), "admin_groups": connection.admin_groups,
             "group_attribute": connection.group_attribute, "email_attribute": connection.email_attribute,
             "name_attribute": connection.name_attribute, "updated_at": connection.updated_at.isoformat(),
         }
@@ -36,8 +36,9 @@ def _to_json(scope, connection: SamlConnection | None) -> dict:
 @bp.get("/orgs/<slug>/saml")
 def get_saml(slug: str):
     scope = scope_for(slug)
-    connection = get_session().scalar(select(SamlConnection).where(SamlConnection.org_id == scope.org_id))
-    return jsonify(_to_json(scope, connection))
+    db = get_session()
+    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == scope.org_id))
+    return jsonify(_to_json(db, scope, connection))
 
 
 @bp.put("/orgs/<slug>/saml")
@@ -48,5 +49,6 @@ def put_saml(slug: str):
     if unknown or not isinstance(body.get("metadata_xml"), str):
         raise BadRequest(f"Send metadata_xml (a string) and optionally {', '.join(sorted(_FIELDS - {'metadata_xml'}))}.",
                          code="invalid_field")
-    connection = sso.configure(get_session(), scope.org_id, actor=scope.actor, now=now(), **body)
-    return jsonify(_to_json(scope, connection))
+    db = get_session()
+    connection = sso.configure(db, scope.org_id, actor=scope.actor, now=now(), **body)
+    return jsonify(_to_json(db, scope, connection))

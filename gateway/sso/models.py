@@ -23,7 +23,8 @@ class SamlConnection(Base):
     metadata_xml: Mapped[str] = mapped_column(Text)
     default_role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER)
     allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Domains the IdP answers for: routing on /sso, and linking existing members.
+    # Read by nothing since revision 0010 (SamlEmailDomain holds them), written for instances of the
+    # previous release during a rolling upgrade; dropped in the next release.
     email_domains: Mapped[list] = mapped_column(JSON, default=list)
     email_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
     name_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
@@ -31,6 +32,20 @@ class SamlConnection(Base):
     admin_groups: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SamlEmailDomain(Base):
+    """An email domain an organization declared its IdP answers for: routing on /sso, linking existing
+    members, and where new users may come from.
+
+    The domain is the key: of two organizations declaring one domain at once, the database lets one
+    have it.
+    """
+
+    __tablename__ = "saml_email_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)  # IDNA, lowercase
+    connection_id: Mapped[int] = mapped_column(ForeignKey("saml_connections.id", ondelete="CASCADE"), index=True)
 
 
 class SamlLoginRequest(Base):

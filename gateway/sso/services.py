@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts import provisioning
@@ -30,7 +30,7 @@ from gateway.redirects import safe_next
 from gateway.sessions import services as sessions
 from gateway.sessions.models import UserSession
 from gateway.sso.keys import sp_keypair
-from gateway.sso.models import SamlConnection, SamlLoginRequest, SeenAssertion
+from gateway.sso.models import SamlConnection, SamlEmailDomain, SamlLoginRequest, SeenAssertion
 from saml import errors as saml_errors
 from saml import logout as saml_logout
 from saml import mapping
@@ -91,7 +91,6 @@ class Connection:
     signing_certs: list
     default_role: Role
     allow_idp_initiated: bool
-    email_domains: list
     email_attribute: str | None
     name_attribute: str | None
     group_attribute: str | None
@@ -176,11 +175,6 @@ def configure(
                                                             (email_attribute, "email_attribute"),
                                                             (name_attribute, "name_attribute")))
     domains = sorted({_ascii_domain(domain) for domain in _clean_list(email_domains, "email_domains", lower=True)})
-    owners = _domain_owners(db)
-    taken = {domain for domain in domains if owners.get(domain, org_id) != org_id}
-    if taken:
-        raise Conflict(f"Another organization declared {', '.join(sorted(taken))} for its identity provider.",
-                       code="domain_taken")
     connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org_id))
     if connection is None:
         connection = SamlConnection(org_id=org_id, created_at=now)
@@ -190,12 +184,13 @@ def configure(
     connection.metadata_xml = metadata_xml if isinstance(metadata_xml, str) else metadata_xml.decode()
     connection.default_role = role
     connection.allow_idp_initiated = allow_idp_initiated
-    connection.email_domains = domains
+    connection.email_domains = domains  # for instances of the previous release only (revision 0010)
     connection.admin_groups = admin_groups
     connection.group_attribute, connection.email_attribute = group_attribute, email_attribute
     connection.name_attribute = name_attribute
     connection.updated_at = now
-    db.flush()  # the id for the audit row
+    db.flush()  # the id, for the domains and the audit row
+    _declare_domains(db, connection.id, domains)
     record(db, actor, AuditAction.SAML_CONFIGURE, now=now, org_id=org_id, idp_entity_id=idp.entity_id,
            certificates=len(idp.signing_certs), allow_idp_initiated=connection.allow_idp_initiated,
            email_domains=domains)
@@ -216,11 +211,46 @@ def _ascii_domain(domain: str) -> str:
     raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
 
 
-def _domain_owners(db: Session) -> dict[str, int]:
-    """Every declared email domain, to the organization that declared it (one each: configure)."""
-    return {domain: org_id for org_id, domains in db.execute(select(SamlConnection.org_id,
-                                                                     SamlConnection.email_domains))
-            for domain in domains or []}
+_domains = SamlEmailDomain.__table__
+
+
+def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> None:
+    """Make `domains` the connection's declared domains.
+
+    :raise Conflict: some are another organization's. The domain is the table's key: of two
+        organizations declaring one domain at once, the database lets one have it.
+    """
+    db.execute(delete(_domains).where(_domains.c.connection_id == connection_id, _domains.c.domain.not_in(domains)))
+    held = set(db.scalars(select(_domains.c.domain).where(_domains.c.connection_id == connection_id)))
+    taken = [domain for domain in domains
+             if domain not in held and not insert_if_absent(db, SamlEmailDomain, domain=domain,
+                                                            connection_id=connection_id)]
+    if taken:
+        raise Conflict(f"Another organization declared {', '.join(taken)} for its identity provider.",
+                       code="domain_taken")
+
+
+def declared_domains(db: Session, org_id: int) -> list[str]:
+    """The email domains the organization declared for its IdP, sorted."""
+    return list(db.scalars(select(_domains.c.domain)
+                           .join_from(_domains, _connections, _connections.c.id == _domains.c.connection_id)
+                           .where(_connections.c.org_id == org_id).order_by(_domains.c.domain)))
+
+
+# Built once, bound per call: asked on first sign-ins (provisioning.decide).
+_DOMAIN_CLAIM = select(
+    select(_domains.c.connection_id).where(_domains.c.domain == bindparam("domain")).scalar_subquery(),
+    exists().where(_domains.c.connection_id == bindparam("connection_id")),
+)
+
+
+def _domain_claims(db: Session, connection: Connection):
+    def domain_claim(domain: str) -> provisioning.DomainClaim:
+        owner, declares_any = core_execute(db, _DOMAIN_CLAIM, {"domain": domain,
+                                                               "connection_id": connection.id}).first()
+        return provisioning.DomainClaim(here=owner == connection.id, elsewhere=owner not in (None, connection.id),
+                                        declares_any=bool(declares_any))
+    return domain_claim
 
 
 def route(db: Session, email_or_slug: str) -> str:
@@ -234,9 +264,12 @@ def route(db: Session, email_or_slug: str) -> str:
             domain = _ascii_domain(value.rsplit("@", 1)[-1])
         except BadRequest:
             domain = None
-        owner = _domain_owners(db).get(domain)
-        if owner is not None:
-            return db.get(Organization, owner).slug
+        slug = db.scalar(select(_orgs.c.slug)
+                         .join_from(_domains, _connections, _connections.c.id == _domains.c.connection_id)
+                         .join(_orgs, _orgs.c.id == _connections.c.org_id)
+                         .where(_domains.c.domain == domain))
+        if slug is not None:
+            return slug
         raise NotFound("No single sign-on is set up for that email domain.", code="sso_not_configured")
     connection_of(db, value)
     return value
@@ -385,9 +418,7 @@ def finish_login(
         name=mapping.name_of(assertion, connection.name_attribute),
         groups=mapping.groups_of(assertion, connection.group_attribute),
     )
-    decision = provisioning.decide(  # asked only of first sign-ins where this organization declared no domain
-        db, identity, email_domains=connection.email_domains or [],
-        declared_elsewhere=lambda domain: _domain_owners(db).get(domain, connection.org_id) != connection.org_id)
+    decision = provisioning.decide(db, identity, domain_claim=_domain_claims(db, connection))
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)

@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 
 from gateway.accounts import provisioning
 from gateway.accounts.models import FederatedIdentity, User
-from gateway.accounts.provisioning import ConcurrentSignIn, ExternalIdentity
+from gateway.accounts.provisioning import ConcurrentSignIn, DomainClaim, ExternalIdentity
 from gateway.orgs.models import Organization, Role
 from tests.races.conftest import at_once
 
 ROUNDS = 10
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DOMAIN_DECLARED_HERE = DomainClaim(here=True, elsewhere=False, declares_any=True)
 
 
 def test_simultaneous_first_sign_ins_enroll_one_user_and_refuse_the_other_clearly(make_session):
@@ -31,8 +32,7 @@ def test_simultaneous_first_sign_ins_enroll_one_user_and_refuse_the_other_clearl
             with make_session() as db:
                 try:
                     with db.begin():
-                        decision = provisioning.decide(db, identity, email_domains=["example.org"],
-                                                       declared_elsewhere=lambda _domain: False)
+                        decision = provisioning.decide(db, identity, domain_claim=lambda _domain: DOMAIN_DECLARED_HERE)
                         barrier.wait()  # both decided ENROLL before either inserts
                         provisioning.apply(db, decision, identity, default_role=Role.USER, admin_groups=[],
                                            now=NOW)

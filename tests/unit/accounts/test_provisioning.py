@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gateway.accounts import provisioning
 from gateway.accounts.models import FederatedIdentity, User
-from gateway.accounts.provisioning import Action, ExternalIdentity, ProvisioningDenied
+from gateway.accounts.provisioning import Action, DomainClaim, ExternalIdentity, ProvisioningDenied
 from gateway.orgs.models import Membership, MemberStatus, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -33,8 +33,9 @@ def link(db, user, org, subject="ada@acme.example.com"):
 
 
 def decide(db, ext, domains=("acme.example.com",), declared_elsewhere=()):
-    return provisioning.decide(db, ext, email_domains=list(domains),
-                               declared_elsewhere=lambda domain: domain in declared_elsewhere)
+    """`domains` this organization declared, `declared_elsewhere` the domains others did."""
+    return provisioning.decide(db, ext, domain_claim=lambda domain: DomainClaim(
+        here=domain in domains, elsewhere=domain in declared_elsewhere, declares_any=bool(domains)))
 
 
 def apply(db, ext, decision, *, default_role=Role.USER, admin_groups=(), clock=None):
