@@ -78,6 +78,17 @@ def new_user(db: Session, *, email: str, name: str, now: datetime) -> User:
     return user
 
 
+def hold_account(db: Session, user_id: int) -> None:
+    """Lock the account's row until the transaction ends.
+
+    A password reset by an admin, allowed only for an account their organization alone holds, and
+    the account joining another organization both take it first, so neither acts on what the other
+    is changing. (PostgreSQL's row lock; on SQLite, a transaction whose reads another's commit made
+    stale is refused its writes.)
+    """
+    db.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def issue_temporary_password(user: User, passwords: Passwords) -> str:
     """Give the user a fresh temporary password; returns it once, stores only its hash."""
     temporary = generate_temporary_password()

@@ -181,6 +181,7 @@ def _claim(db: Session, invitation: Invitation) -> None:
 
 def _join(db: Session, invitation: Invitation, user: User, actor: Actor, now: datetime) -> Membership:
     _claim(db, invitation)
+    accounts.hold_account(db, user.id)  # not while an admin elsewhere resets the password (orgs.members)
     org = db.get(Organization, invitation.org_id)
     try:
         with db.begin_nested():

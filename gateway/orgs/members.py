@@ -66,6 +66,7 @@ def reset_password(db: Session, scope: AdminScope, user_id, *, passwords: Passwo
         raise BadRequest("This member signs in through single sign-on and has no password.", code="sso_only")
     if user.id == scope.actor.user_id:
         raise BadRequest("Change your own password on the password page.", code="self_reset")
+    accounts.hold_account(db, user.id)  # no joining another organization while this is decided
     if db.scalar(select(Membership.id).where(Membership.user_id == user.id, Membership.org_id != scope.org_id)
                  .limit(1)) is not None:
         raise Conflict("This person also belongs to another organization, so their password is theirs to "
