@@ -9,9 +9,15 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from gateway import create_app
+from gateway.accounts.passwords import Passwords
 from gateway.db import make_engine
 from gateway.migrate import upgrade
 from tests.conftest import FAST_HASH, fresh_postgres_database
+
+
+# Accounts in the races sign in with this password, hashed cheaply: the race is not in the hash.
+PASSWORD = "violet tractor mango 1987 sunrise"
+FAST_PASSWORDS = Passwords(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @pytest.fixture(scope="module")

@@ -7,29 +7,26 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from gateway.accounts.models import User
-from gateway.accounts.passwords import Passwords
 from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.invitations import services as invitations
 from gateway.invitations.models import Invitation
 from gateway.orgs.models import Membership, Organization, Role
-from tests.races.conftest import at_once
+from tests.races.conftest import FAST_PASSWORDS, PASSWORD, at_once
 
 ROUNDS = 15
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
-PASSWORD = "violet tractor mango 1987 sunrise"
 
 
 def test_two_simultaneous_redemptions_make_one_membership(make_session):
-    passwords = Passwords(time_cost=1, memory_cost=8, parallelism=1)
     settings = Settings()
     for n in range(ROUNDS):
         code = f"race-code-{n}-" + "x" * 30
         with make_session() as db, db.begin():
             org = Organization(slug=f"invite-race-{n}", name="Invite Race", created_at=NOW)
             user = User(email=f"invitee{n}@race.example.com", name="In Vitee",
-                        password_hash=passwords.hash(PASSWORD), created_at=NOW)
+                        password_hash=FAST_PASSWORDS.hash(PASSWORD), created_at=NOW)
             db.add_all([org, user])
             db.flush()
             db.add(Invitation(org_id=org.id, email=user.email, role=Role.USER,
@@ -43,7 +40,7 @@ def test_two_simultaneous_redemptions_make_one_membership(make_session):
                 try:
                     with db.begin():
                         invitations.accept_with_password(db, code, email=email, password=PASSWORD,
-                                                         passwords=passwords, actor=Actor(), settings=settings,
+                                                         passwords=FAST_PASSWORDS, actor=Actor(), settings=settings,
                                                          now=NOW)
                     return "ok"
                 except GatewayError as exc:

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from gateway.accounts.models import User
-from gateway.accounts.passwords import Passwords
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.models import AuditEvent
@@ -23,15 +22,13 @@ from gateway.invitations.models import Invitation
 from gateway.orgs.access import AdminScope
 from gateway.orgs.members import reset_password
 from gateway.orgs.models import Membership, Organization, Role
-from tests.races.conftest import at_once
+from tests.races.conftest import FAST_PASSWORDS, PASSWORD, at_once
 
 ROUNDS = 15
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
-PASSWORD = "violet tractor mango 1987 sunrise"
 
 
 def test_a_reset_never_lands_on_an_account_that_belongs_elsewhere(make_session):
-    passwords = Passwords(time_cost=1, memory_cost=8, parallelism=1)
     settings = Settings()
     for n in range(ROUNDS):
         code = f"reset-race-{n}-" + "x" * 30
@@ -40,7 +37,7 @@ def test_a_reset_never_lands_on_an_account_that_belongs_elsewhere(make_session):
                            for k in ("home", "other"))
             admin = User(email=f"admin{n}@reset.example.com", name="Ad Min", created_at=NOW)
             member = User(email=f"member{n}@reset.example.com", name="Mem Ber",
-                          password_hash=passwords.hash(PASSWORD), created_at=NOW)
+                          password_hash=FAST_PASSWORDS.hash(PASSWORD), created_at=NOW)
             db.add_all([home, other, admin, member])
             db.flush()
             db.add_all([Membership(org_id=home.id, user_id=admin.id, role=Role.ADMIN, joined_at=NOW),
@@ -59,10 +56,10 @@ def test_a_reset_never_lands_on_an_account_that_belongs_elsewhere(make_session):
                 try:
                     with db.begin():
                         if action == "reset":
-                            reset_password(db, scope, member_id, passwords=passwords, now=NOW)
+                            reset_password(db, scope, member_id, passwords=FAST_PASSWORDS, now=NOW)
                         else:
                             invitations.accept_with_password(db, code, email=email, password=PASSWORD,
-                                                             passwords=passwords, actor=Actor(),
+                                                             passwords=FAST_PASSWORDS, actor=Actor(),
                                                              settings=settings, now=NOW)
                     return f"{action} ok"
                 except GatewayError as exc:
