@@ -72,7 +72,8 @@ SPEC = {
         "/orgs/{slug}/saml": {
             "get": _op("SP URLs and the SAML connection", params=[_SLUG]),
             "put": _op("Connect the IdP from its metadata (metadata_xml, default_role, allow_idp_initiated, "
-                       "email_domains, admin_groups, group_attribute, email_attribute, name_attribute)",
+                       "email_domains, admin_groups, group_attribute, email_attribute, name_attribute); "
+                       "409 domain_taken for a domain another organization declared",
                        body={"type": "object", "required": ["metadata_xml"]}, params=[_SLUG]),
         },
         "/orgs/{slug}/audit": {"get": _op("Audit events (actor, action, since, until, format=json|csv)",
