@@ -212,6 +212,7 @@ def _ascii_domain(domain: str) -> str:
 
 
 _domains = SamlEmailDomain.__table__
+_declared_by = _domains.join(_connections, _connections.c.id == _domains.c.connection_id)  # domain → connection
 
 
 def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> None:
@@ -232,8 +233,7 @@ def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> Non
 
 def declared_domains(db: Session, org_id: int) -> list[str]:
     """The email domains the organization declared for its IdP, sorted."""
-    return list(db.scalars(select(_domains.c.domain)
-                           .join_from(_domains, _connections, _connections.c.id == _domains.c.connection_id)
+    return list(db.scalars(select(_domains.c.domain).select_from(_declared_by)
                            .where(_connections.c.org_id == org_id).order_by(_domains.c.domain)))
 
 
@@ -265,8 +265,7 @@ def route(db: Session, email_or_slug: str) -> str:
         except BadRequest:
             domain = None
         slug = db.scalar(select(_orgs.c.slug)
-                         .join_from(_domains, _connections, _connections.c.id == _domains.c.connection_id)
-                         .join(_orgs, _orgs.c.id == _connections.c.org_id)
+                         .select_from(_declared_by.join(_orgs, _orgs.c.id == _connections.c.org_id))
                          .where(_domains.c.domain == domain))
         if slug is not None:
             return slug
