@@ -10,18 +10,32 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from tests.helpers.processes import free_port
 
 
-class _Quiet(WSGIRequestHandler):
+class Received(dict):
+    """The headers as a WSGI app reads them (from the environ); `.raw` holds the (name, value) pairs
+    as they arrived. WSGI folds X_Auth_Org into X-Auth-Org, so only `.raw` shows such look-alikes."""
+
+    raw: list[tuple[str, str]]
+
+
+class _Handler(WSGIRequestHandler):
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["downstream.raw_headers"] = list(self.headers.items())
+        return environ
+
     def log_message(self, *args):
         pass
 
 
 @contextmanager
 def downstream_app():
-    """Yields (port, list of received header dicts)."""
-    seen: list[dict] = []
+    """Yields (port, list of Received, one per request)."""
+    seen: list[Received] = []
 
     def app(environ, start_response):
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers = Received({k[5:].replace("_", "-").title(): v
+                            for k, v in environ.items() if k.startswith("HTTP_")})
+        headers.raw = environ["downstream.raw_headers"]
         seen.append(headers)
         body = json.dumps(headers)
         if "text/html" in environ.get("HTTP_ACCEPT", ""):
@@ -30,7 +44,7 @@ def downstream_app():
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body.encode()]
 
-    server = make_server("127.0.0.1", free_port(), app, handler_class=_Quiet)
+    server = make_server("127.0.0.1", free_port(), app, handler_class=_Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -74,16 +74,29 @@ def test_the_traefik_config_strips_client_identity_headers_and_uses_browser_mode
     assert config["routers"]["app"]["middlewares"] == ["strip-identity", "idgate"]
 
 
-def test_the_caddyfile_strips_client_identity_headers_and_uses_browser_mode():
+def test_traefik_drops_headers_aliasing_ours_on_every_entry_point():
+    static = yaml.safe_load((ROOT / "deploy/traefik-static.yml").read_text())
+    assert all(e["http"]["aliasHeadersStrategy"] in {"delete", "reject"} for e in static["entryPoints"].values())
+    assert static["providers"]["file"]["filename"]
+
+
+def test_the_caddyfile_strips_client_identity_and_aliases_before_forward_auth_and_uses_browser_mode():
     caddyfile = (ROOT / "deploy/Caddyfile").read_text()
-    assert all(f"request_header -{h}" in caddyfile for h in HEADERS)
+    # Go writes X_Auth_Org as X_auth_org: one prefix per separator HTTP allows in a name.
+    prefixes = ["X-Auth", *(f"X{sep}auth" for sep in "_.!#$%&'*+^`|~")]
+    assert all(re.search(rf'request_header "?-{re.escape(prefix)}\*"?\n', caddyfile) for prefix in prefixes)
+    app = caddyfile.split("\napp.example.com {", 1)[1]
+    # Outside a route block Caddy runs forward_auth first, and the stripping would delete its headers.
+    assert re.search(r"\A\s*(#[^\n]*\n\s*)*route \{\s*import strip_client_identity\n", app)
+    assert app.index("import strip_client_identity") < app.index("forward_auth idgate") < app.index("reverse_proxy app")
     assert "uri /auth/verify?redirect=1" in caddyfile
 
 
-def test_the_nginx_config_overwrites_every_identity_header():
+def test_the_nginx_config_overwrites_every_identity_header_and_drops_aliases():
     conf = (ROOT / "deploy/nginx.conf").read_text()
     for header in HEADERS:
         assert f"proxy_set_header {header} $idgate_" in conf
+    assert "underscores_in_headers off;" in conf and "ignore_invalid_headers on;" in conf
 
 
 def test_the_readme_nginx_snippet_also_overwrites_every_identity_header():
