@@ -61,7 +61,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     db.init_app(app, settings.database_url)
 
-    from gateway.sessions import login
+    from gateway import invalidation
+    from gateway.sessions import cache, login
+
+    cache.init_app(app, invalidation.channel_for(settings))
 
     # Before CSRFProtect: the raw body is checked before anything parses the form.
     app.before_request(_refuse_malformed_input)
@@ -76,7 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.sso.views import bp as sso_bp
     from gateway.tokens import introspection
     from gateway.tokens.views import bp as tokens_bp
-    from gateway.sessions.forward_auth import bp as forward_auth_bp
+    from gateway.sessions.views import bp as forward_auth_bp
 
     for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp):
         app.register_blueprint(blueprint)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import os
+
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -13,7 +15,8 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    return jsonify(status="ok")
+    # Which worker answered: behind one port, each process of `idgate serve` is told apart by it.
+    return jsonify(status="ok", worker=os.getpid())
 
 
 @bp.get("/readyz")
@@ -22,4 +25,6 @@ def readyz():
         get_session().execute(text("SELECT 1"))
     except SQLAlchemyError:
         return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    # Out of step, the gateway still answers rightly, from the database: ready, and saying so.
+    in_step = current_app.extensions["idgate.verify_cache"].channel.generation() is not None
+    return jsonify(status="ok", database="ok", invalidation="in_step" if in_step else "out_of_step")

@@ -16,9 +16,12 @@ def passwords() -> Passwords:
     return current_app.extensions["idgate.passwords"]
 
 
+# No page of ours may be shown inside another site's frame: a hidden frame over a decoy would
+# let that site steer clicks onto our buttons (deactivate, continue to an IdP, sign out).
+FRAMING_HEADERS = (("X-Frame-Options", "DENY"), ("Content-Security-Policy", "frame-ancestors 'none'"))
+
+
 def refuse_framing(response: Response) -> Response:
-    """No page of ours may be shown inside another site's frame: a hidden frame over a decoy would
-    let that site steer clicks onto our buttons (deactivate, continue to an IdP, sign out)."""
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    for name, value in FRAMING_HEADERS:
+        response.headers.setdefault(name, value)
     return response

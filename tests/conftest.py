@@ -10,7 +10,6 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
 
 from gateway import create_app
 from gateway.clock import FrozenClock
@@ -75,7 +74,9 @@ def is_postgres(database_url) -> bool:
 
 @pytest.fixture(scope="session")
 def engine(database_url):
-    engine = make_engine(database_url)
+    # Each test's outer transaction spans the whole test: as a writer from its start it would lock out
+    # the CLI commands a test runs on connections of their own (`idgate init`).
+    engine = make_engine(database_url, writers_first=False)
     yield engine
     engine.dispose()
 
@@ -122,9 +123,7 @@ def app(database_url, connection, clock, settings_overrides, tmp_path, certs_dir
         **settings_overrides,
     })
     # Every Session the app opens joins the test's outer transaction through savepoints.
-    app.extensions["idgate.sessionmaker"] = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
+    app.extensions["idgate.sessionmaker"].configure(bind=connection, join_transaction_mode="create_savepoint")
     yield app
     app.extensions["idgate.engine"].dispose()
 

@@ -227,8 +227,10 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
         core_execute(db, _NEW_IDENTITY, _identity_row(found.user_id, identity, now))
     elif identity.name:
         name = display_name(identity, found.email)
-    core_execute(db, _SIGNED_IN, {"user": found.user_id, "name": name, "last_login_at": now,
-                                  "last_org_id": identity.org_id})
+    signed_in = {"user": found.user_id, "last_login_at": now, "last_org_id": identity.org_id}
+    if name != found.name:  # only then: a new name is a change every verify cache must hear of
+        signed_in["name"] = name
+    core_execute(db, _SIGNED_IN, signed_in)
     if found.membership_id is None:
         core_execute(db, _NEW_MEMBERSHIP, _membership_row(found.user_id, identity, role or default_role, now))
     elif role is not None and role != found.role:

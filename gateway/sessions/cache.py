@@ -1,97 +1,183 @@
-"""A one-second memory of resolved sessions for /auth/verify, the hot path.
+"""A short memory of resolved sessions for /auth/verify, the hot path, dropped everywhere at once.
 
-Revocation must be visible on every instance within one second, so an entry
-lives at most that long. Within this process it is dropped at once: every
-commit that wrote anything bumps a generation counter, and entries from an
-older generation are ignored. (Writes are rare next to verifies.)
+Each entry keeps the generation of the invalidation channel (gateway.invalidation) it was read in,
+and is served only while that generation is current and for at most TTL_SECONDS. A commit that
+wrote anything a SessionContext is read from (`services.CONTEXT_COLUMNS`: a revocation, a role,
+a membership's status, a name, an organization switch…) moves the generation of every worker of
+every instance before its response goes out. Sign-ins, touches and audit rows write nothing a
+cached context was read from, so they leave the caches alone.
+
+The TTL still bounds what a silently broken channel could cost: never more than one TTL of
+staleness, and none at all once the channel knows it is out of step (then nothing is served from
+memory).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections import OrderedDict
+from functools import lru_cache
 
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gateway import prepared
-from gateway.sessions.services import SessionContext
+from gateway.sessions.services import CONTEXT_COLUMNS, SessionContext
 
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 100_000
 
-_entries: OrderedDict = OrderedDict()
-_lock = threading.Lock()
-_generation = 0
 
+class VerifyCache:
+    """token hash → (SessionContext, generation read in, when stored)."""
 
-def get(token_hash: str) -> SessionContext | None:
-    with _lock:
-        entry = _entries.get(token_hash)
+    def __init__(self, channel):
+        self.channel = channel
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str) -> SessionContext | None:
+        generation = self.channel.generation()
+        if generation is None:
+            return None
+        entry = self._entries.get(token_hash)
         if entry is None:
             return None
-        ctx, generation, stored = entry
-        if generation != _generation or time.monotonic() - stored > TTL_SECONDS:
-            del _entries[token_hash]
+        ctx, read_in, stored = entry
+        if read_in != generation or time.monotonic() - stored > TTL_SECONDS:
+            self._entries.pop(token_hash, None)
             return None
         return ctx
 
+    def generation(self) -> int | None:
+        """Take it before reading a session from the database, and hand it to put()."""
+        return self.channel.generation()
 
-def generation() -> int:
-    """Take it before reading a session from the database, and hand it to put()."""
-    return _generation
+    def put(self, token_hash: str, ctx: SessionContext, read_in: int | None) -> None:
+        """Remember a session read while `read_in` was current: if a change was announced since
+        (a deactivation, say), the entry is born stale and never served. Nothing is remembered
+        while the channel is out of step (None)."""
+        if read_in is None:
+            return
+        with self._lock:
+            self._entries.pop(token_hash, None)  # re-inserted last: the dict's order is the eviction order
+            self._entries[token_hash] = (ctx, read_in, time.monotonic())
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)), None)
 
+    def forget(self) -> None:
+        """Drop what this process holds (tests that move a frozen clock past the real TTL)."""
+        with self._lock:
+            self._entries.clear()
 
-def put(token_hash: str, ctx: SessionContext, read_in_generation: int) -> None:
-    """Remember a session read while `read_in_generation` was current: if a commit wrote since
-    (a deactivation, say), the entry is born stale and never served."""
-    with _lock:
-        _entries[token_hash] = (ctx, read_in_generation, time.monotonic())
-        _entries.move_to_end(token_hash)
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
-
-
-def invalidate() -> None:
-    global _generation
-    with _lock:
-        _generation += 1
-        _entries.clear()
-
-
-# Writes are noticed where every one of them passes, the connection: ORM flushes and the prepared
-# statements of the hot paths alike. The Session's own events say when its transaction ends.
-_WROTE = "idgate.wrote"
-
-
-@event.listens_for(Engine, "after_cursor_execute")
-def _note_write(conn, _cursor, _statement, _parameters, context, _executemany):
-    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
-        conn.info[_WROTE] = True
+    def changed(self) -> None:
+        """Access changed (committed): every worker of every instance forgets, this one first."""
+        with self._lock:
+            self._entries.clear()
+        self.channel.publish()
 
 
-@prepared.on_execute
-def _note_prepared_write(connection, statement, _values) -> None:
-    if statement.writes:
-        connection.info[_WROTE] = True
+def cache_of(app: Flask) -> VerifyCache:
+    return app.extensions["idgate.verify_cache"]
 
 
-@event.listens_for(Session, "after_begin")
+# What changes a cached context is noticed where every write passes, the connection: ORM flushes,
+# Core statements and the prepared statements of the hot paths alike. The statement's own SQL says
+# which table and columns it writes, whichever of those built it.
+_DML = re.compile(r"^\s*(UPDATE|DELETE\s+FROM)\s+\"?(\w+)\"?(?:\s+SET\s+(.*?))?(?:\s+WHERE\s|\s+RETURNING\s|$)",
+                  re.IGNORECASE | re.DOTALL)
+_SET_COLUMN = re.compile(r"(?:^|,)\s*\"?(\w+)\"?\s*=")
+
+
+@lru_cache(maxsize=2048)
+def changes_access(sql: str) -> bool:
+    """True for an UPDATE of a column, or a DELETE of rows, that a SessionContext is read from.
+
+    Inserts never make a cached context stale: only sessions that resolved are cached, and a new
+    row cannot change what an existing session resolved to.
+    """
+    match = _DML.match(sql)
+    if match is None:
+        return False
+    verb, table, assignments = match.groups()
+    if table not in CONTEXT_COLUMNS:
+        return False
+    if verb.upper().startswith("DELETE") or assignments is None:
+        return True
+    if assignments.count("(") != assignments.count(")"):
+        return True  # a SET clause we cannot read with certainty counts as a change
+    return not CONTEXT_COLUMNS[table].isdisjoint(_SET_COLUMN.findall(assignments))
+
+
+_CHANGED = "idgate.changed_access"
+_CACHE = "idgate.verify_cache"
+
+
+def _note_statement(conn, _cursor, statement, _parameters, context, _executemany):
+    if context is not None and (context.isupdate or context.isdelete) and changes_access(statement):
+        conn.info[_CHANGED] = True
+
+
+def _note_prepared_statement(connection, statement, _values) -> None:
+    if statement.writes and changes_access(statement.sql):
+        connection.info[_CHANGED] = True
+
+
 def _watch(session, _transaction, connection):
-    connection.info.pop(_WROTE, None)
-    session.info.setdefault("idgate.connections", []).append(connection.info)
+    if _CACHE in session.info:
+        connection.info.pop(_CHANGED, None)
+        session.info.setdefault("idgate.connections", []).append(connection)
 
 
-@event.listens_for(Session, "after_commit")
-def _drop_after_writes(session):
+def _changed(session) -> bool:
+    return any(connection.info.get(_CHANGED) for connection in session.info.get("idgate.connections", ()))
+
+
+def _notify_with_the_commit(session):
+    """A channel that can send its notice inside the transaction (PostgreSQL) does so now, so that
+    the notice commits with the change or not at all."""
+    cache = session.info.get(_CACHE)
+    if cache is None or session.info.get("idgate.notified"):
+        return
+    session.flush()  # the commit's own flush comes after this event: its writes must be seen
+    if _changed(session):
+        for connection in session.info.get("idgate.connections", ()):
+            if connection.info.get(_CHANGED) and cache.channel.notify_in_transaction(
+                    connection.connection.dbapi_connection):
+                session.info["idgate.notified"] = True
+                break
+
+
+def _drop_after_changes(session):
     # After the commit, so that nothing read before it can be cached as current.
-    if any([info.pop(_WROTE, False) for info in session.info.pop("idgate.connections", [])]):
-        invalidate()
+    cache = session.info.get(_CACHE)
+    changed = cache is not None and _changed(session)
+    _forget(session)
+    if changed:
+        cache.changed()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_writes(session):
-    for info in session.info.pop("idgate.connections", []):
-        info.pop(_WROTE, None)
+def _forget(session):
+    for connection in session.info.pop("idgate.connections", ()):
+        connection.info.pop(_CHANGED, None)
+    session.info.pop("idgate.notified", None)
+
+
+def init_app(app: Flask, channel) -> VerifyCache:
+    """The app's cache; every Session of its sessionmaker reports the access changes it commits."""
+    cache = app.extensions["idgate.verify_cache"] = VerifyCache(channel)
+    app.extensions["idgate.sessionmaker"].configure(info={_CACHE: cache})
+    return cache
+
+
+# Process-wide: a flag on the connection that wrote is all these do; only Sessions of an app's
+# sessionmaker (which carry its cache in their info) act on it.
+event.listen(Engine, "after_cursor_execute", _note_statement)
+prepared.on_execute(_note_prepared_statement)
+event.listen(Session, "after_begin", _watch)
+event.listen(Session, "before_commit", _notify_with_the_commit)
+event.listen(Session, "after_commit", _drop_after_changes)
+event.listen(Session, "after_rollback", _forget)

@@ -1,4 +1,9 @@
-"""GET /auth/verify: forward-auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.
+"""The forward-auth decision: what GET /auth/verify answers, decided once for both of its callers.
+
+`decide(ctx, facts)` is a pure function of the caller's session (a SessionContext or None) and the
+request's facts (read once from the WSGI environ by `read_facts`). The WSGI fast path
+(gateway.sessions.fast_verify) and the Flask view (gateway.sessions.views) both call it and send
+what it returns; every rule of forward-auth goes here and nowhere else.
 
 Modes:
 - default (nginx `auth_request`): 401 with `X-Auth-Redirect: <base>/login?next=<original URL>`;
@@ -7,40 +12,79 @@ Modes:
   straight away, because those proxies pass the auth server's answer to the browser.
 `?rd=URL` names where to return after sign-in instead of the original URL (checked like `next`).
 `?org=SLUG` and `?role=ROLE` add requirements: 403 when unmet.
+
+A query we cannot read with certainty is refused with a 400 (the proxy then refuses the request):
+a parameter given twice (which one counts?), one we do not know (a misspelt `?Org=` must not
+silently drop a requirement), an empty requirement.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import json
+from typing import Callable, NamedTuple
+from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, current_app, request
-
-from gateway.clock import now
 from gateway.metrics import VERIFY_TOKEN_CACHE
 from gateway.redirects import is_safe_redirect
-from gateway.sessions.login import verified_context
+from gateway.sessions.cookies import token_from_environ
+from gateway.sessions.services import SessionContext
 from gateway.tokens.jwt import token_for
 
-bp = Blueprint("forward_auth", __name__)
+PARAMETERS = frozenset({"org", "role", "redirect", "rd"})
+_NO_STORE = ("Cache-Control", "no-store")
+_VARY = ("Vary", "Cookie, Authorization")  # the answer is the caller's: no shared cache may reuse it
+_EMPTY = ("Content-Type", "text/plain; charset=utf-8")
 
 
-def original_url() -> str | None:
+class Facts(NamedTuple):
+    """What /auth/verify reads from a request, read once."""
+
+    token: str | None
+    org: str | None = None
+    role: str | None = None
+    browser: bool = False  # ?redirect=1
+    return_to: str | None = None  # ?rd=, else the original URL the proxy names
+    problem: str | None = None  # why the query is refused, if it is
+
+
+class Answer(NamedTuple):
+    status: str
+    headers: list
+    body: bytes = b""
+
+
+def read_facts(environ) -> Facts:
+    token = token_from_environ(environ)
+    if not environ.get("QUERY_STRING"):
+        return Facts(token, return_to=original_url(environ))
+    try:
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, strict_parsing=False,
+                          errors="strict", max_num_fields=16)
+    except (UnicodeDecodeError, ValueError):
+        return Facts(token, problem="The query string cannot be read.")
+    query = dict(pairs)
+    if len(query) != len(pairs):
+        return Facts(token, problem="A parameter is given more than once.")
+    if unknown := set(query) - PARAMETERS:
+        return Facts(token, problem=f"Unknown parameter: {sorted(unknown)[0][:64]}.")
+    if query.get("org") == "" or query.get("role") == "":
+        return Facts(token, problem="An empty requirement (org= or role=) means nothing.")
+    if query.get("redirect", "0") not in ("0", "1"):
+        return Facts(token, problem="redirect takes 0 or 1.")
+    return Facts(token, org=query.get("org"), role=query.get("role"), browser=query.get("redirect") == "1",
+                 return_to=query.get("rd") or original_url(environ))
+
+
+def original_url(environ) -> str | None:
     """The URL the browser asked the proxy for, from the headers the proxy sets."""
-    if url := request.headers.get("X-Original-URL"):
+    if url := environ.get("HTTP_X_ORIGINAL_URL"):
         return url
-    host = request.headers.get("X-Forwarded-Host")
+    host = environ.get("HTTP_X_FORWARDED_HOST")
     if not host:
         return None
-    proto = request.headers.get("X-Forwarded-Proto", "https")
-    uri = request.headers.get("X-Forwarded-Uri", "/")
+    proto = environ.get("HTTP_X_FORWARDED_PROTO", "https")
+    uri = environ.get("HTTP_X_FORWARDED_URI", "/")
     return f"{proto}://{host}{uri}"
-
-
-def _login_url() -> str:
-    settings = current_app.extensions["idgate.settings"]
-    target = request.args.get("rd") or original_url()
-    query = f"?{urlencode({'next': target})}" if target and is_safe_redirect(target) else ""
-    return f"{settings.base_url}/login{query}"
 
 
 def header_value(text: str) -> str:
@@ -48,27 +92,45 @@ def header_value(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
-@bp.get("/auth/verify")
-def verify():
-    """200 with X-Auth-* for a full session; 401 (or 302) to sign in otherwise; 403 for unmet ?org/?role."""
-    ctx = verified_context()
+def decide(ctx: SessionContext | None, facts: Facts, *, settings, mint: Callable[[SessionContext], str]) -> Answer:
+    """200 with X-Auth-* for a full session; 401 (or 302) to sign in otherwise; 403 for an unmet
+    ?org/?role; 400 for a query we cannot read with certainty. `mint(ctx)` gives the X-Auth-Token."""
+    if facts.problem:
+        body = json.dumps({"error": {"code": "bad_verify_query", "message": facts.problem}}).encode()
+        return Answer("400 BAD REQUEST", [("Content-Type", "application/json"), _NO_STORE, _VARY], body)
     if ctx is None or ctx.restricted:
-        login = _login_url()
-        if request.args.get("redirect") == "1":
-            return Response(status=302, headers={"Location": login, "Cache-Control": "no-store"})
-        return Response(status=401, headers={"X-Auth-Redirect": login, "Cache-Control": "no-store"})
-    wanted_org, wanted_role = request.args.get("org"), request.args.get("role")
-    if (wanted_org and wanted_org != ctx.org_slug) or (wanted_role and wanted_role != ctx.role):
-        return Response(status=403, headers={"Cache-Control": "no-store"})
-    settings = current_app.extensions["idgate.settings"]
-    token, reused = token_for(ctx, settings, now())
-    VERIFY_TOKEN_CACHE.labels("hit" if reused else "miss").inc()
-    return Response(status=200, headers={
-        "X-Auth-User-Id": str(ctx.user_id),
-        "X-Auth-Email": header_value(ctx.email),
-        "X-Auth-Name": header_value(ctx.name),
-        "X-Auth-Org": ctx.org_slug or "",
-        "X-Auth-Role": ctx.role or "",
-        "X-Auth-Token": token,
-        "Cache-Control": "no-store",
-    })
+        login = _login_url(facts, settings)
+        if facts.browser:
+            return Answer("302 FOUND", [_EMPTY, ("Location", login), _NO_STORE, _VARY])
+        return Answer("401 UNAUTHORIZED", [_EMPTY, ("X-Auth-Redirect", login), _NO_STORE, _VARY])
+    if (facts.org and facts.org != ctx.org_slug) or (facts.role and facts.role != ctx.role):
+        return Answer("403 FORBIDDEN", [_EMPTY, _NO_STORE, _VARY])
+    return Answer("200 OK", [
+        _EMPTY,
+        ("X-Auth-User-Id", str(ctx.user_id)),
+        ("X-Auth-Email", header_value(ctx.email)),
+        ("X-Auth-Name", header_value(ctx.name)),
+        ("X-Auth-Org", ctx.org_slug or ""),
+        ("X-Auth-Role", ctx.role or ""),
+        ("X-Auth-Token", mint(ctx)),
+        _NO_STORE,
+        _VARY,
+    ])
+
+
+def minter(settings, clock) -> Callable[[SessionContext], str]:
+    """X-Auth-Token for a 200: our JWT, reused for a session while it has a third of its life left."""
+    hit, miss = VERIFY_TOKEN_CACHE.labels("hit"), VERIFY_TOKEN_CACHE.labels("miss")
+
+    def mint(ctx: SessionContext) -> str:
+        token, reused = token_for(ctx, settings, clock.now())
+        (hit if reused else miss).inc()
+        return token
+
+    return mint
+
+
+def _login_url(facts: Facts, settings) -> str:
+    target = facts.return_to
+    safe = target and is_safe_redirect(target, settings.allowed_redirect_hosts)
+    return f"{settings.base_url}/login" + (f"?{urlencode({'next': target})}" if safe else "")

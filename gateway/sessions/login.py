@@ -35,19 +35,17 @@ def _load_from_request(_request) -> SignedInUser | None:
     return SignedInUser(ctx) if ctx else None
 
 
-def verified_context() -> SessionContext | None:
-    """The caller's session for /auth/verify, the hot path: straight from the one-second cache
-    when possible, without Flask-Login's per-request machinery."""
-    token = token_from_request()
-    if not token or len(token) > 128:
-        return None
+def verified_context(token: str) -> SessionContext | None:
+    """The session of `token` for /auth/verify, the hot path: from the verify cache when it holds
+    it, else from the database (and then remembered), without Flask-Login's per-request machinery."""
+    verify_cache = cache.cache_of(current_app)
     token_hash = services.hash_token(token)
-    if ctx := cache.get(token_hash):
+    if ctx := verify_cache.get(token_hash):
         return ctx
-    generation = cache.generation()  # before the read: a write committed meanwhile makes the entry stale
+    generation = verify_cache.generation()  # before the read: a change announced meanwhile makes the entry stale
     ctx = services.resolve(get_session(), token, settings=current_app.extensions["idgate.settings"], now=now())
     if ctx:
-        cache.put(token_hash, ctx, generation)
+        verify_cache.put(token_hash, ctx, generation)
     return ctx
 
 

@@ -15,6 +15,7 @@ from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.db import core_execute
 from gateway.orgs.models import Membership, MemberStatus, Organization
+from gateway.sessions.cookies import MAX_TOKEN_LENGTH
 from gateway.sessions.models import UserSession
 
 # last_seen is written at most this often, so that the forward-auth hot path
@@ -36,6 +37,18 @@ class SessionContext:
     role: str | None
     restricted: bool
     expires_at: datetime
+
+
+# The columns _resolve() reads a SessionContext from, per table. A commit that updates one of them,
+# or deletes rows of these tables, may change who passes /auth/verify or what they carry: the verify
+# caches of every worker drop what they hold (gateway.sessions.cache). What a later rule reads
+# (groups, second factors, application policies) is added here beside it.
+CONTEXT_COLUMNS = {
+    "sessions": frozenset({"token_hash", "user_id", "org_id", "restricted", "revoked_at", "expires_at"}),
+    "users": frozenset({"email", "name"}),
+    "memberships": frozenset({"user_id", "org_id", "status", "role"}),
+    "organizations": frozenset({"slug", "name"}),
+}
 
 
 def hash_token(token: str) -> str:
@@ -91,7 +104,7 @@ def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime
     A session is cut off when its membership is no longer active, so that
     deactivation takes effect on the very next request.
     """
-    if not token or len(token) > 128:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     return _resolve(db, UserSession.token_hash == hash_token(token), settings=settings, now=now, touch=True)
 

@@ -24,7 +24,7 @@ from gateway.tokens.keys import ALGORITHM, key_set, signing_keys
 
 _CACHE_SIZE = 50_000
 _cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+_lock = threading.Lock()  # for writers: readers take one lookup
 
 
 def claims_for(ctx: SessionContext, settings: Settings, now: datetime) -> dict:
@@ -42,13 +42,10 @@ def token_for(ctx: SessionContext, settings: Settings, now: datetime) -> tuple[s
     current, _ = signing_keys(settings.certs_dir)
     key = (ctx.session_id, ctx.user_id, ctx.email, ctx.name, ctx.org_slug, ctx.role, current.kid,
            settings.base_url, settings.token_audience)
-    stamp = now.timestamp()
-    margin = settings.token_ttl.total_seconds() / 3
-    with _lock:
-        hit = _cache.get(key)
-        if hit and hit[1] - stamp > margin:
-            _cache.move_to_end(key)
-            return hit[0], True
+    # Read without the lock (one dict lookup is atomic): the hot path asks this on every verify.
+    hit = _cache.get(key)
+    if hit and hit[1] - now.timestamp() > settings.token_ttl.total_seconds() / 3:
+        return hit[0], True
     claims = claims_for(ctx, settings, now)
     token = jwt.encode({"alg": ALGORITHM, "kid": current.kid, "typ": "JWT"}, claims, current,
                        algorithms=[ALGORITHM])

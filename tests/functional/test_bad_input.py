@@ -238,7 +238,8 @@ class TestHostileQueryStrings:
     @pytest.mark.parametrize("query", ["?org=%00", "?role=%FF", "?rd=http://[::1", "?rd=%00&redirect=1",
                                        "?org=" + "a" * 3000])
     def test_verify_never_breaks_on_its_query(self, client, query):
-        assert client.get(f"/auth/verify{query}").status_code in (302, 401)
+        # 400 for a value that is not text (%FF): refused as unreadable, never guessed at
+        assert client.get(f"/auth/verify{query}").status_code in (302, 400, 401)
 
     @pytest.mark.parametrize("headers", [
         {"X-Original-URL": "http://[::1"}, {"X-Original-URL": "\u00ff\u00fe"},

@@ -1,0 +1,385 @@
+"""Telling every worker of every instance that access changed: one generation, pushed.
+
+The verify cache (gateway.sessions.cache) keeps each entry with the generation it was read in and
+serves it only while that generation is still current. A commit that changes who may pass or what
+they carry calls `publish()` before its response goes out; every worker's generation then moves:
+
+- `FileChannel` (SQLite, one host, several workers): the generation is 8 random bytes in a small
+  file beside the database, mapped into every worker's memory; a publish writes new ones. Every
+  worker reads the same page, so there is nothing to deliver and nothing to miss.
+- `RedisChannel` (IDGATE_REDIS_URL): Redis pub/sub. `PostgresChannel` (PostgreSQL without Redis):
+  LISTEN/NOTIFY, the NOTIFY sent inside the changing transaction so that both commit together.
+  Each worker holds one subscribed connection. Before it answers from its cache it looks at that
+  connection's socket (one poll, no round trip): a notice that has arrived is read at once, under
+  the same lock as the listener thread's reads, so no answer slips between a notice's arrival and
+  its effect. The listener thread reads notices while nothing asks, pings the server, and
+  reconnects after a loss.
+- `LocalChannel`: one process (an in-memory SQLite database, the CLI's own checks).
+
+While a channel is not in step (not yet connected, the connection lost, a ping unanswered),
+`generation()` is None and the cache neither serves nor stores: every answer is read from the
+database, slower and never stale. It comes back in step with a new generation, so nothing
+remembered from before the loss is served after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import select
+import threading
+import time
+from pathlib import Path
+
+from prometheus_client import Counter, Gauge
+
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger("gateway.invalidation")
+
+CHANNEL = "idgate_verify"
+# A worker that has heard nothing from its server for this long, pings answered included, stops
+# trusting its connection (a server gone without closing it, a network that dropped it silently).
+PING_EVERY = 1.0
+SILENCE_LIMIT = 3.0
+_RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+MESSAGES = Counter("idgate_invalidation_messages_total", "Access-change notices, by direction", ["direction"])
+RECONNECTS = Counter("idgate_invalidation_reconnects_total", "Invalidation channel (re)connections after a loss")
+DEGRADED_SECONDS = Counter("idgate_invalidation_degraded_seconds_total",
+                           "Time workers spent out of step with the invalidation channel (cache bypassed)")
+IN_STEP = Gauge("idgate_invalidation_in_step", "1 while this worker's invalidation channel is in step",
+                multiprocess_mode="livemin")
+
+
+class LocalChannel:
+    """One process: a counter."""
+
+    kind = "local"
+
+    def __init__(self):
+        self._generation = 0
+        IN_STEP.set(1)
+
+    def generation(self) -> int | None:
+        return self._generation
+
+    def publish(self) -> None:
+        self._generation += 1
+        MESSAGES.labels("sent").inc()
+
+    def notify_in_transaction(self, _dbapi_connection) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class FileChannel:
+    """Every process on this host that opens the same database maps the same 8 bytes.
+
+    A publish writes random bytes rather than adding one: two writers at once need no lock, as
+    either value differs from every generation a reader held before (2**-64 aside).
+    """
+
+    kind = "file"
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < mmap.PAGESIZE:
+                os.ftruncate(fd, mmap.PAGESIZE)
+            self._map = mmap.mmap(fd, mmap.PAGESIZE)
+        finally:
+            os.close(fd)
+        IN_STEP.set(1)
+
+    def generation(self) -> int | None:
+        return int.from_bytes(self._map[:8], "little")
+
+    def publish(self) -> None:
+        self._map[:8] = os.urandom(8)
+        MESSAGES.labels("sent").inc()
+
+    def notify_in_transaction(self, _dbapi_connection) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._map.close()
+
+
+class _Subscribed:
+    """The shape both pub/sub channels share: a local generation moved by notices, a listener
+    thread, a lock over the subscribed connection, and the out-of-step mode."""
+
+    kind = "subscribed"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._fd: int | None = None  # the subscribed connection's socket, while in step
+        self._polls = threading.local()  # a poll object can serve one thread at a time
+        self._out_since: float | None = time.monotonic()
+        self._heard = 0.0
+        self._closed = threading.Event()
+        self._connections = 0
+        IN_STEP.set(0)
+        self._thread = threading.Thread(target=self._listen, name=f"idgate-{self.kind}-listener", daemon=True)
+        self._thread.start()
+
+    # What a subclass provides, each called with the lock held:
+    def _connect(self) -> int: ...      # subscribe; return the socket's fd
+    def _read(self) -> int: ...         # read what has arrived; return how many notices
+    def _ping(self) -> bool: ...        # True when the answer came back at once (else it arrives to read)
+    def _disconnect(self) -> None: ...
+
+    def generation(self) -> int | None:
+        """The current generation, once whatever has arrived is read; None while out of step."""
+        fd = self._fd
+        if fd is None:
+            return None
+        if self._arrived(fd, 0):  # something has arrived: read it before answering from the cache
+            with self._lock:
+                self._drain()
+        return self._generation if self._fd is not None else None
+
+    def _arrived(self, fd: int, timeout_ms: float) -> bool:
+        polls = self._polls
+        if getattr(polls, "fd", None) != fd:
+            polls.poll, polls.fd = select.poll(), fd
+            polls.poll.register(fd, select.POLLIN | select.POLLPRI)
+        try:
+            return bool(polls.poll.poll(timeout_ms))
+        except (OSError, ValueError):
+            return True  # let the read find out what is wrong
+
+    def _drain(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            received = self._read()
+        except Exception as exc:  # noqa: BLE001 - any failure of the connection means out of step
+            self._fall_out(exc)
+            return
+        self._heard = time.monotonic()
+        if received:
+            MESSAGES.labels("received").inc(received)
+            self._generation += 1
+
+    def _fall_out(self, exc: BaseException) -> None:
+        if self._fd is not None:
+            log.warning("invalidation channel (%s) lost: %s; answering from the database until it is back",
+                        self.kind, type(exc).__name__)
+        self._fd = None
+        self._generation += 1
+        if self._out_since is None:
+            self._out_since = time.monotonic()
+        IN_STEP.set(0)
+        try:
+            self._disconnect()
+        except Exception:  # noqa: BLE001 - it is gone either way
+            pass
+
+    def _step_in(self, fd: int) -> None:
+        # A new generation: nothing cached before the loss is served after it.
+        self._generation += 1
+        self._heard = time.monotonic()
+        self._fd = fd
+        if self._out_since is not None:
+            DEGRADED_SECONDS.inc(time.monotonic() - self._out_since)
+            self._out_since = None
+        IN_STEP.set(1)
+
+    def _listen(self) -> None:
+        failures = 0
+        while not self._closed.is_set():
+            if self._fd is None:
+                with self._lock:
+                    try:
+                        fd = self._connect()
+                    except Exception as exc:  # noqa: BLE001 - retried with back-off
+                        self._fall_out(exc)
+                        fd = None
+                    else:
+                        if self._connections:
+                            RECONNECTS.inc()
+                        self._connections += 1
+                        self._step_in(fd)
+                if fd is None:
+                    self._closed.wait(_RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)])
+                    failures += 1
+                    continue
+                failures = 0
+            fd = self._fd
+            if fd is None:
+                continue
+            ready = self._arrived(fd, PING_EVERY * 1000)
+            with self._lock:
+                if ready:
+                    self._drain()
+                elif self._fd is not None:
+                    if time.monotonic() - self._heard > SILENCE_LIMIT:
+                        self._fall_out(TimeoutError("no answer to pings"))
+                    else:
+                        try:
+                            if self._ping():
+                                self._heard = time.monotonic()
+                        except Exception as exc:  # noqa: BLE001
+                            self._fall_out(exc)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._fd = None
+            try:
+                self._disconnect()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class RedisChannel(_Subscribed):
+    """Redis pub/sub on IDGATE_REDIS_URL's server."""
+
+    kind = "redis"
+
+    def __init__(self, url: str):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # No retries of its own: a connection redis-py quietly re-made would hide the notices lost
+        # meanwhile. A loss must reach _fall_out.
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                            retry=Retry(NoBackoff(), 0))
+        self._pubsub = None
+        super().__init__()
+
+    def _connect(self) -> int:
+        pubsub = self._client.pubsub()
+        pubsub.subscribe(CHANNEL)
+        # Wait for the server's confirmation: only then is every later notice ours to read.
+        deadline = time.monotonic() + 2
+        while True:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message and message["type"] == "subscribe":
+                break
+            if time.monotonic() > deadline:
+                pubsub.close()
+                raise TimeoutError("no subscription confirmation")
+        self._pubsub = pubsub
+        return pubsub.connection._sock.fileno()
+
+    def _read(self) -> int:
+        received = 0
+        # Until nothing is left, buffered or on the socket: then a poll of the socket alone is exact.
+        while (message := self._pubsub.get_message(timeout=0)) is not None:
+            if message["type"] == "message":
+                received += 1
+        return received
+
+    def _ping(self) -> bool:
+        self._pubsub.ping()  # the pong arrives as a message, read like a notice
+        return False
+
+    def _disconnect(self) -> None:
+        if self._pubsub is not None:
+            self._pubsub.close()
+            self._pubsub = None
+
+    def publish(self) -> None:
+        self._generation += 1  # this worker at once, without waiting for its own notice
+        try:
+            self._client.publish(CHANNEL, "changed")
+        except Exception as exc:  # noqa: BLE001 - the change is committed; the others are out of step too
+            log.warning("could not publish an access change to Redis: %s", type(exc).__name__)
+            return
+        MESSAGES.labels("sent").inc()
+
+    def notify_in_transaction(self, _dbapi_connection) -> bool:
+        return False
+
+
+class PostgresChannel(_Subscribed):
+    """LISTEN/NOTIFY on the gateway's PostgreSQL database."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str):
+        parsed = make_url(url).set(drivername="postgresql")
+        self._conninfo = parsed.render_as_string(hide_password=False)
+        self._conn = None
+        super().__init__()
+
+    def _connect(self) -> int:
+        import psycopg
+
+        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2,
+                               application_name="idgate-invalidation")
+        conn.execute(f"LISTEN {CHANNEL}")
+        # Notices that arrive while a ping runs are handed to this handler by psycopg.
+        conn.add_notify_handler(self._noted)
+        self._conn, self._during_ping = conn, 0
+        return conn.fileno()
+
+    def _noted(self, _notify) -> None:
+        self._during_ping += 1
+
+    def _read(self) -> int:
+        pgconn = self._conn.pgconn
+        pgconn.consume_input()  # raises once the server has closed the connection
+        if pgconn.status != 0:  # not CONNECTION_OK
+            raise ConnectionError("connection lost")
+        received, self._during_ping = self._during_ping, 0
+        while pgconn.notifies() is not None:
+            received += 1
+        return received
+
+    def _ping(self) -> bool:
+        self._conn.execute("SELECT 1")
+        if self._during_ping:
+            self._generation += 1
+            MESSAGES.labels("received").inc(self._during_ping)
+            self._during_ping = 0
+        return True
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def notify_in_transaction(self, dbapi_connection) -> bool:
+        """Send the notice inside the changing transaction: PostgreSQL delivers it on commit, with
+        the change, or never."""
+        dbapi_connection.execute(f"NOTIFY {CHANNEL}")
+        MESSAGES.labels("sent").inc()
+        return True
+
+    def publish(self) -> None:
+        self._generation += 1  # this worker at once; the notice itself went with the commit
+
+
+_channels: dict = {}
+_channels_lock = threading.Lock()
+
+
+def channel_for(settings) -> LocalChannel | FileChannel | RedisChannel | PostgresChannel:
+    """The channel every worker of every instance of this deployment shares; one per process and
+    store (apps built in one process share it; a forked worker makes its own, with its own thread)."""
+    url = make_url(settings.database_url)
+    if settings.redis_url:
+        key, make = ("redis", settings.redis_url), lambda: RedisChannel(settings.redis_url)
+    elif url.get_backend_name() == "postgresql":
+        key, make = ("postgresql", settings.database_url), lambda: PostgresChannel(settings.database_url)
+    elif url.database and url.database != ":memory:":
+        database = Path(url.database).resolve()
+        path = database.with_name(database.name + "-verify-generation")
+        key, make = ("file", str(path)), lambda: FileChannel(path)
+    else:
+        return LocalChannel()
+    with _channels_lock:
+        channel = _channels.get((os.getpid(), *key))
+        if channel is None:
+            channel = _channels[(os.getpid(), *key)] = make()
+        return channel

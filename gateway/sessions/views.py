@@ -1,0 +1,21 @@
+"""GET /auth/verify in Flask: for the requests the WSGI fast path hands on (a session not in memory)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from gateway.sessions import forward_auth
+from gateway.sessions.login import verified_context
+from gateway.web import settings
+
+bp = Blueprint("forward_auth", __name__)
+
+
+@bp.get("/auth/verify")
+def verify():
+    """Forward-auth: the answer gateway.sessions.forward_auth.decide gives (see there)."""
+    facts = forward_auth.read_facts(request.environ)
+    ctx = verified_context(facts.token) if facts.token and not facts.problem else None
+    mint = forward_auth.minter(settings(), current_app.extensions["idgate.clock"])
+    answer = forward_auth.decide(ctx, facts, settings=settings(), mint=mint)
+    return Response(answer.body, status=answer.status, headers=answer.headers)

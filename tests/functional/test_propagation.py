@@ -1,0 +1,122 @@
+"""A change is seen by every worker of every instance the moment its response has returned.
+
+Two `idgate serve` instances with two workers each, on PostgreSQL with Redis (pub/sub), on
+PostgreSQL alone (LISTEN/NOTIFY) and on one SQLite file (a generation in shared memory). Every
+worker is reached on a keep-alive connection of its own, its verify cache warmed; then an admin
+changes a role or deactivates the member on one worker and, with no pause, every worker answers
+for the change. The channel is then broken (Redis killed and started again, the LISTEN
+connections terminated): answers stay right throughout, and the cache comes back.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.helpers.cluster import RedisServer, running_cluster, verify
+
+pytestmark = pytest.mark.slow
+WORKERS = 2
+
+
+@pytest.fixture(params=["postgresql+redis", "postgresql", "sqlite"])
+def cluster(request, database_url, served_database_url, tmp_path):
+    mode = request.param
+    if mode.startswith("postgresql") and not database_url.startswith("postgresql"):
+        pytest.skip("run with IDGATE_TEST_DATABASE_URL for the PostgreSQL channels")
+    if mode == "sqlite" and database_url.startswith("postgresql"):
+        pytest.skip("the SQLite channel runs in the SQLite pass")
+    if mode == "postgresql+redis" and not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    redis = RedisServer(tmp_path).start() if mode == "postgresql+redis" else None
+    try:
+        with running_cluster(tmp_path, served_database_url, redis_url=redis and redis.url, workers=WORKERS) as found:
+            found.extra.update(mode=mode, redis=redis, database_url=served_database_url)
+            yield found
+    finally:
+        if redis:
+            redis.kill()
+
+
+def warm(connections, token: str, role: str) -> None:
+    for connection in connections:
+        for _ in range(2):  # the second from the worker's cache
+            answer = verify(connection, token)
+            assert answer.status_code == 200 and answer.headers["X-Auth-Role"] == role
+
+
+def roles_seen(connections, token: str) -> list:
+    return [(answer.status_code, answer.headers.get("X-Auth-Role"))
+            for answer in (verify(connection, token) for connection in connections)]
+
+
+def test_a_role_change_and_a_deactivation_reach_every_worker_before_the_next_request(cluster):
+    connections = cluster.every_worker()
+    for round_ in range(3):
+        warm(connections, cluster.member, "user")
+        cluster.set_role("admin", via=round_ % 2)
+        assert roles_seen(connections, cluster.member) == [(200, "admin")] * len(connections), f"round {round_}"
+
+        warm(connections, cluster.member, "admin")
+        cluster.set_role("user", via=(round_ + 1) % 2)
+        assert roles_seen(connections, cluster.member) == [(200, "user")] * len(connections), f"round {round_}"
+
+    warm(connections, cluster.member, "user")
+    cluster.deactivate()
+    assert [verify(connection, cluster.member).status_code for connection in connections] == [401] * len(connections)
+
+
+def _metric(connection, name: str) -> float:
+    body = connection.get(f"{connection.base}/metrics").text
+    found = re.search(rf"^{name}(?:{{[^}}]*}})? ([\d.e+-]+)$", body, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _wait_until_in_step(connections, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [c.get(f"{c.base}/readyz").json()["invalidation"] for c in connections]
+        if states == ["in_step"] * len(connections):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the invalidation channel did not come back: {states}")
+
+
+def _break_the_channel(cluster) -> None:
+    if cluster.extra["mode"] == "postgresql+redis":
+        cluster.extra["redis"].kill()
+        return
+    engine = create_engine(cluster.extra["database_url"].replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        ended = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE application_name = 'idgate-invalidation'")).scalar()
+        conn.commit()
+    engine.dispose()
+    assert ended >= 2 * WORKERS
+
+
+def test_answers_stay_right_while_the_channel_is_lost_and_the_cache_comes_back(cluster):
+    if cluster.extra["mode"] == "sqlite":
+        pytest.skip("a file in shared memory has no connection to lose")
+    connections = cluster.every_worker()
+    _wait_until_in_step(connections)
+    warm(connections, cluster.member, "user")
+
+    _break_the_channel(cluster)
+    # Changes made while the channel is down are seen at once all the same, from the database.
+    for role in ("admin", "user", "admin"):
+        cluster.set_role(role)
+        assert roles_seen(connections, cluster.member) == [(200, role)] * len(connections)
+
+    if cluster.extra["mode"] == "postgresql+redis":
+        cluster.extra["redis"].start()
+    _wait_until_in_step(connections)
+    warm(connections, cluster.member, "admin")
+    cluster.set_role("user")
+    assert roles_seen(connections, cluster.member) == [(200, "user")] * len(connections)
+    assert _metric(connections[0], "idgate_invalidation_reconnects_total") >= 1
+    assert _metric(connections[0], "idgate_invalidation_degraded_seconds_total") > 0
