@@ -72,8 +72,9 @@ def _refuse_nul_characters_in_prepared(connection, _statement, values) -> None:
         refuse_nul_characters(values)
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets real transactions, WAL and a busy timeout."""
+def make_engine(url: str, *, writers_first: bool = True) -> Engine:
+    """Create the engine; SQLite gets real transactions, WAL, a busy timeout and (`writers_first`)
+    transactions that start as writers."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
@@ -104,8 +105,12 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # Every transaction starts as a writer. A deferred one that reads and then writes is refused
+        # at once ("database is locked", no busy wait) whenever another worker committed meanwhile:
+        # a sign-in next to an admin's change would fail. IMMEDIATE waits its turn (busy_timeout)
+        # instead; in exchange, transactions on one SQLite file run one at a time.
         # Straight to the driver: a statement through SQLAlchemy's machinery costs more than the BEGIN.
-        connection.connection.dbapi_connection.execute("BEGIN")
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if writers_first else "BEGIN")
 
     return engine
 

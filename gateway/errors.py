@@ -113,8 +113,12 @@ def register(app: Flask) -> None:
         discard_transaction()
         # The page must not ask the database who is signed in: treat the caller as anonymous.
         g._login_user = app.login_manager.anonymous_user()
-        app.logger.warning("database unavailable on %s %s: %s", request.method, redact_path(request.path),
-                           type(exc.orig).__name__ if getattr(exc, "orig", None) else type(exc).__name__)
+        driver = getattr(exc, "orig", None) or exc
+        # The database's own words ("database is locked", "connection refused"), first line only: the
+        # cause an operator needs, without the statement or its values.
+        said = (str(driver).strip().splitlines() or [""])[0][:200]
+        app.logger.warning("database unavailable on %s %s: %s: %s", request.method, redact_path(request.path),
+                           type(driver).__name__, said)
         return error_response(503, "database_unavailable", _MESSAGES[503], {"Retry-After": "5"})
 
     @app.errorhandler(HTTPException)
