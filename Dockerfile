@@ -13,4 +13,6 @@ USER idgate
 
 EXPOSE 5000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/healthz')"
-CMD ["sh", "-c", "idgate init && exec idgate serve --host 0.0.0.0 --port 5000 --workers ${IDGATE_WORKERS:-2}"]
+# granian, 2 worker processes × 4 threads (one worker a core); set IDGATE_WORKERS / IDGATE_THREADS to change
+# them. SIGTERM (docker stop) lets requests in flight finish for up to 20 s: give `docker stop` that long (-t 25).
+CMD ["sh", "-c", "idgate init && exec idgate serve --host 0.0.0.0 --port 5000"]

@@ -46,11 +46,13 @@ def init_command():
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), envvar="IDGATE_WORKERS",
+              help="Worker processes: one a core.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), envvar="IDGATE_THREADS",
+              help="Python threads a worker, for requests that wait on the database.")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, threads: int):
-    """Run the gateway under gunicorn."""
+    """Run the gateway under granian."""
     from gateway.accounts.services import signup_is_open
     from gateway.db import transaction
     from gateway.server import run

@@ -14,8 +14,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "IDGATE_"
-# Variables the test suite and tooling read themselves; the app ignores them.
-_IGNORED_ENV = {"IDGATE_TEST_DATABASE_URL", "IDGATE_TEST_REDIS_URL"}
+# Variables the test suite and tooling read themselves; the app ignores them. `idgate serve` reads
+# IDGATE_WORKERS and IDGATE_THREADS (the process shape, not the app's settings).
+_IGNORED_ENV = {"IDGATE_TEST_DATABASE_URL", "IDGATE_TEST_REDIS_URL", "IDGATE_WORKERS", "IDGATE_THREADS"}
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

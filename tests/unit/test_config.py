@@ -55,6 +55,10 @@ class TestLoadSettings:
         assert "elsewhere" not in settings.database_url
         assert settings.redis_url is None
 
+    def test_leaves_the_servers_shape_to_idgate_serve(self):
+        # `idgate serve` reads them (a container sets IDGATE_WORKERS); they are no app setting.
+        assert load_settings(environ={"IDGATE_WORKERS": "4", "IDGATE_THREADS": "8"}) == load_settings(environ={})
+
     @pytest.mark.parametrize("mode", ["first", "open", "closed"])
     def test_signup_takes_first_open_or_closed(self, mode):
         assert load_settings(environ={"IDGATE_SIGNUP": mode}).signup == mode
