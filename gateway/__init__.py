@@ -105,7 +105,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.sessions.fast_verify import FastVerify
 
     register_commands(app)
-    app.wsgi_app = FastVerify(app)  # the forward-auth hot path, before Flask
+    app.wsgi_app = app.extensions["idgate.fast_verify"] = FastVerify(app)  # the forward-auth hot path, before Flask
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (the Host header they pass on).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)

@@ -253,12 +253,14 @@ class RedisChannel(_Subscribed):
         # meanwhile. A loss must reach _fall_out.
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
                                             retry=Retry(NoBackoff(), 0))
+        # Pub/sub ignores database numbers: deployments sharing a server on other databases stay apart.
+        self._channel = f"{CHANNEL}:{self._client.connection_pool.connection_kwargs.get('db', 0)}"
         self._pubsub = None
         super().__init__()
 
     def _connect(self) -> int:
         pubsub = self._client.pubsub()
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(self._channel)
         # Wait for the server's confirmation: only then is every later notice ours to read.
         deadline = time.monotonic() + 2
         while True:
@@ -291,7 +293,7 @@ class RedisChannel(_Subscribed):
     def publish(self) -> None:
         self._generation += 1  # this worker at once, without waiting for its own notice
         try:
-            self._client.publish(CHANNEL, "changed")
+            self._client.publish(self._channel, "changed")
         except Exception as exc:  # noqa: BLE001 - the change is committed; the others are out of step too
             log.warning("could not publish an access change to Redis: %s", type(exc).__name__)
             return

@@ -15,7 +15,7 @@ import time
 from flask import Flask
 
 from gateway.logs import new_request_id
-from gateway.metrics import LATENCY, REQUESTS
+from gateway.metrics import HotPathTally
 from gateway.sessions import forward_auth
 from gateway.sessions.cache import cache_of
 from gateway.sessions.services import hash_token
@@ -29,9 +29,11 @@ class FastVerify:
         self.next = app.wsgi_app
         self.settings = app.extensions["idgate.settings"]
         self.cache = cache_of(app)
-        self.mint = forward_auth.minter(self.settings, app.extensions["idgate.clock"])
-        self.latency = LATENCY.labels(ENDPOINT)
-        self.requests = {}  # status → its counter, bound once
+        self.tally = HotPathTally.of(ENDPOINT)
+        self.mint = forward_auth.minter(self.settings, app.extensions["idgate.clock"], count=self.tally.token)
+        # record(environ, status, headers, seconds), set by the server's access log: the fast path
+        # writes its own line rather than run inside a wrapper (a sixth of its throughput).
+        self.access_log = None
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != "/auth/verify" or environ.get("REQUEST_METHOD") != "GET":
@@ -44,13 +46,11 @@ class FastVerify:
             if ctx is None:
                 return self.next(environ, start_response)  # the database decides who this is
         answer = forward_auth.decide(ctx, facts, settings=self.settings, mint=self.mint)
-        start_response(answer.status, [
-            *answer.headers, *FRAMING_HEADERS, ("Content-Length", str(len(answer.body))),
-            ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", ""))),
-        ])
-        self.latency.observe(time.perf_counter() - started)
-        counter = self.requests.get(answer.status)
-        if counter is None:
-            counter = self.requests[answer.status] = REQUESTS.labels(ENDPOINT, "GET", answer.status[:3])
-        counter.inc()
+        headers = [*answer.headers, *FRAMING_HEADERS, ("Content-Length", str(len(answer.body))),
+                   ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
+        start_response(answer.status, headers)
+        seconds = time.perf_counter() - started
+        self.tally.observe(answer.status[:3], seconds)
+        if self.access_log is not None:
+            self.access_log(environ, answer.status, headers, seconds)
         return [answer.body]

@@ -165,7 +165,7 @@ class TestUndecodableInput:
 
 
 class TestOddHeaders:
-    # (A NUL in a header never gets this far: gunicorn refuses it, per RFC 9110 section 5.5.)
+    # (A NUL in a header never gets this far: the HTTP server refuses it, per RFC 9110 section 5.5.)
     @pytest.mark.parametrize("user_agent", ["a\tb", "\u00ff\u00fe" * 10, "x" * 5000])
     def test_an_odd_user_agent_is_recorded_without_breaking_the_sign_in(self, auth, db, user_agent):
         user = member()

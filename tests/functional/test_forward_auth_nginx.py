@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from tests.helpers import nginx
 from tests.helpers.downstream import downstream_app as make_downstream_app
-from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
+from tests.helpers.processes import clean_env, free_port, start_idgate_serve, stop, init_with_acme
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not nginx.available(), reason="Debian's nginx is not installed")]
 NEW_PASSWORD = "walnut harbor lantern 2046 quietly"
@@ -35,10 +35,7 @@ def stack(tmp_path, downstream_app, served_database_url):
         IDGATE_CERTS_DIR=str(tmp_path / "certs"), IDGATE_BASE_URL=f"http://127.0.0.1:{nginx_port}",
         IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024", IDGATE_ARGON2_PARALLELISM="1",
     )
-    idgate("init", env=env, cwd=tmp_path)
-    created = idgate("org", "create", "acme", "--name", "Acme", "--admin-email", "ops@acme.example",
-                     "--admin-name", "Olga Ops", env=env, cwd=tmp_path).stdout
-    temporary = re.search(r"\(shown once\): (\S+)", created).group(1)
+    temporary = init_with_acme(env=env, cwd=tmp_path)
     server = start_idgate_serve(env=env, cwd=tmp_path, port=idgate_port)
     proxy = nginx.Nginx(tmp_path / "nginx", nginx.render_shipped_config(
         listen=nginx_port, idgate=idgate_port, app=app_port), nginx_port).start()

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from tests.helpers import caddy, nginx, traefik
 from tests.helpers.downstream import downstream_app as make_downstream_app
-from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
+from tests.helpers.processes import clean_env, free_port, start_idgate_serve, stop, init_with_acme
 
 pytestmark = pytest.mark.slow
 NEW_PASSWORD = "walnut harbor lantern 2046 quietly"
@@ -104,10 +104,7 @@ def stack(request, tmp_path, downstream_app, served_database_url):
         IDGATE_ALLOWED_REDIRECT_HOSTS=",".join({urlsplit(layout.base).netloc, urlsplit(layout.app).netloc}),
         IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024", IDGATE_ARGON2_PARALLELISM="1",
     )
-    idgate("init", env=env, cwd=tmp_path)
-    created = idgate("org", "create", "acme", "--name", "Acme", "--admin-email", "ops@acme.example",
-                     "--admin-name", "Olga Ops", env=env, cwd=tmp_path).stdout
-    temporary = re.search(r"\(shown once\): (\S+)", created).group(1)
+    temporary = init_with_acme(env=env, cwd=tmp_path)
     server = start_idgate_serve(env=env, cwd=tmp_path, port=idgate_port)
     try:
         proxy = layout.start()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers.processes import terminate
+
 ROOT = Path(__file__).resolve().parents[2]
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 
@@ -75,10 +77,4 @@ class Caddy:
         raise TimeoutError(f"caddy did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers.processes import clean_env, free_port, idgate, start_idgate_serve, stop
+from tests.helpers.processes import clean_env, free_port, init_with_acme, start_idgate_serve, stop
 
 ADMIN_PASSWORD = "walnut harbor lantern 2046 quietly"
 MEMBER_PASSWORD = "copper meadow violin 7731 gently"
@@ -114,16 +114,13 @@ def running_cluster(workdir: Path, database_url: str, *, redis_url: str | None =
         IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024", IDGATE_ARGON2_PARALLELISM="1",
         **({"IDGATE_REDIS_URL": redis_url} if redis_url else {}), **settings,
     )
-    idgate("init", env=env, cwd=workdir)
-    out = idgate("org", "create", "acme", "--name", "Acme", "--admin-email", "ops@acme.example",
-                 "--admin-name", "Olga Ops", env=env, cwd=workdir).stdout
+    temporary = init_with_acme(env=env, cwd=workdir)
     servers = []
     try:
         for port in ports:
             servers.append(start_idgate_serve(env=env, cwd=workdir, port=port, workers=workers))
         bases = [f"http://127.0.0.1:{port}" for port in ports]
-        admin = full_session(bases[0], "ops@acme.example", re.search(r"\(shown once\): (\S+)", out).group(1),
-                             ADMIN_PASSWORD)
+        admin = full_session(bases[0], "ops@acme.example", temporary, ADMIN_PASSWORD)
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {admin}"
         created = api.post(f"{bases[0]}/api/v1/orgs/acme/users",

