@@ -93,6 +93,7 @@ class Cluster:
                     break
             assert len(seen) == self.workers, f"reached {len(seen)} of {self.workers} workers of {base}"
             connections += seen.values()
+        self.extra.setdefault("connections", []).extend(connections)  # closed with the cluster
         return connections
 
 
@@ -128,7 +129,10 @@ def running_cluster(workdir: Path, database_url: str, *, redis_url: str | None =
         assert created.status_code == 201, created.text
         created = created.json()
         member = full_session(bases[-1], "mo@acme.example", created["temporary_password"], MEMBER_PASSWORD)
-        yield Cluster(bases, workers, api, member, created["user"]["id"])
+        cluster = Cluster(bases, workers, api, member, created["user"]["id"])
+        yield cluster
+        for connection in [api, *cluster.extra.get("connections", ())]:
+            connection.close()
     finally:
         for server in servers:
             stop(server)
