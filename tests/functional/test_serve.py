@@ -169,6 +169,7 @@ def test_sigterm_lets_a_request_in_flight_finish(instance, browser):
                         "Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}.items():
         conn.putheader(name, value)
     conn.endheaders(body[:20])  # the sign-in has begun: its headers and a part of its form are in
+    time.sleep(0.5)  # accepted by the worker before the signal (else the connection is simply refused)
 
     os.killpg(server.pid, signal.SIGTERM)
     time.sleep(1)  # the shutdown is under way (granian logs "Shutting down"); the sign-in waits on its form
