@@ -53,7 +53,13 @@ IN_STEP = Gauge("idgate_invalidation_in_step", "1 while this worker's invalidati
                 multiprocess_mode="livemin")
 
 
-class LocalChannel:
+class _Channel:
+    def notify_in_transaction(self, _dbapi_connection) -> bool:
+        """Send the notice inside the changing transaction, if this channel can (PostgreSQL's only)."""
+        return False
+
+
+class LocalChannel(_Channel):
     """One process: a counter."""
 
     kind = "local"
@@ -69,14 +75,11 @@ class LocalChannel:
         self._generation += 1
         MESSAGES.labels("sent").inc()
 
-    def notify_in_transaction(self, _dbapi_connection) -> bool:
-        return False
-
     def close(self) -> None:
         pass
 
 
-class FileChannel:
+class FileChannel(_Channel):
     """Every process on this host that opens the same database maps the same 8 bytes.
 
     A publish writes random bytes rather than adding one: two writers at once need no lock, as
@@ -103,14 +106,11 @@ class FileChannel:
         self._map[:8] = os.urandom(8)
         MESSAGES.labels("sent").inc()
 
-    def notify_in_transaction(self, _dbapi_connection) -> bool:
-        return False
-
     def close(self) -> None:
         self._map.close()
 
 
-class _Subscribed:
+class _Subscribed(_Channel):
     """The shape both pub/sub channels share: a local generation moved by notices, a listener
     thread, a lock over the subscribed connection, and the out-of-step mode."""
 
@@ -298,9 +298,6 @@ class RedisChannel(_Subscribed):
             log.warning("could not publish an access change to Redis: %s", type(exc).__name__)
             return
         MESSAGES.labels("sent").inc()
-
-    def notify_in_transaction(self, _dbapi_connection) -> bool:
-        return False
 
 
 class PostgresChannel(_Subscribed):
