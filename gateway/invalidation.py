@@ -14,6 +14,10 @@ they carry calls `publish()` before its response goes out; every worker's genera
   the same lock as the listener thread's reads, so no answer slips between a notice's arrival and
   its effect. The listener thread reads notices while nothing asks, pings the server, and
   reconnects after a loss.
+  A server's "sent" is not a worker's "read": the server may write the publisher's answer before
+  a subscriber's copy, and a subscriber's process may not have run since. So every worker that
+  reads a notice acknowledges it, and `publish()` returns once every subscriber the server counted
+  has (at most ACK_WAIT later: a worker that does not answer so soon is counted in a metric).
 - `LocalChannel`: one process (an in-memory SQLite database, the CLI's own checks).
 
 While a channel is not in step (not yet connected, the connection lost, a ping unanswered),
@@ -39,16 +43,21 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger("gateway.invalidation")
 
 CHANNEL = "idgate_verify"
+LISTENER_NAME = "idgate-invalidation"  # the application_name of every worker's LISTEN connection
 # A worker that has heard nothing from its server for this long, pings answered included, stops
 # trusting its connection (a server gone without closing it, a network that dropped it silently).
 PING_EVERY = 1.0
 SILENCE_LIMIT = 3.0
 _RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+# How long a publish waits for every subscriber's acknowledgement (they take well under 1 ms).
+ACK_WAIT = 0.1
 
 MESSAGES = Counter("idgate_invalidation_messages_total", "Access-change notices, by direction", ["direction"])
 RECONNECTS = Counter("idgate_invalidation_reconnects_total", "Invalidation channel (re)connections after a loss")
 DEGRADED_SECONDS = Counter("idgate_invalidation_degraded_seconds_total",
                            "Time workers spent out of step with the invalidation channel (cache bypassed)")
+ACK_TIMEOUTS = Counter("idgate_invalidation_ack_timeouts_total",
+                       "Access changes published without every subscriber's acknowledgement in time")
 IN_STEP = Gauge("idgate_invalidation_in_step", "1 while this worker's invalidation channel is in step",
                 multiprocess_mode="livemin")
 
@@ -112,7 +121,12 @@ class FileChannel(_Channel):
 
 class _Subscribed(_Channel):
     """The shape both pub/sub channels share: a local generation moved by notices, a listener
-    thread, a lock over the subscribed connection, and the out-of-step mode."""
+    thread, a lock over the subscribed connection, acknowledgements, and the out-of-step mode.
+
+    A notice carries a random id; a worker that reads it sends the id back on the acknowledgement
+    channel, which every worker also listens to. The publisher's own listener counts the
+    acknowledgements of the ids it is waiting for.
+    """
 
     kind = "subscribed"
 
@@ -125,13 +139,16 @@ class _Subscribed(_Channel):
         self._heard = 0.0
         self._closed = threading.Event()
         self._connections = 0
+        self._acked = threading.Condition(threading.Lock())
+        self._awaited: dict[str, int] = {}  # notice id → acknowledgements so far
         IN_STEP.set(0)
         self._thread = threading.Thread(target=self._listen, name=f"idgate-{self.kind}-listener", daemon=True)
         self._thread.start()
 
     # What a subclass provides, each called with the lock held:
-    def _connect(self) -> int: ...      # subscribe; return the socket's fd
-    def _read(self) -> int: ...         # read what has arrived; return how many notices
+    def _connect(self) -> int: ...      # subscribe to both channels; return the socket's fd
+    def _read(self) -> tuple[list, list]: ...  # read what has arrived: (notice ids, acknowledged ids)
+    def _acknowledge(self, ids: list) -> None: ...
     def _ping(self) -> bool: ...        # True when the answer came back at once (else it arrives to read)
     def _disconnect(self) -> None: ...
 
@@ -159,14 +176,38 @@ class _Subscribed(_Channel):
         if self._fd is None:
             return
         try:
-            received = self._read()
+            while True:  # an acknowledgement sent may bring more in (PostgreSQL's, on this connection)
+                notices, acknowledged = self._read()
+                self._heard = time.monotonic()
+                if acknowledged:
+                    self._count_acknowledgements(acknowledged)
+                if not notices:
+                    return
+                MESSAGES.labels("received").inc(len(notices))
+                self._generation += 1
+                self._acknowledge(notices)
         except Exception as exc:  # noqa: BLE001 - any failure of the connection means out of step
             self._fall_out(exc)
-            return
-        self._heard = time.monotonic()
-        if received:
-            MESSAGES.labels("received").inc(received)
-            self._generation += 1
+
+    def _count_acknowledgements(self, ids: list) -> None:
+        with self._acked:
+            for notice in ids:
+                if notice in self._awaited:
+                    self._awaited[notice] += 1
+            self._acked.notify_all()
+
+    def _await(self, notice: str) -> None:
+        with self._acked:
+            self._awaited[notice] = 0
+
+    def _wait_for_acknowledgements(self, notice: str, subscribers: int) -> None:
+        """Until every subscriber the server counted has read the notice, or ACK_WAIT has passed."""
+        with self._acked:
+            done = self._acked.wait_for(lambda: self._awaited[notice] >= subscribers, ACK_WAIT)
+            del self._awaited[notice]
+        if not done:
+            ACK_TIMEOUTS.inc()
+            log.warning("an access change was not acknowledged by every worker within %.0f ms", ACK_WAIT * 1000)
 
     def _fall_out(self, exc: BaseException) -> None:
         if self._fd is not None:
@@ -239,6 +280,10 @@ class _Subscribed(_Channel):
                 pass
 
 
+def _new_notice() -> str:
+    return os.urandom(8).hex()
+
+
 class RedisChannel(_Subscribed):
     """Redis pub/sub on IDGATE_REDIS_URL's server."""
 
@@ -255,31 +300,37 @@ class RedisChannel(_Subscribed):
                                             retry=Retry(NoBackoff(), 0))
         # Pub/sub ignores database numbers: deployments sharing a server on other databases stay apart.
         self._channel = f"{CHANNEL}:{self._client.connection_pool.connection_kwargs.get('db', 0)}"
+        self._ack_channel = f"{self._channel}:ack"
         self._pubsub = None
         super().__init__()
 
     def _connect(self) -> int:
         pubsub = self._client.pubsub()
-        pubsub.subscribe(self._channel)
-        # Wait for the server's confirmation: only then is every later notice ours to read.
-        deadline = time.monotonic() + 2
-        while True:
+        pubsub.subscribe(self._channel, self._ack_channel)
+        # Wait for the server's confirmations: only then is every later notice ours to read.
+        deadline, confirmed = time.monotonic() + 2, 0
+        while confirmed < 2:
             message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
             if message and message["type"] == "subscribe":
-                break
-            if time.monotonic() > deadline:
+                confirmed += 1
+            elif time.monotonic() > deadline:
                 pubsub.close()
                 raise TimeoutError("no subscription confirmation")
         self._pubsub = pubsub
         return pubsub.connection._sock.fileno()
 
-    def _read(self) -> int:
-        received = 0
+    def _read(self) -> tuple[list, list]:
+        notices, acknowledged = [], []
         # Until nothing is left, buffered or on the socket: then a poll of the socket alone is exact.
         while (message := self._pubsub.get_message(timeout=0)) is not None:
             if message["type"] == "message":
-                received += 1
-        return received
+                into = acknowledged if message["channel"].decode() == self._ack_channel else notices
+                into.append(message["data"].decode())
+        return notices, acknowledged
+
+    def _acknowledge(self, ids: list) -> None:
+        for notice in ids:
+            self._client.publish(self._ack_channel, notice)
 
     def _ping(self) -> bool:
         self._pubsub.ping()  # the pong arrives as a message, read like a notice
@@ -292,55 +343,65 @@ class RedisChannel(_Subscribed):
 
     def publish(self) -> None:
         self._generation += 1  # this worker at once, without waiting for its own notice
+        notice = _new_notice()
+        self._await(notice)
         try:
-            self._client.publish(self._channel, "changed")
+            subscribers = self._client.publish(self._channel, notice)
         except Exception as exc:  # noqa: BLE001 - the change is committed; the others are out of step too
             log.warning("could not publish an access change to Redis: %s", type(exc).__name__)
-            return
-        MESSAGES.labels("sent").inc()
+            subscribers = 0
+        else:
+            MESSAGES.labels("sent").inc()
+        self._wait_for_acknowledgements(notice, subscribers)
 
 
 class PostgresChannel(_Subscribed):
     """LISTEN/NOTIFY on the gateway's PostgreSQL database."""
 
     kind = "postgresql"
+    ACK_CHANNEL = f"{CHANNEL}_ack"
 
     def __init__(self, url: str):
         parsed = make_url(url).set(drivername="postgresql")
         self._conninfo = parsed.render_as_string(hide_password=False)
         self._conn = None
+        self._sent = threading.local()  # the notice a thread's transaction carries, and its listeners
         super().__init__()
 
     def _connect(self) -> int:
         import psycopg
 
         conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2,
-                               application_name="idgate-invalidation")
+                               application_name=LISTENER_NAME)
         conn.execute(f"LISTEN {CHANNEL}")
-        # Notices that arrive while a ping runs are handed to this handler by psycopg.
+        conn.execute(f"LISTEN {self.ACK_CHANNEL}")
+        # Notices that arrive while a statement runs on this connection are handed to this handler.
         conn.add_notify_handler(self._noted)
-        self._conn, self._during_ping = conn, 0
+        self._conn, self._during_statements = conn, []
         return conn.fileno()
 
-    def _noted(self, _notify) -> None:
-        self._during_ping += 1
+    def _noted(self, notify) -> None:
+        self._during_statements.append(notify)
 
-    def _read(self) -> int:
+    def _read(self) -> tuple[list, list]:
         pgconn = self._conn.pgconn
         pgconn.consume_input()  # raises once the server has closed the connection
         if pgconn.status != 0:  # not CONNECTION_OK
             raise ConnectionError("connection lost")
-        received, self._during_ping = self._during_ping, 0
-        while pgconn.notifies() is not None:
-            received += 1
-        return received
+        arrived = [(n.channel, n.payload) for n in self._during_statements]
+        self._during_statements = []
+        while (notify := pgconn.notifies()) is not None:
+            arrived.append((notify.relname.decode(), notify.extra.decode()))
+        return ([extra for channel, extra in arrived if channel == CHANNEL],
+                [extra for channel, extra in arrived if channel == self.ACK_CHANNEL])
+
+    def _acknowledge(self, ids: list) -> None:
+        for notice in ids:
+            self._conn.execute("SELECT pg_notify(%s, %s)", (self.ACK_CHANNEL, notice))
 
     def _ping(self) -> bool:
         self._conn.execute("SELECT 1")
-        if self._during_ping:
-            self._generation += 1
-            MESSAGES.labels("received").inc(self._during_ping)
-            self._during_ping = 0
+        self._drain()  # what psycopg took in meanwhile is in _during_statements, no longer on the socket
         return True
 
     def _disconnect(self) -> None:
@@ -350,13 +411,39 @@ class PostgresChannel(_Subscribed):
 
     def notify_in_transaction(self, dbapi_connection) -> bool:
         """Send the notice inside the changing transaction: PostgreSQL delivers it on commit, with
-        the change, or never."""
-        dbapi_connection.execute(f"NOTIFY {CHANNEL}")
+        the change, or never. The listeners counted now are the ones publish() waits for."""
+        self._forget_pending()  # a transaction that notified and then failed to commit
+        notice = _new_notice()
+        self._await(notice)
+        listeners = dbapi_connection.execute(
+            "SELECT pg_notify(%s, %s), (SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database())",
+            (CHANNEL, notice, LISTENER_NAME)).fetchone()[1]
+        self._sent.pending = (notice, listeners, dbapi_connection)
         MESSAGES.labels("sent").inc()
         return True
 
     def publish(self) -> None:
         self._generation += 1  # this worker at once; the notice itself went with the commit
+        pending = getattr(self._sent, "pending", None)
+        if pending is None:
+            return
+        from psycopg.pq import TransactionStatus
+
+        notice, listeners, connection = pending
+        if connection.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            # Only a savepoint ended (tests hold an outer transaction): nothing has been sent yet.
+            self._forget_pending()
+            return
+        self._sent.pending = None
+        self._wait_for_acknowledgements(notice, listeners)
+
+    def _forget_pending(self) -> None:
+        pending = getattr(self._sent, "pending", None)
+        if pending is not None:
+            self._sent.pending = None
+            with self._acked:
+                self._awaited.pop(pending[0], None)
 
 
 _channels: dict = {}

@@ -68,6 +68,11 @@ def test_a_role_change_and_a_deactivation_reach_every_worker_before_the_next_req
     warm(connections, cluster.member, "user")
     cluster.deactivate()
     assert [verify(connection, cluster.member).status_code for connection in connections] == [401] * len(connections)
+    # Seen through the channel, not through a fall-back to the database: no worker lost its
+    # connection, and every one acknowledged every notice in time.
+    for connection in connections:
+        assert _metric(connection, "idgate_invalidation_reconnects_total") == 0
+        assert _metric(connection, "idgate_invalidation_ack_timeouts_total") == 0
 
 
 def _metric(connection, name: str) -> float:
