@@ -9,6 +9,7 @@
 PostgreSQL + Redis by default (`--store sqlite` for the embedded default). The four take turns in
 rounds; the median round of each is shown with its p50/p99, the ratios last.
 Run: python bench/verify_wrk.py [--seconds 5] [--rounds 5] [--connections 64] [--store redis|sqlite]
+     [--nginx-workers auto] [--threads N]
 Needs wrk and nginx (Debian packages), gunicorn (the test extra), PostgreSQL and Redis.
 """
 
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--nginx-workers", default="auto", help="worker_processes (auto, as Debian ships it)")
+    parser.add_argument("--threads", type=int, help="`idgate serve --threads` (its default when not given)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as (url, redis_url):
         tmp = Path(tmp)
@@ -99,6 +102,8 @@ def main() -> None:
         env = clean_env(IDGATE_DATABASE_URL=url, IDGATE_INSTANCE_PATH=str(tmp / "i"),
                         IDGATE_CERTS_DIR=str(tmp / "certs"), IDGATE_BASE_URL=f"http://127.0.0.1:{idgate_port}",
                         **({"IDGATE_REDIS_URL": redis_url} if redis_url else {}))
+        if args.threads:
+            env["IDGATE_THREADS"] = str(args.threads)
         temporary = init_with_acme(env=env, cwd=tmp)
         gateway = start_idgate_serve(env=env, cwd=tmp, port=idgate_port, workers=None)
         bare = subprocess.Popen([sys.executable, "-m", "gunicorn", *BASELINE, "-b", f"127.0.0.1:{bare_port}",
@@ -112,7 +117,8 @@ def main() -> None:
             cookie = full_session(f"http://127.0.0.1:{idgate_port}", "ops@acme.example", temporary, ADMIN_PASSWORD)
             direct = f"http://127.0.0.1:{idgate_port}/auth/verify"
             assert requests.get(direct, cookies={"idgate_session": cookie}).status_code == 200
-            proxy = Nginx(tmp / "nginx", server_blocks(guarded, plain, idgate_port, docroot), guarded).start()
+            proxy = Nginx(tmp / "nginx", server_blocks(guarded, plain, idgate_port, docroot), guarded,
+                          worker_processes=args.nginx_workers).start()
             assert requests.get(f"http://127.0.0.1:{guarded}/index.html", cookies={"idgate_session": cookie}).ok
             wrk(direct, cookie, 2, args.connections)  # warm up
             targets = {

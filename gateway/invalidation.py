@@ -9,15 +9,15 @@ they carry calls `publish()` before its response goes out; every worker's genera
   worker reads the same page, so there is nothing to deliver and nothing to miss.
 - `RedisChannel` (IDGATE_REDIS_URL): Redis pub/sub. `PostgresChannel` (PostgreSQL without Redis):
   LISTEN/NOTIFY, the NOTIFY sent inside the changing transaction so that both commit together.
-  Each worker holds one subscribed connection. Before it answers from its cache it looks at that
-  connection's socket (one poll, no round trip): a notice that has arrived is read at once, under
-  the same lock as the listener thread's reads, so no answer slips between a notice's arrival and
-  its effect. The listener thread reads notices while nothing asks, pings the server, and
-  reconnects after a loss.
-  A server's "sent" is not a worker's "read": the server may write the publisher's answer before
-  a subscriber's copy, and a subscriber's process may not have run since. So every worker that
-  reads a notice acknowledges it, and `publish()` returns once every subscriber the server counted
-  has (at most ACK_WAIT later: a worker that does not answer so soon is counted in a metric).
+  Each worker holds one subscribed connection, read by a listener thread that also pings the
+  server and reconnects after a loss. A server's "sent" is not a worker's "read": the server may
+  write the publisher's answer before a subscriber's copy, and a subscriber's process may not have
+  run since. So every worker's listener acknowledges each notice once it has moved the generation,
+  and `publish()` returns once every subscriber the server counted has: when the change's
+  response goes out, no worker anywhere answers from before it. A request asks nothing of the
+  connection (a poll of its socket a request was a sixth of /auth/verify through nginx).
+  A worker that has not acknowledged within ACK_WAIT is counted in a metric and the response goes
+  out all the same: that worker may answer from its cache until its listener runs (TTL at most).
 - `LocalChannel`: one process (an in-memory SQLite database, the CLI's own checks).
 
 While a channel is not in step (not yet connected, the connection lost, a ping unanswered),
@@ -134,7 +134,7 @@ class _Subscribed(_Channel):
         self._lock = threading.Lock()
         self._generation = 0
         self._fd: int | None = None  # the subscribed connection's socket, while in step
-        self._polls = threading.local()  # a poll object can serve one thread at a time
+        self._poll, self._poll_fd = None, None  # the listener thread's, on the current socket
         self._out_since: float | None = time.monotonic()
         self._heard = 0.0
         self._closed = threading.Event()
@@ -153,22 +153,16 @@ class _Subscribed(_Channel):
     def _disconnect(self) -> None: ...
 
     def generation(self) -> int | None:
-        """The current generation, once whatever has arrived is read; None while out of step."""
-        fd = self._fd
-        if fd is None:
-            return None
-        if self._arrived(fd, 0):  # something has arrived: read it before answering from the cache
-            with self._lock:
-                self._drain()
+        """The current generation; None while out of step. Moved by the listener thread, which has
+        read every notice whose publish has returned (acknowledgements)."""
         return self._generation if self._fd is not None else None
 
     def _arrived(self, fd: int, timeout_ms: float) -> bool:
-        polls = self._polls
-        if getattr(polls, "fd", None) != fd:
-            polls.poll, polls.fd = select.poll(), fd
-            polls.poll.register(fd, select.POLLIN | select.POLLPRI)
+        if self._poll_fd != fd:
+            self._poll, self._poll_fd = select.poll(), fd
+            self._poll.register(fd, select.POLLIN | select.POLLPRI)
         try:
-            return bool(polls.poll.poll(timeout_ms))
+            return bool(self._poll.poll(timeout_ms))
         except (OSError, ValueError):
             return True  # let the read find out what is wrong
 

@@ -27,7 +27,7 @@ def render_shipped_config(*, listen: int, idgate: int, app: int) -> str:
 
 
 class Nginx:
-    def __init__(self, workdir: Path, server_block: str, port: int):
+    def __init__(self, workdir: Path, server_block: str, port: int, worker_processes: int | str = 1):
         self.workdir, self.port = Path(workdir), port
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
@@ -36,7 +36,7 @@ class Nginx:
         self.conf = self.workdir / "nginx.conf"
         self.conf.write_text(f"""
 user root;
-worker_processes 1;
+worker_processes {worker_processes};
 daemon off;
 pid {self.workdir}/nginx.pid;
 error_log {self.workdir}/logs/error.log warn;
