@@ -16,7 +16,6 @@ from gateway.clock import SystemClock
 from gateway.config import Settings, ensure_secret_key, load_settings
 from gateway.logs import redact_path
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # Any single form field above this is refused before it reaches a view.
 MAX_FIELD_BYTES = 10 * 1024
@@ -47,8 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app = Gateway(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "templates" / "static"),
+        # gateway/templates is the top-level templates/ (a link in the checkout, a copy in the wheel).
+        template_folder="templates",
+        static_folder="templates/static",
         instance_path=str(Path(settings.instance_path).resolve()),
     )
     _configure_flask(app, settings)
