@@ -91,9 +91,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     introspection.init_app(app)
 
     from gateway import housekeeping, limits, logs, metrics
-    from gateway.web import refuse_framing
+    from gateway import web
 
-    app.after_request(refuse_framing)
+    web.init_app(app)
 
     limits.init_app(app)
     metrics.init_app(app)

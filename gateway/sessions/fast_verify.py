@@ -4,7 +4,7 @@
 token, or its session is in the verify cache (gateway.sessions.cache), the answer needs no
 database, no CSRF, no rate limiter and no template. This WSGI layer reads the request's facts,
 asks gateway.sessions.forward_auth.decide (the same decision the Flask view asks) and sends its
-answer with the headers every response of ours carries (framing, request id) and the same
+answer with the headers every response of ours carries (gateway.web.security_headers, the request id) and the same
 metrics; everything else (a session not in memory, any other path) goes on to Flask.
 """
 
@@ -19,7 +19,6 @@ from gateway.metrics import HotPathTally
 from gateway.sessions import forward_auth
 from gateway.sessions.cache import cache_of
 from gateway.sessions.services import hash_token
-from gateway.web import FRAMING_HEADERS
 
 ENDPOINT = "forward_auth.verify"
 
@@ -29,6 +28,7 @@ class FastVerify:
         self.next = app.wsgi_app
         self.settings = app.extensions["idgate.settings"]
         self.cache = cache_of(app)
+        self.security_headers = app.extensions["idgate.security_headers"]
         self.tally = HotPathTally.of(ENDPOINT)
         self.mint = forward_auth.minter(self.settings, app.extensions["idgate.clock"], count=self.tally.token)
         # record(environ, status, headers, seconds), set by the server's access log: the fast path
@@ -46,7 +46,7 @@ class FastVerify:
             if ctx is None:
                 return self.next(environ, start_response)  # the database decides who this is
         answer = forward_auth.decide(ctx, facts, settings=self.settings, mint=self.mint)
-        headers = [*answer.headers, *FRAMING_HEADERS, ("Content-Length", str(len(answer.body))),
+        headers = [*answer.headers, *self.security_headers, ("Content-Length", str(len(answer.body))),
                    ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         start_response(answer.status, headers)
         seconds = time.perf_counter() - started

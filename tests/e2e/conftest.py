@@ -56,16 +56,21 @@ def chromium():
 
 @pytest.fixture
 def person(chromium):
-    """A fresh browser profile: one person, their own cookies."""
-    contexts = []
+    """A fresh browser profile: one person, their own cookies. Every page it opens fails the test
+    on any Content Security Policy violation the browser reports."""
+    contexts, violations = [], []
 
     def open_page(width: int = 1100):
         context = chromium.new_context(viewport={"width": width, "height": 800})
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        return page
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == []
 
 
 @pytest.fixture

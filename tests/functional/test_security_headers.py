@@ -1,0 +1,65 @@
+"""What every response of ours says to the browser: no framing by another site, only our own
+scripts, styles and images and nothing inline, no sniffing, no Referer beyond our origin, no
+shared window with an opener, https kept once seen, and nothing of ours in a cache."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.factories import UserFactory, member
+
+PATHS = ["/login", "/signup", "/sso", "/admin/users", "/no/such/page", "/api/v1/orgs/x/users", "/auth/verify",
+         "/healthz", "/.well-known/jwks.json"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == policy["style-src"] == policy["img-src"] == "'self'"
+    assert policy["base-uri"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert "Strict-Transport-Security" not in response.headers  # http: a browser would ignore it
+
+
+def test_the_forward_auth_fast_path_carries_them_too(client, auth, db):
+    user = member(user=UserFactory())
+    auth.login(user.email)
+    first, cached = client.get("/auth/verify"), client.get("/auth/verify")  # Flask, then the fast path
+
+    assert first.status_code == cached.status_code == 200
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+        assert first.headers[name] == cached.headers[name]
+
+
+@pytest.mark.settings(BASE_URL="https://id.example.com")
+def test_over_https_browsers_are_told_to_keep_to_it(client):
+    assert client.get("/login").headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/no/such/page", "/api/v1/orgs/x/users"])
+def test_pages_and_answers_are_never_stored(client, path):
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_and_published_keys_keep_their_caching(client):
+    css = client.get("/static/idgate.css")
+    css.close()  # a file response: its file stays open until closed
+    assert "no-store" not in css.headers.get("Cache-Control", "")
+    assert client.get("/.well-known/jwks.json").headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_no_template_has_an_inline_script_style_or_handler():
+    from tests.helpers.processes import ROOT
+
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), template
