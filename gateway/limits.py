@@ -1,8 +1,23 @@
-"""Sign-in throttling (Flask-Limiter): per account and per client address, shared through Redis."""
+"""Throttles (Flask-Limiter), declared at the views they apply to, counted in Redis when there is one.
+
+A view names its budgets with `@throttled(...)`, under its route:
+
+    @bp.route("/login", methods=["GET", "POST"])
+    @throttled(SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, page=_throttled_page)
+    def login(): ...
+
+`init_app` gives each app its own limiter (its own storage) and puts every declared budget in front
+of its view; `app.extensions["idgate.throttles"]` says which endpoint spends which. A breach answers
+429 with Retry-After: the view's own `page` when it names one, else the usual error; a breach of a
+budget that `names` an account writes a `login:throttled` audit row naming it.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -13,9 +28,6 @@ from gateway.audit.service import record
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, discard_transaction, error_response
-
-
-SSO_STARTS_PER_ADDRESS = "120 per minute"
 
 
 def _typed_address() -> str | None:
@@ -43,19 +55,61 @@ def _signed_in_account_key() -> str:
     return "account:" + email if email else "address:" + get_remote_address()
 
 
-def _throttled_account() -> str | None:
-    """The account a throttled attempt was for, when there is a real address to name."""
-    return _signed_in_email() if request.endpoint == "accounts.change_password" else _typed_address()
-
-
-def _failed(response) -> bool:
+def _refused(response: Response) -> bool:
     # Only refused attempts count: a person who signs in often is never throttled (a success
     # redirects), and neither is anyone while the gateway itself fails (5xx).
     return 400 <= response.status_code < 500 and response.status_code != 429
 
 
-def _wrong_password(response) -> bool:
+def _wrong_password(response: Response) -> bool:
     return response.status_code == 401
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """One budget. Throttles of one `name` share their count, wherever they are declared."""
+
+    name: str
+    limit: Callable  # settings → "4 per 15 minutes"
+    key: Callable[[], str] = get_remote_address
+    spends: Callable[[Response], bool] | None = None  # which answers count; None: every request
+    methods: tuple[str, ...] | None = ("POST",)  # None: every method
+    names: Callable[[], str | None] | None = None  # the account a breach is audited for; None: not audited
+
+
+SIGN_IN_PER_ACCOUNT = Throttle("login-account", lambda s: s.login_limit_account, key=_account_key,
+                               spends=_refused, names=_typed_address)
+SIGN_IN_PER_ADDRESS = Throttle("login-address", lambda s: s.login_limit_address, spends=_refused,
+                               names=_typed_address)
+# The invitation page checks an email address and may check a password: the same per-address
+# budget keeps it from being used to guess either, and a wrong password (401) there spends the
+# account's budget shared with the sign-in page.
+INVITATION_PER_ADDRESS = Throttle("invite-address", lambda s: s.login_limit_address, spends=_refused,
+                                  names=_typed_address)
+WRONG_PASSWORD_PER_ACCOUNT = Throttle("login-account", lambda s: s.login_limit_account, key=_account_key,
+                                      spends=_wrong_password, names=_typed_address)
+# So does a wrong current password on the password change page: a stolen session must not be a
+# place to guess it, nor to make the gateway hash at will.
+CURRENT_PASSWORD_PER_ACCOUNT = Throttle("login-account", lambda s: s.login_limit_account,
+                                        key=_signed_in_account_key, spends=_wrong_password,
+                                        names=_signed_in_email)
+# Starting an SSO sign-in writes a row before anyone is known: bounded per client address,
+# generously (an office behind one address starts many), so nobody can fill the table.
+SSO_STARTS_PER_ADDRESS = Throttle("sso-start", lambda s: "120 per minute", methods=None)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    throttles: tuple[Throttle, ...]
+    page: Callable[[int], object] | None  # retry-after seconds → the view's own 429 answer
+
+
+def throttled(*throttles: Throttle, page: Callable[[int], object] | None = None):
+    """Declare the budgets a view spends (below its route decorator, so the route keeps the mark)."""
+    def mark(view):
+        view.idgate_throttles = _Declared(throttles, page)
+        return view
+    return mark
 
 
 def init_app(app: Flask) -> Limiter:
@@ -72,53 +126,37 @@ def init_app(app: Flask) -> Limiter:
         key_prefix="idgate",
     )
     limiter.init_app(app)
-    login_view = app.view_functions["accounts.login"]
-    # Shared: the invitation page spends the same per-account budget (below).
-    limit_account = limiter.shared_limit(settings.login_limit_account, key_func=_account_key, methods=["POST"],
-                                         deduct_when=_failed, scope="login-account")
-    limit_address = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
-                                  scope="login-address")
-    app.view_functions["accounts.login"] = limit_account(limit_address(login_view))
-    # The invitation page checks an email address and may check a password: the same
-    # per-address budget keeps it from being used to guess either, and a wrong password (401)
-    # there spends the account's budget shared with the sign-in page.
-    limit_redeem = limiter.limit(settings.login_limit_address, methods=["POST"], deduct_when=_failed,
-                                 scope="invite-address")
-    limit_redeem_account = limiter.shared_limit(settings.login_limit_account, key_func=_account_key,
-                                                methods=["POST"], deduct_when=_wrong_password, scope="login-account")
-    app.view_functions["invitations.redeem"] = limit_redeem_account(limit_redeem(
-        app.view_functions["invitations.redeem"]))
-    # So does a wrong current password on the password change page (a stolen session must not
-    # be a place to guess it, nor to make the gateway hash at will).
-    limit_change = limiter.shared_limit(settings.login_limit_account, key_func=_signed_in_account_key,
-                                        methods=["POST"], deduct_when=_wrong_password, scope="login-account")
-    app.view_functions["accounts.change_password"] = limit_change(app.view_functions["accounts.change_password"])
-    # Starting an SSO sign-in writes a row before anyone is known: bound it per client address,
-    # generously (an office behind one address starts many), so nobody can fill the table.
-    limit_sso_start = limiter.limit(SSO_STARTS_PER_ADDRESS, scope="sso-start")
-    app.view_functions["sso.login"] = limit_sso_start(app.view_functions["sso.login"])
-    # Every limit of ours is on a decorated view, whose wrapper checks it. The limiter's global
+    declared = app.extensions["idgate.throttles"] = {}
+    for endpoint, view in list(app.view_functions.items()):
+        found = getattr(view, "idgate_throttles", None)
+        if found is None:
+            continue
+        for throttle in reversed(found.throttles):  # the first declared is checked first
+            view = limiter.shared_limit(throttle.limit(settings), scope=throttle.name, key_func=throttle.key,
+                                        methods=list(throttle.methods) if throttle.methods else None,
+                                        deduct_when=throttle.spends)(view)
+        app.view_functions[endpoint] = view
+        declared[endpoint] = found
+    # Every limit of ours is on a declared view, whose wrapper checks it. The limiter's global
     # before_request hook would only cost every other request (the forward-auth hot path above
     # all) a pass through its machinery, so it goes.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
-    # (Its after_request hook stays: that is where deduct_when counts failed attempts.)
+    # (Its after_request hook stays: that is where `spends` counts the answers.)
     app.extensions["idgate.limiter"] = limiter
 
     @app.errorhandler(429)
     def _too_many(exc):
         discard_transaction()
         retry_after = _retry_after(limiter)
-        if request.endpoint in ("accounts.login", "invitations.redeem", "accounts.change_password"):
+        found = declared.get(request.endpoint)
+        audited = [t for t in found.throttles if t.names] if found else []
+        if audited:
             record(get_session(), actor_from_request(), AuditAction.LOGIN_THROTTLED, now=now(),
-                   target_email=_throttled_account())
-        if request.endpoint == "accounts.login":
-            from gateway.accounts.forms import LoginForm
-
-            page = render_template("accounts/login.html", form=LoginForm(), next=request.values.get("next"),
-                                   throttled_for=retry_after)
-            return page, 429, {"Retry-After": str(retry_after)}
-        return error_response(429, "too_many_requests", "Too many attempts. Wait a little and try again.",
-                              {"Retry-After": str(retry_after)})
+                   target_email=audited[0].names())
+        headers = {"Retry-After": str(retry_after)}
+        if found and found.page:
+            return found.page(retry_after), 429, headers
+        return error_response(429, "too_many_requests", "Too many attempts. Wait a little and try again.", headers)
 
     return limiter
 

@@ -11,6 +11,7 @@ from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.limits import CURRENT_PASSWORD_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, throttled
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
@@ -63,7 +64,13 @@ def signup():
     return render_template("accounts/signup.html", form=form, min_length=settings().password_min_length), status
 
 
+def _throttled_login_page(retry_after: int):
+    return render_template("accounts/login.html", form=LoginForm(), next=request.values.get("next"),
+                           throttled_for=retry_after)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@throttled(SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, page=_throttled_login_page)
 def login():
     form = LoginForm()
     next_url = request.values.get("next") or None
@@ -98,6 +105,7 @@ def logout():
 
 
 @bp.route("/password/change", methods=["GET", "POST"])
+@throttled(CURRENT_PASSWORD_PER_ACCOUNT)
 @login_required
 def change_password():
     form = ChangePasswordForm()

@@ -12,6 +12,7 @@ from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, InvalidCredentials, PolicyViolation
 from gateway.invitations import services
 from gateway.invitations.forms import RedeemForm
+from gateway.limits import INVITATION_PER_ADDRESS, WRONG_PASSWORD_PER_ACCOUNT, throttled
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import set_session_cookie
 from gateway.web import passwords, settings
@@ -52,6 +53,7 @@ def _signed_in(result: SignIn):
 
 
 @bp.route("/invite/<code>", methods=["GET", "POST"])
+@throttled(WRONG_PASSWORD_PER_ACCOUNT, INVITATION_PER_ADDRESS)
 def redeem(code: str):
     db = get_session()
     invitation = services.find_valid(db, code, now=now())

@@ -14,6 +14,7 @@ from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import NotFound
+from gateway.limits import SSO_STARTS_PER_ADDRESS, throttled
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import services
@@ -46,6 +47,7 @@ def metadata(slug: str):
 
 
 @bp.route("/saml/<slug>/login", methods=["GET", "POST"])
+@throttled(SSO_STARTS_PER_ADDRESS)
 def login(slug: str):
     # POST: the confirmation below, sent from our own page (CSRF-checked like every form).
     next_url = request.form.get("next") if request.method == "POST" else request.args.get("next")

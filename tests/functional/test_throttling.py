@@ -157,7 +157,7 @@ def test_starting_sso_sign_ins_is_bounded_per_client_address(app, db, client, mo
     # Each start writes a pending request before anyone is known.
     from gateway import limits
 
-    starts = int(limits.SSO_STARTS_PER_ADDRESS.split()[0])
+    starts = int(limits.SSO_STARTS_PER_ADDRESS.limit(app.extensions["idgate.settings"]).split()[0])
     answers = [client.get("/saml/nowhere/login").status_code for _ in range(starts + 1)]
     assert set(answers[:starts]) == {404} and answers[starts] == 429
     assert from_address(app, "198.51.100.20").client.get("/saml/nowhere/login").status_code == 404
@@ -195,3 +195,19 @@ class TestBehindAProxy:
         browser = app.test_client()
         response = Auth(browser).login(user.email, headers={"X-Forwarded-Proto": "https"})
         assert response.status_code == 303
+
+
+def test_every_step_that_checks_a_secret_or_writes_before_anyone_is_known_is_throttled(app):
+    # Declared at the views (gateway.limits.throttled): a renamed or rewritten view that lost its
+    # declaration fails here, not silently in production.
+    from gateway import limits
+
+    declared = {endpoint: [t.name for t in found.throttles] for endpoint, found in app.extensions["idgate.throttles"].items()}
+    assert declared == {
+        "accounts.login": ["login-account", "login-address"],
+        "accounts.change_password": ["login-account"],
+        "invitations.redeem": ["login-account", "invite-address"],
+        "sso.login": ["sso-start"],
+    }
+    assert app.extensions["idgate.throttles"]["accounts.login"].throttles == (limits.SIGN_IN_PER_ACCOUNT,
+                                                                              limits.SIGN_IN_PER_ADDRESS)
