@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -11,17 +13,41 @@ from gateway.logs import redact_path
 
 
 class GatewayError(Exception):
-    """A failure the user caused or can act on; `code` is stable, `message` is for people."""
+    """A failure the user caused or can act on; `code` is stable, `message` is for people.
+
+    `field` names the input it is about (a service's parameter, and the form field of that name);
+    `recorded` says the service wrote the refusal down (an audit row) before raising: that row is
+    kept when the rest of the request's writes are undone.
+    """
 
     code = "error"
     status = 400
     message = "The request could not be processed."
+    field: str | None = None
+    recorded = False
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
+                 field: str | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
+        self.field = field or self.field
+
+    @property
+    def messages(self) -> list[str]:
+        return [self.message]
+
+
+@contextmanager
+def about(field: str):
+    """Errors raised inside are about this input: a service names its own parameter where a shared
+    validator's name differs (`default_role` for a role, `new_password` for a password)."""
+    try:
+        yield
+    except GatewayError as exc:
+        exc.field = field
+        raise
 
 
 class BadRequest(GatewayError):
@@ -45,18 +71,25 @@ class Conflict(GatewayError):
 
 
 class InvalidCredentials(GatewayError):
-    # One message for unknown email and wrong password: never reveal which.
+    # One message for unknown email and wrong password: never reveal which. Every raise follows
+    # the audit row of the failed attempt.
     code, status, message = "invalid_credentials", 401, "That email and password do not match an account."
+    field, recorded = "password", True
 
 
 class PolicyViolation(GatewayError):
     """A new password breaks the password policy; `problems` lists each rule missed."""
 
     code, status, message = "password_policy", 400, "That password cannot be used."
+    field = "password"
 
     def __init__(self, problems: list[str]):
         super().__init__(" ".join(problems))
         self.problems = problems
+
+    @property
+    def messages(self) -> list[str]:
+        return self.problems
 
 
 _JSON_PREFIXES = ("/api/", "/auth/", "/oauth/", "/.well-known/")

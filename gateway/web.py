@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from gateway.accounts.passwords import Passwords
 from gateway.config import Settings
+from gateway.errors import GatewayError
 
 
 def settings() -> Settings:
@@ -14,6 +15,21 @@ def settings() -> Settings:
 
 def passwords() -> Passwords:
     return current_app.extensions["idgate.passwords"]
+
+
+def undo(exc: GatewayError) -> None:
+    """A refusal shown to the person: nothing the request wrote is kept (the edge would otherwise
+    commit it with the page), but for a refusal the service recorded (an audit row)."""
+    if not exc.recorded and "db" in g:
+        g.db.rollback()  # the Session stays: the page shown next may still read through it
+
+
+def show_on(form, exc: GatewayError, default: str) -> None:
+    """Put a refusal on the form field it is about (`exc.field`, else `default`), having undone
+    the request's writes. Fields are named after the service's parameters, so the two match."""
+    undo(exc)
+    field = form[exc.field if exc.field in form else default]
+    field.errors = [*field.errors, *exc.messages]
 
 
 # What every response of ours carries, the /auth/verify fast path's included:

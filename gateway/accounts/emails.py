@@ -15,7 +15,7 @@ def normalize_email(address: str) -> str:
     try:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise BadRequest(f"Enter a valid email address ({exc}).", code="invalid_email") from None
+        raise BadRequest(f"Enter a valid email address ({exc}).", code="invalid_email", field="email") from None
     # lower(), not casefold(): casefold would make "straße" and "strasse" one address.
     return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
 

@@ -16,7 +16,8 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
-from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound, PolicyViolation
+from gateway.errors import (BadRequest, Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound,
+                            PolicyViolation, about)
 from gateway.orgs import services as orgs
 from gateway.orgs.models import MemberStatus, Membership, Organization, Role
 from gateway.sessions import services as sessions
@@ -29,6 +30,7 @@ class SignupClosed(GatewayError):
 
 class NoActiveMembership(GatewayError):
     code, status, message = "no_active_membership", 403, "Your account has no active organization. Ask an admin."
+    recorded = True  # after the audit row of the refused sign-in
 
 
 class SsoOnly(GatewayError):
@@ -51,10 +53,10 @@ def validate_name(name: str) -> str:
     """:raise BadRequest: unless 3 to 40 characters once surrounding spaces are gone."""
     name = " ".join((name or "").split())
     if not 3 <= len(name) <= 40:
-        raise BadRequest("A name takes 3 to 40 characters.", code="invalid_name")
+        raise BadRequest("A name takes 3 to 40 characters.", code="invalid_name", field="name")
     # Names travel in X-Auth-Name headers: no control or format characters.
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise BadRequest("A name cannot contain control characters.", code="invalid_name")
+        raise BadRequest("A name cannot contain control characters.", code="invalid_name", field="name")
     return name
 
 
@@ -72,7 +74,7 @@ def new_user(db: Session, *, email: str, name: str, now: datetime) -> User:
     """
     email, name = normalize_email(email), validate_name(name)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("An account with this email already exists.", code="email_taken")
+        raise Conflict("An account with this email already exists.", code="email_taken", field="email")
     user = User(email=email, name=name, created_at=now)
     db.add(user)
     return user
@@ -223,10 +225,11 @@ def change_password(
         # must not be a place to guess the password at leisure.
         record(db, actor, AuditAction.PASSWORD_CHANGE_FAILURE, now=now, target_id=user.id, target_email=user.email,
                reason="wrong_current_password")
-        raise InvalidCredentials("Your current password is not right.")
-    check_password_policy(new_password, email=user.email, name=user.name, settings=settings)
-    if passwords.verify(user.password_hash, new_password):
-        raise PolicyViolation(["Choose a password different from the one you have now."])
+        raise InvalidCredentials("Your current password is not right.", field="current_password")
+    with about("new_password"):
+        check_password_policy(new_password, email=user.email, name=user.name, settings=settings)
+        if passwords.verify(user.password_hash, new_password):
+            raise PolicyViolation(["Choose a password different from the one you have now."])
 
     was_temporary = user.must_change_password
     user.password_hash = passwords.hash(new_password)

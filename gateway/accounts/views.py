@@ -10,21 +10,15 @@ from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm, Sw
 from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
-from gateway.errors import BadRequest, Conflict, GatewayError, InvalidCredentials, PolicyViolation
+from gateway.errors import BadRequest, GatewayError, InvalidCredentials, PolicyViolation
 from gateway.limits import CURRENT_PASSWORD_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, throttled
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.sso import services as sso
-from gateway.web import passwords, settings
+from gateway.web import passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
-
-_FIELD_OF_CODE = {
-    "invalid_email": "email", "email_taken": "email", "invalid_name": "name",
-    "invalid_slug": "org_slug", "slug_taken": "org_slug", "invalid_org_name": "org_name",
-}
-
 
 def _signed_in(result: services.SignIn, next_url: str | None):
     if result.restricted:
@@ -53,13 +47,10 @@ def signup():
                 name=form.name.data, password=form.password.data, passwords=passwords(),
                 actor=actor_from_request(), settings=settings(), now=now(),
             )
-        except PolicyViolation as exc:
-            form.password.errors.extend(exc.problems)
-        except (BadRequest, Conflict) as exc:
-            getattr(form, _FIELD_OF_CODE.get(exc.code, "email")).errors.append(exc.message)
+        except GatewayError as exc:
+            show_on(form, exc, default="email")  # nothing of a refused sign-up is kept
         else:
             return _signed_in(result, None)
-        db.rollback()  # nothing of a refused sign-up is kept
     status = 400 if form.errors else 200
     return render_template("accounts/signup.html", form=form, min_length=settings().password_min_length), status
 
@@ -81,11 +72,8 @@ def login():
                 get_session(), email=form.email.data, password=form.password.data, passwords=passwords(),
                 actor=actor_from_request(), settings=settings(), now=now(),
             )
-        except InvalidCredentials as exc:
-            form.password.errors.append(exc.message)
-            status = 401
-        except GatewayError as exc:  # SSO-only account, no active organization
-            form.email.errors.append(exc.message)
+        except GatewayError as exc:  # a wrong password, an SSO-only account, no active organization
+            show_on(form, exc, default="email")
             status = exc.status
         else:
             return _signed_in(result, next_url)
@@ -118,11 +106,9 @@ def change_password():
                 current_password=form.current_password.data, new_password=form.new_password.data,
                 passwords=passwords(), actor=actor_from_request(), settings=settings(), now=now(),
             )
-        except InvalidCredentials as exc:
-            form.current_password.errors.append(exc.message)
-            return _change_password_page(form, ctx, next_url, 401)
-        except PolicyViolation as exc:
-            form.new_password.errors.extend(exc.problems)
+        except (InvalidCredentials, PolicyViolation) as exc:
+            show_on(form, exc, default="new_password")
+            return _change_password_page(form, ctx, next_url, exc.status)
         else:
             target = next_url or url_for("accounts.account", changed=1)
             return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)

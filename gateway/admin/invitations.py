@@ -14,7 +14,7 @@ from gateway.errors import BadRequest, Conflict
 from gateway.invitations import services as invitations
 from gateway.invitations.forms import InviteForm
 from gateway.orgs.access import admin_scope
-from gateway.web import settings
+from gateway.web import settings, show_on
 
 
 def _scope():
@@ -38,8 +38,7 @@ def invitations_page():
             issued = invitations.issue(get_session(), scope, email=form.email.data, role=form.role.data,
                                        send_mail=form.send_mail.data, settings=settings(), now=now())
         except (BadRequest, Conflict) as exc:
-            get_session().rollback()
-            (form.role if exc.code == "unknown_role" else form.email).errors.append(exc.message)
+            show_on(form, exc, default="email")
         else:
             # The link appears in this response only: never cache it, never send it onwards as a Referer.
             response = make_response(render_template(

@@ -19,7 +19,7 @@ from gateway.errors import BadRequest, Conflict
 from gateway.orgs.access import admin_scope
 from gateway.sso import services as sso
 from gateway.sso.models import SamlConnection
-from gateway.web import settings
+from gateway.web import settings, show_on
 
 MAX_METADATA = 1024 * 1024
 
@@ -57,10 +57,7 @@ def sso_settings():
                           group_attribute=form.group_attribute.data, email_attribute=form.email_attribute.data,
                           name_attribute=form.name_attribute.data, actor=scope.actor, now=now())
         except (BadRequest, Conflict) as exc:
-            db.rollback()
-            field = {"invalid_domain": form.email_domains, "domain_taken": form.email_domains,
-                     "unknown_role": form.default_role}.get(exc.code, form.metadata_xml)
-            field.errors.append(exc.message)
+            show_on(form, exc, default="metadata_xml")
         else:
             flash("Single sign-on is connected.", "notice")
             return redirect(url_for("admin.sso_settings"), 303)

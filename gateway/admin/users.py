@@ -15,11 +15,7 @@ from gateway.invitations import services as invitations
 from gateway.orgs import lifecycle, members, team
 from gateway.orgs.access import AdminScope, admin_scope
 from gateway.sessions import services as sessions
-from gateway.web import passwords
-
-_FIELD_OF_CODE = {"invalid_email": "email", "email_taken": "email", "already_member": "email",
-                  "invalid_name": "name", "unknown_role": "role"}
-
+from gateway.web import passwords, show_on, undo
 
 def _scope() -> AdminScope:
     return admin_scope(current_user.ctx, actor_from_request())
@@ -37,7 +33,7 @@ def _then_back_to(user_id: int, action, success: str):
     try:
         action()
     except GatewayError as exc:
-        get_session().rollback()
+        undo(exc)
         if exc.status == 404:
             raise
         flash(exc.message, "error")
@@ -71,8 +67,7 @@ def create_user():
                 get_session(), scope, email=form.email.data, name=form.name.data, role=form.role.data,
                 passwords=passwords(), now=now())
         except (BadRequest, Conflict) as exc:
-            get_session().rollback()
-            getattr(form, _FIELD_OF_CODE.get(exc.code, "email")).errors.append(exc.message)
+            show_on(form, exc, default="email")
         else:
             return _one_time_secret_page("admin/temporary_password.html", 201, user=user,
                                          temporary=temporary, created=True)
@@ -149,7 +144,7 @@ def delete(user_id: int):
         try:
             lifecycle.delete(db, scope, user_id, expected_version=form.version.data or "", now=now())
         except GatewayError as exc:
-            db.rollback()
+            undo(exc)
             if exc.status == 404:
                 raise
             flash(exc.message, "error")

@@ -15,7 +15,7 @@ from gateway.invitations.forms import RedeemForm
 from gateway.limits import INVITATION_PER_ADDRESS, WRONG_PASSWORD_PER_ACCOUNT, throttled
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import set_session_cookie
-from gateway.web import passwords, settings
+from gateway.web import passwords, settings, show_on
 
 bp = Blueprint("invitations", __name__)
 
@@ -79,16 +79,8 @@ def redeem(code: str):
         raise BadRequest("That step is not known; open the link again.")
     except services.EmailMismatch as exc:
         form.step.data = "email"
-        form.email.errors.append(exc.message)
+        show_on(form, exc, default="email")
         return _page(form, invitation, 403)
-    except PolicyViolation as exc:
-        db.rollback()
-        form.password.errors.extend(exc.problems)
-    except InvalidCredentials as exc:
-        # Kept: nothing was written but the audit row of the failed attempt.
-        form.password.errors.append(exc.message)
-        return _page(form, invitation, 401)
-    except (BadRequest, Conflict) as exc:
-        db.rollback()
-        (form.name if exc.code == "invalid_name" else form.email).errors.append(exc.message)
-    return _page(form, invitation, 400)
+    except (PolicyViolation, InvalidCredentials, BadRequest, Conflict) as exc:
+        show_on(form, exc, default="email")  # a wrong password keeps its audit row, nothing else
+        return _page(form, invitation, 401 if isinstance(exc, InvalidCredentials) else 400)

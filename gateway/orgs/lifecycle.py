@@ -44,7 +44,7 @@ def parse_role(value) -> Role:
     try:
         return Role(str(value).strip().lower())
     except ValueError:
-        raise BadRequest("The role must be admin or user.", code="unknown_role") from None
+        raise BadRequest("The role must be admin or user.", code="unknown_role", field="role") from None
 
 
 def _lock_organization(db: Session, org_id: int) -> None:

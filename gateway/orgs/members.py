@@ -38,7 +38,8 @@ def create_member(
         if db.scalar(select(Membership.id).where(Membership.org_id == scope.org_id,
                                                  Membership.user_id == existing.id)) is not None:
             raise Conflict("This person is already a member of the organization.", code="already_member")
-        raise Conflict("This email already has an idgate account. Invite them instead.", code="email_taken")
+        raise Conflict("This email already has an idgate account. Invite them instead.", code="email_taken",
+                       field="email")
     user = accounts.new_user(db, email=email, name=name, now=now)
     temporary = accounts.issue_temporary_password(user, passwords)
     user.last_org_id = scope.org_id

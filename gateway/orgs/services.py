@@ -22,7 +22,7 @@ def validate_slug(slug: str) -> str:
     if not _SLUG.match(slug):
         raise BadRequest(
             "The organization's short name takes 1 to 40 lowercase letters, digits and hyphens.",
-            code="invalid_slug",
+            code="invalid_slug", field="org_slug",
         )
     return slug
 
@@ -30,10 +30,11 @@ def validate_slug(slug: str) -> str:
 def validate_org_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 80:
-        raise BadRequest("The organization's name takes 2 to 80 characters.", code="invalid_org_name")
+        raise BadRequest("The organization's name takes 2 to 80 characters.", code="invalid_org_name", field="org_name")
     # Like a person's name: shown on every page, and PostgreSQL refuses NUL in text outright (a 500).
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise BadRequest("The organization's name cannot contain control characters.", code="invalid_org_name")
+        raise BadRequest("The organization's name cannot contain control characters.", code="invalid_org_name",
+                         field="org_name")
     return name
 
 
@@ -45,7 +46,7 @@ def create_org(db: Session, *, slug: str, name: str, now: datetime) -> Organizat
     """:raise Conflict: when the slug is taken."""
     slug, name = validate_slug(slug), validate_org_name(name)
     if db.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise Conflict(f"The short name {slug!r} is taken.", code="slug_taken")
+        raise Conflict(f"The short name {slug!r} is taken.", code="slug_taken", field="org_slug")
     org = Organization(slug=slug, name=name, created_at=now)
     db.add(org)
     db.flush()  # the id is needed for the membership

@@ -23,7 +23,7 @@ from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import SAML_MAX_CLOCK_SKEW, Settings
 from gateway.db import core_execute, insert_if_absent
-from gateway.errors import BadRequest, Conflict, GatewayError, NotFound
+from gateway.errors import BadRequest, Conflict, GatewayError, NotFound, about
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Organization, Role
 from gateway.redirects import safe_next
@@ -166,7 +166,8 @@ def configure(
     for (what, limit), value in zip(_METADATA_LIMITS.items(), (idp.entity_id, idp.sso_url, idp.slo_url)):
         if value and len(value) > limit:
             raise BadRequest(f"The metadata's {what} is longer than {limit} characters.", code="invalid_metadata")
-    role = parse_role(default_role)
+    with about("default_role"):
+        role = parse_role(default_role)
     if not isinstance(allow_idp_initiated, bool):
         raise _invalid("allow_idp_initiated must be true or false.")
     admin_groups = _clean_list(admin_groups, "admin_groups")
@@ -208,7 +209,7 @@ def _ascii_domain(domain: str) -> str:
             return normalize_email(f"postmaster@{domain}").rsplit("@", 1)[1]
         except BadRequest:
             pass
-    raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain")
+    raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain", field="email_domains")
 
 
 _domains = SamlEmailDomain.__table__
@@ -228,7 +229,7 @@ def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> Non
                                                             connection_id=connection_id)]
     if taken:
         raise Conflict(f"Another organization declared {', '.join(taken)} for its identity provider.",
-                       code="domain_taken")
+                       code="domain_taken", field="email_domains")
 
 
 def declared_domains(db: Session, org_id: int) -> list[str]:

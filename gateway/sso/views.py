@@ -18,7 +18,7 @@ from gateway.limits import SSO_STARTS_PER_ADDRESS, throttled
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import services
-from gateway.web import settings
+from gateway.web import settings, undo
 
 bp = Blueprint("sso", __name__)
 
@@ -77,7 +77,7 @@ def acs(slug: str):
                                        settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE))
     except (services.SsoRejected, ProvisioningDenied) as exc:
         # Nothing of the refused sign-in is kept but the audit row that says why.
-        db.rollback()
+        undo(exc)
         services.record_rejection(db, slug, exc, actor=actor_from_request(), now=now())
         return render_template("sso/denied.html", message=exc.message, code=exc.code), exc.status
     target = safe_redirect_target(result.next_url, account_page)
@@ -91,7 +91,7 @@ def sls(slug: str):
         url = services.handle_idp_logout(get_session(), slug, query, actor=actor_from_request(),
                                          settings=settings(), now=now())
     except services.SsoRejected as exc:
-        get_session().rollback()
+        undo(exc)
         return render_template("sso/denied.html", message=exc.message, code=exc.code), 400
     return redirect(url, 302)
 
