@@ -117,14 +117,11 @@ def sign_up(
     """
     if not signup_is_open(db, settings):
         raise SignupClosed()
-    org = orgs.create_org(db, slug=org_slug, name=org_name, now=now)
-    user = new_user(db, email=email, name=name, now=now)
+    org, user = _organization_with_its_first_admin(db, slug=org_slug, name=org_name, admin_email=email,
+                                                   admin_name=name, now=now)
     check_password_policy(password, email=user.email, name=user.name, settings=settings)
     user.password_hash = passwords.hash(password)
     user.last_login_at = now
-    user.last_org_id = org.id
-    db.flush()  # ids for the membership and the audit rows
-    orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
     actor = actor.as_user(user.id, user.email, org.id)
     record(db, actor, AuditAction.ORG_CREATE, now=now, slug=org.slug)
     record(db, actor, AuditAction.USER_SIGNUP, now=now, target_id=user.id, target_email=user.email)
@@ -133,17 +130,25 @@ def sign_up(
     return SignIn(token, session)
 
 
+def _organization_with_its_first_admin(db: Session, *, slug: str, name: str, admin_email: str, admin_name: str,
+                                       now: datetime) -> tuple[Organization, User]:
+    """:raise BadRequest, Conflict: for a bad or taken slug, name or email."""
+    org = orgs.create_org(db, slug=slug, name=name, now=now)
+    user = new_user(db, email=admin_email, name=admin_name, now=now)
+    user.last_org_id = org.id
+    db.flush()  # ids for the membership and the audit rows
+    orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
+    return org, user
+
+
 def create_org_with_admin(
     db: Session, *, slug: str, name: str, admin_email: str, admin_name: str,
     passwords: Passwords, actor: Actor, now: datetime,
 ) -> tuple[User, str]:
     """Create an organization and its admin with a temporary password; returns that password once."""
-    org = orgs.create_org(db, slug=slug, name=name, now=now)
-    user = new_user(db, email=admin_email, name=admin_name, now=now)
+    org, user = _organization_with_its_first_admin(db, slug=slug, name=name, admin_email=admin_email,
+                                                   admin_name=admin_name, now=now)
     temporary = issue_temporary_password(user, passwords)
-    user.last_org_id = org.id
-    db.flush()  # ids for the membership and the audit rows
-    orgs.add_member(db, org, user, role=Role.ADMIN, now=now)
     record(db, actor, AuditAction.ORG_CREATE, now=now, org_id=org.id, slug=org.slug)
     record(db, actor, AuditAction.USER_CREATE, now=now, org_id=org.id, target_id=user.id,
            target_email=user.email, role=str(Role.ADMIN))

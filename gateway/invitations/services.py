@@ -79,7 +79,7 @@ def issue(
     member = db.scalar(select(Membership.id).join(User, User.id == Membership.user_id)
                        .where(Membership.org_id == scope.org_id, User.email == email))
     if member is not None:
-        raise Conflict("This person is already a member of the organization.", code="already_member")
+        raise orgs.AlreadyMember()
     if db.scalar(select(Invitation.id).where(Invitation.org_id == scope.org_id,
                                              Invitation.email == email)) is not None:
         raise Conflict("This address has an invitation already (pending or expired). "
@@ -187,7 +187,7 @@ def _join(db: Session, invitation: Invitation, user: User, actor: Actor, now: da
         with db.begin_nested():
             membership = orgs.add_member(db, org, user, role=invitation.role, now=now)
     except IntegrityError:
-        raise Conflict("You are already a member of this organization.", code="already_member") from None
+        raise orgs.AlreadyMember("You are already a member of this organization.") from None
     user.last_org_id = org.id
     record(db, actor.as_user(user.id, user.email, org.id), AuditAction.INVITATION_ACCEPT, now=now,
            org_id=org.id, target_id=user.id, target_email=user.email, role=str(invitation.role))

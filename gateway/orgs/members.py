@@ -17,7 +17,7 @@ from gateway.errors import BadRequest, Conflict
 from gateway.orgs.access import AdminScope, get_member
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Membership, Organization
-from gateway.orgs.services import add_member
+from gateway.orgs.services import AlreadyMember, add_member
 from gateway.sessions import services as sessions
 
 
@@ -37,7 +37,7 @@ def create_member(
     if existing is not None:
         if db.scalar(select(Membership.id).where(Membership.org_id == scope.org_id,
                                                  Membership.user_id == existing.id)) is not None:
-            raise Conflict("This person is already a member of the organization.", code="already_member")
+            raise AlreadyMember()
         raise Conflict("This email already has an idgate account. Invite them instead.", code="email_taken",
                        field="email")
     user = accounts.new_user(db, email=email, name=name, now=now)

@@ -53,6 +53,10 @@ def create_org(db: Session, *, slug: str, name: str, now: datetime) -> Organizat
     return org
 
 
+class AlreadyMember(Conflict):
+    code, message, field = "already_member", "This person is already a member of the organization.", "email"
+
+
 def add_member(db: Session, org: Organization, user: User, *, role: Role, now: datetime) -> Membership:
     membership = Membership(org_id=org.id, user_id=user.id, role=role, status=MemberStatus.ACTIVE,
                             joined_at=now)
