@@ -40,6 +40,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     `overrides` take precedence over the environment (tests); CLOCK may be given
     to control time.
     """
+    from saml import compiled
+
+    compiled.install()  # python3-saml's schemas and XPaths compiled once (refused on another release)
     overrides = dict(overrides or {})
     clock = overrides.pop("CLOCK", None) or SystemClock()
     settings = load_settings(overrides=overrides)

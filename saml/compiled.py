@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from importlib.metadata import version
 from os.path import dirname, join
 
 from lxml import etree
@@ -94,16 +95,23 @@ def reading_one_response():
         _local.answers = outer
 
 
+# What these replacements were written against: another release may validate or query differently.
+PINNED = "1.16.0"
+
+
 def install() -> None:
+    """Put the compiled validation and queries in python3-saml's place (idempotent).
+
+    :raise RuntimeError: python3-saml is not the release they were written for.
+    """
+    found = version("python3-saml")
+    if found != PINNED:
+        raise RuntimeError(f"saml.compiled was written for python3-saml {PINNED}, not {found}: "
+                           "check what changed in its xml_utils, then update PINNED")
     OneLogin_Saml2_XML.validate_xml = staticmethod(_cached_validate_xml)
     OneLogin_Saml2_XML.query = staticmethod(_cached_query)
 
 
-@contextmanager
-def stock_python3_saml():
-    """The library exactly as shipped (for the benchmark's baseline)."""
+def uninstall() -> None:
+    """python3-saml as shipped again."""
     OneLogin_Saml2_XML.validate_xml, OneLogin_Saml2_XML.query = (staticmethod(f) for f in _stock)
-    try:
-        yield
-    finally:
-        install()

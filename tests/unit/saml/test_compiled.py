@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from lxml import etree
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
@@ -20,11 +21,33 @@ RESPONSE = b"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol
 NOT_A_RESPONSE = RESPONSE.replace(b'Version="2.0"\n    IssueInstant', b'IssueInstant', 1)  # Version is required
 
 
+@pytest.fixture(autouse=True)
+def installed():
+    compiled.install()  # as create_app does
+
+
 def both(call):
     """(stock answer, compiled answer) of the same call."""
-    with compiled.stock_python3_saml():
+    compiled.uninstall()
+    try:
         stock = call()
+    finally:
+        compiled.install()
     return stock, call()
+
+
+def test_installing_refuses_another_python3_saml_release(monkeypatch):
+    monkeypatch.setattr(compiled, "PINNED", "0.0.1")
+    try:
+        compiled.install()
+    except RuntimeError as exc:
+        assert "0.0.1" in str(exc)
+    else:
+        raise AssertionError("installed over a release it was not written for")
+
+
+def test_the_gateway_installs_them(app):
+    assert OneLogin_Saml2_XML.validate_xml is compiled._cached_validate_xml
 
 
 def test_schema_validation_agrees_with_stock_on_valid_and_invalid_documents():
