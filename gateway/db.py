@@ -118,7 +118,8 @@ def make_engine(url: str, *, writers_first: bool = True) -> Engine:
 def init_app(app: Flask, url: str) -> None:
     engine = make_engine(url)
     app.extensions["idgate.engine"] = engine
-    app.extensions["idgate.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = app.extensions["idgate.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(sessions, "after_transaction_end", _forget_connection)
     app.after_request(_commit_at_the_edge)
     app.teardown_appcontext(_close_session)
 
@@ -183,7 +184,6 @@ def core_execute(db: Session, statement, params: dict | None = None) -> prepared
     return prepared.execute(connection, statement, params)
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_connection(session: Session, transaction) -> None:
     if transaction.parent is None:  # the root transaction ended: its connection went back to the pool
         session.info.pop(_CONNECTION, None)

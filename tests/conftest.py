@@ -15,6 +15,7 @@ from gateway import create_app
 from gateway.clock import FrozenClock
 from gateway.db import make_engine
 from gateway.migrate import upgrade
+from gateway.sessions import cache
 from tests import factories
 
 # argon2 at its cheapest: the tests exercise our logic, not the hash's cost.
@@ -124,6 +125,7 @@ def app(database_url, connection, clock, settings_overrides, tmp_path, certs_dir
     })
     # Every Session the app opens joins the test's outer transaction through savepoints.
     app.extensions["idgate.sessionmaker"].configure(bind=connection, join_transaction_mode="create_savepoint")
+    cache.watch(connection.engine)  # the app's writes run on the test's engine
     yield app
     app.extensions["idgate.engine"].dispose()
 

@@ -22,7 +22,6 @@ from functools import lru_cache
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from gateway import prepared
 from gateway.sessions.services import CONTEXT_COLUMNS, SessionContext
@@ -169,15 +168,21 @@ def _forget(session):
 def init_app(app: Flask, channel) -> VerifyCache:
     """The app's cache; every Session of its sessionmaker reports the access changes it commits."""
     cache = app.extensions["idgate.verify_cache"] = VerifyCache(channel)
-    app.extensions["idgate.sessionmaker"].configure(info={_CACHE: cache})
+    sessions = app.extensions["idgate.sessionmaker"]
+    sessions.configure(info={_CACHE: cache})
+    watch(app.extensions["idgate.engine"])
+    for name, listener in (("after_begin", _watch), ("before_commit", _notify_with_the_commit),
+                           ("after_commit", _drop_after_changes), ("after_rollback", _forget)):
+        event.listen(sessions, name, listener)
     return cache
 
 
-# Process-wide: a flag on the connection that wrote is all these do; only Sessions of an app's
-# sessionmaker (which carry its cache in their info) act on it.
-event.listen(Engine, "after_cursor_execute", _note_statement)
+def watch(engine: Engine) -> None:
+    """Note the writes run on this engine (the app's own; tests add the one their sessions run on)."""
+    if not event.contains(engine, "after_cursor_execute", _note_statement):
+        event.listen(engine, "after_cursor_execute", _note_statement)
+
+
+# Our own prebuilt statements report to one registry (gateway.prepared); a flag on the connection
+# that wrote is all this does, and only an app's Sessions (which carry its cache) act on it.
 prepared.on_execute(_note_prepared_statement)
-event.listen(Session, "after_begin", _watch)
-event.listen(Session, "before_commit", _notify_with_the_commit)
-event.listen(Session, "after_commit", _drop_after_changes)
-event.listen(Session, "after_rollback", _forget)

@@ -143,3 +143,17 @@ class TestGenerations:
         monkeypatch.setattr(module.time, "monotonic", lambda: later)
 
         assert cache.get("token-hash") is None
+
+
+def test_only_the_apps_own_engine_and_sessions_are_watched(app):
+    # Not every engine and Session of the process: a library's or a script's beside us stays untouched.
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from gateway.sessions import cache
+
+    assert event.contains(app.extensions["idgate.engine"], "after_cursor_execute", cache._note_statement)
+    assert not event.contains(Engine, "after_cursor_execute", cache._note_statement)
+    assert event.contains(app.extensions["idgate.sessionmaker"], "after_commit", cache._drop_after_changes)
+    assert not event.contains(Session, "after_commit", cache._drop_after_changes)
