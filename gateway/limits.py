@@ -22,12 +22,12 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from gateway.accounts.emails import loose_email_key, normalize_email
-from gateway.actor import actor_from_request
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, discard_transaction, error_response
+from gateway.web import actor_from_request
 
 
 def _typed_address() -> str | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Response, current_app, g, request
 
 from gateway.accounts.passwords import Passwords
+from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.sessions.login import signed_in_context
 
 
 def settings() -> Settings:
@@ -15,6 +17,15 @@ def settings() -> Settings:
 
 def passwords() -> Passwords:
     return current_app.extensions["idgate.passwords"]
+
+
+def actor_from_request() -> Actor:
+    """The anonymous or signed-in caller of the current request."""
+    ua = (request.user_agent.string or "")[:256] or None
+    ip = request.remote_addr
+    if ctx := signed_in_context():
+        return Actor(ctx.user_id, ctx.email, ctx.org_id, ip, ua)
+    return Actor(ip=ip, user_agent=ua)
 
 
 def undo(exc: GatewayError) -> None:

@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 
 from gateway.accounts import services
 from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm, SwitchForm
-from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, GatewayError, InvalidCredentials, PolicyViolation
@@ -16,7 +15,7 @@ from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.sso import services as sso
-from gateway.web import passwords, settings, show_on
+from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
 

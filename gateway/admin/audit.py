@@ -7,7 +7,6 @@ import json
 from flask import Response, render_template, request
 from flask_login import current_user, login_required
 
-from gateway.actor import actor_from_request
 from gateway.admin import bp
 from gateway.audit import service as audit
 from gateway.audit.actions import AuditAction
@@ -16,6 +15,7 @@ from gateway.db import get_session
 from gateway.errors import BadRequest
 from gateway.orgs.access import admin_scope
 from gateway.params import cursor
+from gateway.web import actor_from_request
 
 PAGE = 100
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from gateway.actor import actor_from_request
 from gateway.admin import bp
 from gateway.admin.forms import ConfirmForm
 from gateway.clock import now
@@ -14,7 +13,7 @@ from gateway.errors import BadRequest, Conflict
 from gateway.invitations import services as invitations
 from gateway.invitations.forms import InviteForm
 from gateway.orgs.access import admin_scope
-from gateway.web import settings, show_on
+from gateway.web import actor_from_request, settings, show_on
 
 
 def _scope():

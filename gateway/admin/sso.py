@@ -10,7 +10,6 @@ from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from gateway.actor import actor_from_request
 from gateway.admin import bp
 from gateway.admin.forms import ROLE_CHOICES
 from gateway.clock import now
@@ -19,7 +18,7 @@ from gateway.errors import BadRequest, Conflict
 from gateway.orgs.access import admin_scope
 from gateway.sso import services as sso
 from gateway.sso.models import SamlConnection
-from gateway.web import settings, show_on
+from gateway.web import actor_from_request, settings, show_on
 
 MAX_METADATA = 1024 * 1024
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from gateway.actor import actor_from_request
 from gateway.admin import bp
 from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RoleForm
 from gateway.clock import now
@@ -15,7 +14,7 @@ from gateway.invitations import services as invitations
 from gateway.orgs import lifecycle, members, team
 from gateway.orgs.access import AdminScope, admin_scope
 from gateway.sessions import services as sessions
-from gateway.web import passwords, show_on, undo
+from gateway.web import actor_from_request, passwords, show_on, undo
 
 def _scope() -> AdminScope:
     return admin_scope(current_user.ctx, actor_from_request())

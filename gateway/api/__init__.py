@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
-from gateway.actor import actor_from_request
 from gateway.errors import BadRequest, GatewayError, Unauthorized
 from gateway.orgs.access import AdminScope, admin_scope
 
@@ -63,3 +62,4 @@ def _encodable(value) -> bool:
 
 
 from gateway.api import audit, invitations, openapi, saml, users  # noqa: E402,F401  (routes register on bp)
+from gateway.web import actor_from_request

@@ -6,7 +6,6 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from gateway.accounts.services import SignIn
-from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, InvalidCredentials, PolicyViolation
@@ -15,7 +14,7 @@ from gateway.invitations.forms import RedeemForm
 from gateway.limits import INVITATION_PER_ADDRESS, WRONG_PASSWORD_PER_ACCOUNT, throttled
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import set_session_cookie
-from gateway.web import passwords, settings, show_on
+from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("invitations", __name__)
 

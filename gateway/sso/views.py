@@ -10,7 +10,6 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.accounts.provisioning import ProvisioningDenied
-from gateway.actor import actor_from_request
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import NotFound
@@ -18,7 +17,7 @@ from gateway.limits import SSO_STARTS_PER_ADDRESS, throttled
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import services
-from gateway.web import settings, undo
+from gateway.web import actor_from_request, settings, undo
 
 bp = Blueprint("sso", __name__)
 
