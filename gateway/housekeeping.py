@@ -43,7 +43,6 @@ class Purged:
     saml_requests: int
     saml_assertions: int
     rate_limit_counters: int
-    delivered_mail: int  # marked sent by instances of the previous release during a rolling upgrade
     undeliverable_mail: int  # still not delivered after outbox.GIVE_UP_AFTER
 
 
@@ -59,7 +58,6 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
         saml_requests=requests,
         saml_assertions=assertions,
         rate_limit_counters=ratelimit_storage.delete_expired(db, before=epoch_now - MARGIN.total_seconds()),
-        delivered_mail=outbox.delete_delivered(db),
         undeliverable_mail=outbox.drop_undeliverable(db, now=now),
     )
 

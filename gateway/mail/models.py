@@ -20,7 +20,4 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    # Unused since migration 0008 (delivered mail is deleted); kept one release for instances of the
-    # older one during a rolling upgrade, whose rows housekeeping deletes.
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)

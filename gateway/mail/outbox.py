@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.mail.models import OutboxMessage
@@ -43,18 +43,12 @@ GIVE_UP_AFTER = timedelta(days=3)
 
 def drop_undeliverable(db: Session, *, now: datetime) -> int:
     """Delete mail queued more than GIVE_UP_AFTER ago and still not delivered; each is logged."""
-    stale = list(db.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
-                                                        OutboxMessage.created_at < now - GIVE_UP_AFTER)))
+    stale = list(db.scalars(select(OutboxMessage).where(OutboxMessage.created_at < now - GIVE_UP_AFTER)))
     for message in stale:
         log.warning("mail to %s given up after %d attempts: %r (%s)", message.recipient, message.attempts,
                     message.subject, message.last_error)
         db.delete(message)
     return len(stale)
-
-
-def delete_delivered(db: Session) -> int:
-    """Delete mail an instance of the previous release marked sent (it kept delivered rows)."""
-    return db.execute(delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None))).rowcount
 
 
 def backoff(attempts: int) -> timedelta:
@@ -65,7 +59,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def backlog(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+    return db.scalar(select(func.count()).select_from(OutboxMessage))
 
 
 class Transport:
@@ -102,7 +96,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
     """
     sent = failed = 0
     with make_session() as db:
-        query = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
+        query = select(OutboxMessage.id)
         if due_only:
             query = query.where(OutboxMessage.next_attempt_at <= now())
         due = list(db.scalars(query.order_by(OutboxMessage.id).limit(BATCH)))
@@ -110,7 +104,7 @@ def send_pending(make_session: sessionmaker, transport: Transport, now: Callable
         with make_session() as db, db.begin():
             # SKIP LOCKED: two instances delivering at once never send one message twice.
             message = db.scalar(
-                select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+                select(OutboxMessage).where(OutboxMessage.id == message_id)
                 .with_for_update(skip_locked=True)
             )
             if message is None:

@@ -23,9 +23,6 @@ class SamlConnection(Base):
     metadata_xml: Mapped[str] = mapped_column(Text)
     default_role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER)
     allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Read by nothing since revision 0010 (SamlEmailDomain holds them), written for instances of the
-    # previous release during a rolling upgrade; dropped in the next release.
-    email_domains: Mapped[list] = mapped_column(JSON, default=list)
     email_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
     name_attribute: Mapped[str | None] = mapped_column(String(256), default=None)
     group_attribute: Mapped[str | None] = mapped_column(String(256), default=None)

@@ -185,7 +185,6 @@ def configure(
     connection.metadata_xml = metadata_xml if isinstance(metadata_xml, str) else metadata_xml.decode()
     connection.default_role = role
     connection.allow_idp_initiated = allow_idp_initiated
-    connection.email_domains = domains  # for instances of the previous release only (revision 0010)
     connection.admin_groups = admin_groups
     connection.group_attribute, connection.email_attribute = group_attribute, email_attribute
     connection.name_attribute = name_attribute

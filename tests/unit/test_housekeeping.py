@@ -172,19 +172,6 @@ class TestSchedule:
         assert "housekeeping failed" in caplog.text
 
 
-def test_mail_an_older_instance_marked_sent_goes_and_waiting_mail_stays(db, clock, purge):
-    # During a rolling upgrade, instances of the previous release mark delivered mail instead of deleting it.
-    from gateway.mail import outbox
-    from gateway.mail.models import OutboxMessage
-
-    sent = outbox.enqueue(db, recipient="a@example.com", subject="Invited", body="…/invite/code", now=clock.now())
-    waiting = outbox.enqueue(db, recipient="b@example.com", subject="Removed", body="Bye", now=clock.now())
-    sent.sent_at = clock.now()
-    db.flush()
-    assert purge().delivered_mail == 1
-    assert _ids(db, OutboxMessage) == {waiting.id}
-
-
 def test_mail_still_undelivered_after_three_days_is_given_up_and_logged(db, clock, purge, caplog):
     from gateway.mail import outbox
     from gateway.mail.models import OutboxMessage
