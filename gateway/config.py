@@ -9,8 +9,11 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from types import NoneType, UnionType
+from typing import get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "IDGATE_"
@@ -44,6 +47,14 @@ def parse_duration(value: str | timedelta) -> timedelta:
     return timedelta(**{_UNITS[unit]: int(amount)})
 
 
+class Signup(StrEnum):
+    """Who may create an organization at /signup."""
+
+    FIRST = "first"  # only while no organization exists
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings; field names are the env names without the prefix, lowercased."""
@@ -56,7 +67,7 @@ class Settings:
     certs_dir: str = "certs"
     cookie_domain: str | None = None
     allowed_redirect_hosts: tuple[str, ...] = ()
-    signup: str = "first"
+    signup: Signup = Signup.FIRST
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "idgate@localhost"
     session_lifetime: timedelta = timedelta(hours=12)
@@ -112,29 +123,37 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "extra"}
+_TYPES = {name: kind for name, kind in get_type_hints(Settings).items() if name in _FIELDS}
 
 
 def _coerce(name: str, value):
-    default = _FIELDS[name].default
-    if name in {"session_lifetime", "session_idle", "invitation_ttl", "saml_clock_skew", "token_ttl"}:
+    """A value from the environment (text) or an override, read as its field's declared type."""
+    kind, optional = _TYPES[name], False
+    if isinstance(kind, UnionType):  # `str | None`
+        optional = NoneType in get_args(kind)
+        (kind,) = [arg for arg in get_args(kind) if arg is not NoneType]
+    if optional and value in ("", None):
+        return None
+    if kind is timedelta:
         return parse_duration(value)
-    if name == "allowed_redirect_hosts":
+    if get_origin(kind) is tuple:  # host names, separated by commas or spaces
         if isinstance(value, str):
-            value = [h for h in value.replace(",", " ").split()]
+            value = value.replace(",", " ").split()
         return tuple(h.strip().lower() for h in value if h.strip())
-    if isinstance(default, int) and not isinstance(default, bool):
+    if kind is int:
         try:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a whole number") from None
-    if value == "":
-        return None if default is None else value
+    if issubclass(kind, StrEnum):
+        try:
+            return kind(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be " + ", ".join(kind) + f", not {value!r}") from None
     return value
 
 
 def _validate(settings: Settings) -> Settings:
-    if settings.signup not in {"first", "open", "closed"}:
-        raise ConfigError("IDGATE_SIGNUP must be first, open or closed")
     if not (PASSWORD_MIN_FLOOR <= settings.password_min_length <= PASSWORD_MAX_LENGTH):
         raise ConfigError(
             f"IDGATE_PASSWORD_MIN_LENGTH must be between {PASSWORD_MIN_FLOOR} and {PASSWORD_MAX_LENGTH}"

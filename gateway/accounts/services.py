@@ -15,7 +15,7 @@ from gateway.accounts.passwords import Passwords, generate_temporary_password, p
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
-from gateway.config import Settings
+from gateway.config import Settings, Signup
 from gateway.errors import (BadRequest, Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound,
                             PolicyViolation, about)
 from gateway.orgs import services as orgs
@@ -101,9 +101,9 @@ def issue_temporary_password(user: User, passwords: Passwords) -> str:
 
 def signup_is_open(db: Session, settings: Settings) -> bool:
     """IDGATE_SIGNUP: `open`, `closed`, or `first` (only while no organization exists)."""
-    if settings.signup == "first":
+    if settings.signup is Signup.FIRST:
         return not orgs.any_organization_exists(db)
-    return settings.signup == "open"
+    return settings.signup is Signup.OPEN
 
 
 def sign_up(
