@@ -163,7 +163,9 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         description = exc.description if status in (400, 413, 415) and exc.description else None
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, description or _MESSAGES.get(status, exc.name or "Error"))
+        # A 405 says which methods the URL takes (RFC 9110, 15.5.6).
+        allow = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
+        return error_response(status, code, description or _MESSAGES.get(status, exc.name or "Error"), allow)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

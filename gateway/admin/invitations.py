@@ -39,11 +39,10 @@ def invitations_page():
         except (BadRequest, Conflict) as exc:
             show_on(form, exc, default="email")
         else:
-            # The link appears in this response only: never cache it, never send it onwards as a Referer.
+            # The link appears in this response only: never send it onwards as a Referer (nor cached: gateway.web).
             response = make_response(render_template(
                 "admin/invitation_link.html", invitation=issued.invitation,
                 link=invitations.magic_link(settings(), issued.code), mailed=form.send_mail.data), 201)
-            response.headers["Cache-Control"] = "no-store"
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
     return _list_page(form, 400 if form.errors else 200)

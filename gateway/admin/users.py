@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from gateway.admin import bp
@@ -21,10 +21,9 @@ def _scope() -> AdminScope:
 
 
 def _one_time_secret_page(template: str, status: int = 200, **context):
-    # The temporary password appears in this response only: never cache it.
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # The temporary password appears in this response only: never cached (like every page of
+    # ours, gateway.web), never shown again.
+    return render_template(template, **context), status
 
 
 def _then_back_to(user_id: int, action, success: str):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from typing import TypeVar
+
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
+from pydantic import BaseModel, ValidationError
 
 from gateway.errors import BadRequest, GatewayError, Unauthorized
 from gateway.orgs.access import AdminScope, admin_scope
+from gateway.web import actor_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+Body = TypeVar("Body", bound=BaseModel)
 
 
 @bp.before_request
@@ -25,6 +30,14 @@ def _require_bearer_session():
         if request.mimetype != "application/json":
             raise GatewayError("Send JSON (Content-Type: application/json).", code="unsupported_media_type",
                                status=415)
+
+
+def created(**body):
+    """201 with a JSON body (a temporary password, a magic link: shown once, and, like every answer
+    of ours, never stored: gateway.web sends Cache-Control: no-store)."""
+    response = jsonify(**body)
+    response.status_code = 201
+    return response
 
 
 def scope_for(slug: str) -> AdminScope:
@@ -46,6 +59,21 @@ def json_body() -> dict:
     return data
 
 
+def body_as(model: type[Body]) -> Body:
+    """The request's JSON object, checked against its declared shape.
+
+    :raise BadRequest: `invalid_field`, naming the first field of the wrong type, missing or unknown.
+    """
+    data = json_body()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else None
+        raise BadRequest(f"`{field}`: {problem['msg']}." if field else f"{problem['msg']}.",
+                         code="invalid_field", field=field) from None
+
+
 def _encodable(value) -> bool:
     # JSON's \ud800 escapes decode to lone surrogates, which no database (nor UTF-8) can hold.
     if isinstance(value, str):
@@ -62,4 +90,3 @@ def _encodable(value) -> bool:
 
 
 from gateway.api import audit, invitations, openapi, saml, users  # noqa: E402,F401  (routes register on bp)
-from gateway.web import actor_from_request

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from gateway.api import bp, json_body, scope_for
-from gateway.api.schemas import invitation_to_json
+from gateway.api import body_as, bp, created, scope_for
+from gateway.api.schemas import NewInvitation, invitation_to_json
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.invitations import services as invitations
@@ -22,15 +22,11 @@ def list_invitations(slug: str):
 @bp.post("/orgs/<slug>/invitations")
 def create_invitation(slug: str):
     scope = scope_for(slug)
-    body = json_body()
-    issued = invitations.issue(get_session(), scope, email=str(body.get("email") or ""),
-                               role=body.get("role", "user"), send_mail=bool(body.get("send_email", False)),
+    body = body_as(NewInvitation)
+    issued = invitations.issue(get_session(), scope, email=body.email, role=body.role, send_mail=body.send_email,
                                settings=settings(), now=now())
-    response = jsonify(invitation=invitation_to_json(issued.invitation, now()),
-                       link=invitations.magic_link(settings(), issued.code))
-    response.status_code = 201
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return created(invitation=invitation_to_json(issued.invitation, now()),
+                   link=invitations.magic_link(settings(), issued.code))
 
 
 @bp.delete("/orgs/<slug>/invitations/<invitation_id>")

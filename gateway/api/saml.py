@@ -5,16 +5,13 @@ from __future__ import annotations
 from flask import jsonify
 from sqlalchemy import select
 
-from gateway.api import bp, json_body, scope_for
+from gateway.api import body_as, bp, scope_for
+from gateway.api.schemas import SamlSettings
 from gateway.clock import now
 from gateway.db import get_session
-from gateway.errors import BadRequest
 from gateway.sso import services as sso
 from gateway.sso.models import SamlConnection
 from gateway.web import settings
-
-_FIELDS = {"metadata_xml", "default_role", "allow_idp_initiated", "email_domains", "admin_groups",
-           "group_attribute", "email_attribute", "name_attribute"}
 
 
 def _to_json(db, scope, connection: SamlConnection | None) -> dict:
@@ -44,11 +41,7 @@ def get_saml(slug: str):
 @bp.put("/orgs/<slug>/saml")
 def put_saml(slug: str):
     scope = scope_for(slug)
-    body = json_body()
-    unknown = set(body) - _FIELDS
-    if unknown or not isinstance(body.get("metadata_xml"), str):
-        raise BadRequest(f"Send metadata_xml (a string) and optionally {', '.join(sorted(_FIELDS - {'metadata_xml'}))}.",
-                         code="invalid_field")
+    body = body_as(SamlSettings)
     db = get_session()
-    connection = sso.configure(db, scope.org_id, actor=scope.actor, now=now(), **body)
+    connection = sso.configure(db, scope.org_id, actor=scope.actor, now=now(), **body.model_dump())
     return jsonify(_to_json(db, scope, connection))

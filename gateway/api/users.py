@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from gateway.api import bp, json_body, scope_for
-from gateway.api.schemas import member_to_json
+from gateway.api import body_as, bp, created, scope_for
+from gateway.api.schemas import NewUser, RoleChange, member_to_json
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
@@ -33,15 +33,11 @@ def list_users(slug: str):
 @bp.post("/orgs/<slug>/users")
 def create_user(slug: str):
     scope = scope_for(slug)
-    body = json_body()
-    user, temporary = members.create_member(
-        get_session(), scope, email=str(body.get("email") or ""), name=str(body.get("name") or ""),
-        role=body.get("role", "user"), passwords=passwords(), now=now())
+    body = body_as(NewUser)
+    user, temporary = members.create_member(get_session(), scope, email=body.email, name=body.name, role=body.role,
+                                            passwords=passwords(), now=now())
     get_session().flush()
-    response = jsonify(user=_member(scope, user.id), temporary_password=temporary)
-    response.status_code = 201
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return created(user=_member(scope, user.id), temporary_password=temporary)
 
 
 @bp.get("/orgs/<slug>/users/<user_id>")
@@ -52,11 +48,8 @@ def get_user(slug: str, user_id: str):
 @bp.patch("/orgs/<slug>/users/<user_id>")
 def update_user(slug: str, user_id: str):
     scope = scope_for(slug)
-    body = json_body()
-    unknown = set(body) - {"role"}
-    if unknown or "role" not in body:
-        raise BadRequest("Only `role` can be changed.", code="invalid_field")
-    lifecycle.change_role(get_session(), scope, user_id, body["role"], now=now())
+    body = body_as(RoleChange)  # only the role can be changed
+    lifecycle.change_role(get_session(), scope, user_id, body.role, now=now())
     return jsonify(user=_member(scope, user_id))
 
 
@@ -78,9 +71,7 @@ def reactivate_user(slug: str, user_id: str):
 def reset_user_password(slug: str, user_id: str):
     scope = scope_for(slug)
     temporary = members.reset_password(get_session(), scope, user_id, passwords=passwords(), now=now())
-    response = jsonify(user=_member(scope, user_id), temporary_password=temporary)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(user=_member(scope, user_id), temporary_password=temporary)
 
 
 @bp.delete("/orgs/<slug>/users/<user_id>")

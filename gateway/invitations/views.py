@@ -23,7 +23,6 @@ bp = Blueprint("invitations", __name__)
 def _no_referrer(response):
     # The link's code must not leak to other sites through the Referer header.
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
