@@ -43,7 +43,7 @@ from gateway.clock import SystemClock  # noqa: E402
 from gateway.db import transaction  # noqa: E402
 from gateway.migrate import upgrade  # noqa: E402
 from gateway.orgs.models import Organization  # noqa: E402
-from gateway.sso import services as sso  # noqa: E402
+from gateway.sso import connections, saml_protocol  # noqa: E402
 from saml import settings as saml_settings  # noqa: E402
 from saml import compiled  # noqa: E402
 from saml.request_data import request_data  # noqa: E402
@@ -61,10 +61,10 @@ def connect_acme(app, client, idp):
         idp.trust_sp(client.get("/saml/acme/metadata").get_data(as_text=True))
         with transaction() as db:
             org = db.query(Organization).filter_by(slug="acme").one()
-            sso.configure(db, org.id, metadata_xml=idp.metadata_xml(), email_domains=["acme.example.com"],
-                          actor=Actor(), now=clock.now())
-            sp = sso.service_provider(app.extensions["idgate.settings"], "acme")
-            idp_config = sso.identity_provider(sso.connection_of(db, "acme"))
+            connections.configure(db, org.id, metadata_xml=idp.metadata_xml(), email_domains=["acme.example.com"],
+                                  actor=Actor(), now=clock.now())
+            sp = saml_protocol.service_provider(app.extensions["idgate.settings"], "acme")
+            idp_config = saml_protocol.identity_provider(connections.idp_connection(db, "acme"))
     return saml_settings.for_pair(sp, idp_config), request_data(sp.acs_url)
 
 

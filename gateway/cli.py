@@ -114,18 +114,19 @@ def saml_configure_command(slug, metadata, default_role, allow_idp_initiated, do
     """Connect an organization's identity provider from its metadata."""
     from gateway.clock import now
     from gateway.db import transaction
-    from gateway.sso import services as sso
+    from gateway.sso import connections, saml_protocol
 
     try:
         with transaction() as db:
-            org = sso.organization(db, slug)
-            connection = sso.configure(db, org.id, metadata_xml=metadata.read(), default_role=default_role,
-                                       allow_idp_initiated=allow_idp_initiated, email_domains=domains,
-                                       admin_groups=admin_groups, actor=Actor(user_agent="idgate cli"), now=now())
+            org = connections.organization(db, slug)
+            connection = connections.configure(
+                db, org.id, metadata_xml=metadata.read(), default_role=default_role,
+                allow_idp_initiated=allow_idp_initiated, email_domains=domains, admin_groups=admin_groups,
+                actor=Actor(user_agent="idgate cli"), now=now())
             idp_entity_id = connection.idp_entity_id
     except GatewayError as exc:
         _fail(exc)
-    sp = sso.service_provider(current_app.extensions["idgate.settings"], slug)
+    sp = saml_protocol.service_provider(current_app.extensions["idgate.settings"], slug)
     click.echo(f"{slug} signs in through {idp_entity_id}.")
     click.echo(f"Give the IdP this SP metadata: {sp.entity_id}")
 

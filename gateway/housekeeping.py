@@ -24,7 +24,7 @@ from gateway.db import transaction
 from gateway.mail import outbox
 from gateway.metrics import HOUSEKEEPING_DELETED
 from gateway.sessions import services as sessions
-from gateway.sso import services as sso
+from gateway.sso import signin
 
 log = logging.getLogger("idgate.housekeeping")
 
@@ -52,7 +52,7 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
     `epoch_now` is the rate limiter's own clock (it counts in epoch seconds from time.time()).
     """
     before = now - MARGIN
-    requests, assertions = sso.forget_expired(db, before=before)
+    requests, assertions = signin.forget_expired(db, before=before)
     return Purged(
         sessions=sessions.delete_ended(db, before=before),
         saml_requests=requests,

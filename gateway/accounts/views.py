@@ -14,7 +14,7 @@ from gateway.limits import CURRENT_PASSWORD_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SI
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
-from gateway.sso import services as sso
+from gateway.sso import logout as single_logout
 from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
@@ -86,7 +86,7 @@ def login():
 def logout():
     db, session_id = get_session(), current_user.ctx.session_id
     # An SSO session also ends at the IdP when it has a logout endpoint (SP-initiated single logout).
-    idp_logout = sso.logout_redirect(db, session_id, settings=settings())
+    idp_logout = single_logout.logout_redirect(db, session_id, settings=settings())
     services.sign_out(db, session_id=session_id, actor=actor_from_request(), now=now())
     return clear_session_cookie(redirect(idp_logout or url_for("accounts.login"), 303))
 

@@ -6,7 +6,6 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
@@ -16,8 +15,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict
 from gateway.orgs.access import admin_scope
-from gateway.sso import services as sso
-from gateway.sso.models import SamlConnection
+from gateway.sso import connections, saml_protocol
 from gateway.web import actor_from_request, settings, show_on
 
 MAX_METADATA = 1024 * 1024
@@ -40,26 +38,26 @@ class SsoSettingsForm(FlaskForm):
 def sso_settings():
     scope = admin_scope(current_user.ctx, actor_from_request())
     db = get_session()
-    connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == scope.org_id))
+    connection = connections.idp_settings(db, scope.org_id)
     form = SsoSettingsForm(obj=connection) if connection else SsoSettingsForm()
     if connection and not form.is_submitted():
-        form.email_domains.data = ", ".join(sso.declared_domains(db, scope.org_id))
-        form.admin_groups.data = ", ".join(connection.admin_groups or [])
-        form.metadata_xml.data = connection.metadata_xml
+        form.email_domains.data = ", ".join(connection.email_domains)
+        form.admin_groups.data = ", ".join(connection.admin_groups)
     if form.validate_on_submit():
         upload = form.metadata_file.data
         xml = upload.read(MAX_METADATA + 1).decode("utf-8", "replace") if upload else form.metadata_xml.data
         try:
-            sso.configure(db, scope.org_id, metadata_xml=xml or "", default_role=form.default_role.data,
-                          allow_idp_initiated=form.allow_idp_initiated.data,
-                          email_domains=form.email_domains.data, admin_groups=form.admin_groups.data,
-                          group_attribute=form.group_attribute.data, email_attribute=form.email_attribute.data,
-                          name_attribute=form.name_attribute.data, actor=scope.actor, now=now())
+            connections.configure(
+                db, scope.org_id, metadata_xml=xml or "", default_role=form.default_role.data,
+                allow_idp_initiated=form.allow_idp_initiated.data, email_domains=form.email_domains.data,
+                admin_groups=form.admin_groups.data, group_attribute=form.group_attribute.data,
+                email_attribute=form.email_attribute.data, name_attribute=form.name_attribute.data,
+                actor=scope.actor, now=now())
         except (BadRequest, Conflict) as exc:
             show_on(form, exc, default="metadata_xml")
         else:
             flash("Single sign-on is connected.", "notice")
             return redirect(url_for("admin.sso_settings"), 303)
-    sp = sso.service_provider(settings(), scope.org_slug)
+    sp = saml_protocol.service_provider(settings(), scope.org_slug)
     return render_template("admin/sso.html", form=form, sp=sp, connection=connection, scope=scope), \
         400 if form.errors else 200

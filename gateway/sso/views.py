@@ -1,4 +1,4 @@
-"""/saml/<slug>/metadata, /login, /acs, /sls and the /sso chooser."""
+"""/saml/<slug>/metadata, /login, /acs, /sls and the /sso chooser: parse → service → redirect."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from gateway.errors import NotFound
 from gateway.limits import SSO_STARTS_PER_ADDRESS, throttled
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
-from gateway.sso import services
+from gateway.sso import logout, routing, saml_protocol, signin
 from gateway.web import actor_from_request, settings, undo
 
 bp = Blueprint("sso", __name__)
 
 # The IdP's answer is one large form field: allowed up to this size on the ACS only.
 ACS_MAX_FIELD_BYTES = 256 * 1024
-# A random key of the browser that starts an SSO sign-in (services.started_in). __Host-: only this
+# A random key of the browser that starts an SSO sign-in (signin.started_in). __Host-: only this
 # host can set it (Secure, Path=/, no Domain), so a sibling subdomain cannot plant its own key.
 BROWSER_COOKIE = "__Host-idgate_sso"
 
@@ -41,7 +41,7 @@ class SsoForm(SsoStartForm):
 
 @bp.get("/saml/<slug>/metadata")
 def metadata(slug: str):
-    xml = services.metadata_for(get_session(), settings(), slug)
+    xml = saml_protocol.metadata_for(get_session(), settings(), slug)
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
@@ -50,19 +50,19 @@ def metadata(slug: str):
 def login(slug: str):
     # POST: the confirmation below, sent from our own page (CSRF-checked like every form).
     next_url = request.form.get("next") if request.method == "POST" else request.args.get("next")
-    if request.method == "GET" and services.needs_confirmation(request.headers.get("Sec-Fetch-Site")):
+    if request.method == "GET" and signin.needs_confirmation(request.headers.get("Sec-Fetch-Site")):
         form = SsoStartForm(next=next_url or "")
-        name = services.organization_name(get_session(), slug)
+        name = routing.organization_name(get_session(), slug)
         return render_template("sso/confirm.html", form=form, slug=slug, organization=name)
     # On https, a key of this browser's travels with the IdP's cross-site POST (SameSite=None needs
     # Secure, so plain http deployments go without): the ACS then takes answers from this browser only.
-    binding = services.binds_to_browser(settings())
+    binding = signin.binds_to_browser(settings())
     browser = (request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)) if binding else None
-    url = services.start_login(get_session(), slug, next_url=next_url, settings=settings(),
+    url = signin.start_login(get_session(), slug, next_url=next_url, settings=settings(),
                                now=now(), browser=browser)
     response = redirect(url, 303 if request.method == "POST" else 302)
     if browser:
-        response.set_cookie(BROWSER_COOKIE, browser, max_age=int(services.LOGIN_REQUEST_TTL.total_seconds()),
+        response.set_cookie(BROWSER_COOKIE, browser, max_age=int(signin.LOGIN_REQUEST_TTL.total_seconds()),
                             path="/", secure=True, httponly=True, samesite="None")
     return response
 
@@ -71,13 +71,13 @@ def login(slug: str):
 def acs(slug: str):
     db = get_session()
     try:
-        result = services.finish_login(db, slug, saml_response=request.form.get("SAMLResponse"),
-                                       relay_state=request.form.get("RelayState"), actor=actor_from_request(),
-                                       settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE))
-    except (services.SsoRejected, ProvisioningDenied) as exc:
+        result = signin.finish_login(db, slug, saml_response=request.form.get("SAMLResponse"),
+                                     relay_state=request.form.get("RelayState"), actor=actor_from_request(),
+                                     settings=settings(), now=now(), browser=request.cookies.get(BROWSER_COOKIE))
+    except (signin.SsoRejected, ProvisioningDenied) as exc:
         # Nothing of the refused sign-in is kept but the audit row that says why.
         undo(exc)
-        services.record_rejection(db, slug, exc, actor=actor_from_request(), now=now())
+        signin.record_rejection(db, slug, exc, actor=actor_from_request(), now=now())
         return render_template("sso/denied.html", message=exc.message, code=exc.code), exc.status
     target = safe_redirect_target(result.next_url, account_page)
     return set_session_cookie(redirect(target, 303), result.sign_in.token, result.sign_in.session.expires_at)
@@ -87,9 +87,9 @@ def acs(slug: str):
 def sls(slug: str):
     query = request.args.to_dict() if request.method == "GET" else request.form.to_dict()
     try:
-        url = services.handle_idp_logout(get_session(), slug, query, actor=actor_from_request(),
-                                         settings=settings(), now=now())
-    except services.SsoRejected as exc:
+        url = logout.handle_idp_logout(get_session(), slug, query, actor=actor_from_request(),
+                                       settings=settings(), now=now())
+    except signin.SsoRejected as exc:
         undo(exc)
         return render_template("sso/denied.html", message=exc.message, code=exc.code), 400
     return redirect(url, 302)
@@ -100,7 +100,7 @@ def choose():
     form = SsoForm()
     if form.validate_on_submit():
         try:
-            slug = services.route(get_session(), form.who.data)
+            slug = routing.route(get_session(), form.who.data)
         except NotFound as exc:
             form.who.errors.append(exc.message)
         else:

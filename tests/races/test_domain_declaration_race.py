@@ -9,7 +9,7 @@ from sqlalchemy import select
 from gateway.actor import Actor
 from gateway.errors import GatewayError
 from gateway.orgs.models import Organization
-from gateway.sso import services as sso
+from gateway.sso import connections
 from gateway.sso.models import SamlEmailDomain
 from tests.helpers.idp import TestIdP
 from tests.races.conftest import at_once
@@ -35,8 +35,8 @@ def test_one_of_two_organizations_declaring_a_domain_at_once_has_it(make_session
                 try:
                     with db.begin():
                         barrier.wait()
-                        sso.configure(db, org_id, metadata_xml=metadata, email_domains=[domain],
-                                      actor=Actor(), now=NOW)
+                        connections.configure(db, org_id, metadata_xml=metadata, email_domains=[domain],
+                                              actor=Actor(), now=NOW)
                     return "declared"
                 except GatewayError as exc:
                     return f"{exc.status} {exc.code}"

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.clock import FrozenClock
-from gateway.sso import services as sso
+from gateway.sso import connections
 from tests.factories import MembershipFactory, OrganizationFactory
 from tests.helpers.idp import TestIdP
 
@@ -39,7 +39,7 @@ def connect(db, client, idp: TestIdP, org, clock, **options):
     """Configure `org` to trust `idp`, and `idp` to trust org's SP metadata."""
     idp.trust_sp(client.get(f"/saml/{org.slug}/metadata").get_data(as_text=True))
     options.setdefault("email_domains", ["acme.example.com"])
-    connection = sso.configure(db, org.id, metadata_xml=idp.metadata_xml(), actor=Actor(), now=clock.now(),
+    connection = connections.configure(db, org.id, metadata_xml=idp.metadata_xml(), actor=Actor(), now=clock.now(),
                                **options)
     db.flush()
     return connection

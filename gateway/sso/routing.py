@@ -1,0 +1,35 @@
+"""Which organization's IdP a person signs in through: "continue with SSO" by work email or slug."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.errors import BadRequest, NotFound
+from gateway.sso.connections import ascii_domain, idp_connection, organization, slug_declaring
+
+
+def route(db: Session, email_or_slug: str) -> str:
+    """The organization slug for "continue with SSO": by the email's declared domain, or a slug.
+
+    :raise NotFound: nothing configured for it.
+    """
+    value = (email_or_slug or "").strip().lower()
+    if "@" in value:
+        try:
+            domain = ascii_domain(value.rsplit("@", 1)[-1])
+        except BadRequest:
+            domain = None
+        if domain and (slug := slug_declaring(db, domain)) is not None:
+            return slug
+        raise NotFound("No single sign-on is set up for that email domain.", code="sso_not_configured")
+    idp_connection(db, value)
+    return value
+
+
+def organization_name(db: Session, slug: str) -> str:
+    """The name of an organization whose IdP is connected (for the confirmation page).
+
+    :raise NotFound: unknown organization, or no SSO configured for it.
+    """
+    idp_connection(db, slug)
+    return organization(db, slug).name
