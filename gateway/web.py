@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Response, current_app, g, request
 
 from gateway.accounts.passwords import Passwords
@@ -47,17 +49,29 @@ def show_on(form, exc: GatewayError, default: str) -> None:
 # - no framing by another site (a hidden frame over a decoy would steer clicks onto our buttons:
 #   deactivate, continue to an IdP, sign out);
 # - a Content Security Policy that lets a page load only our own scripts, styles and images, and
-#   nothing inline: an injected tag runs nothing, an injected <base> moves no link;
+#   nothing inline: an injected tag runs nothing, an injected <base> moves no link, and an injected
+#   <form> posts nowhere but to us and to where our forms send people (the allowed `next` hosts;
+#   browsers check `form-action` on every redirect that follows a post, too);
 # - no content sniffing, no Referer beyond our own origin, no window shared with an opener.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                           "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+           "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
+def content_security_policy(form_targets=()) -> str:
+    """The policy, with the origins beyond our own that this page's forms may lead to."""
+    return " ".join((_POLICY, *sorted(set(form_targets))))
+
+
+def _redirect_origins(settings: Settings) -> tuple[str, ...]:
+    # is_safe_redirect takes either scheme on an allowed host: so does form-action.
+    return tuple(f"{scheme}://{host}" for host in settings.allowed_redirect_hosts for scheme in ("https", "http"))
 
 
 def security_headers(settings: Settings) -> tuple:
     headers = (
         ("X-Frame-Options", "DENY"),
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", content_security_policy(_redirect_origins(settings))),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
         ("Cross-Origin-Opener-Policy", "same-origin"),
@@ -66,13 +80,23 @@ def security_headers(settings: Settings) -> tuple:
     return headers + (HSTS,) if settings.base_url.startswith("https://") else headers
 
 
+def forms_lead_to(url: str) -> None:
+    """Let this page's forms lead to `url`'s origin (a post answered by a redirect there: an IdP)."""
+    parts = urlsplit(url)
+    g.setdefault("form_targets", set()).add(f"{parts.scheme}://{parts.netloc}")
+
+
 def init_app(app) -> None:
-    headers = app.extensions["idgate.security_headers"] = security_headers(app.extensions["idgate.settings"])
+    settings = app.extensions["idgate.settings"]
+    headers = app.extensions["idgate.security_headers"] = security_headers(settings)
+    redirect_origins = _redirect_origins(settings)
 
     @app.after_request
     def send_security_headers(response: Response) -> Response:
         for name, value in headers:
             response.headers.setdefault(name, value)
+        if targets := g.get("form_targets"):
+            response.headers["Content-Security-Policy"] = content_security_policy({*redirect_origins, *targets})
         # Pages show signed-in people's data, forms carry CSRF tokens, some show a secret once:
         # nothing of ours is kept by a browser or a shared cache, but the static files.
         if request.endpoint != "static":

@@ -3,6 +3,7 @@ rolled-back transaction per test, a controllable clock, and helpers that sign in
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from contextlib import contextmanager
@@ -162,6 +163,15 @@ def csrf_token_in(page: str, where: str = "the page") -> str:
     match = _CSRF.search(page)
     assert match, f"no CSRF token on {where}"
     return match.group(1) or match.group(2)
+
+
+_GOES_ON = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)">')
+
+
+def goes_on_to(response) -> str | None:
+    """Where a page between a post and another site sends the browser on (sso/continue.html)."""
+    match = _GOES_ON.search(response.get_data(as_text=True))
+    return html.unescape(match.group(1)) if match else None
 
 
 class Auth:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from gateway.accounts import services
@@ -88,7 +88,13 @@ def logout():
     # An SSO session also ends at the IdP when it has a logout endpoint (SP-initiated single logout).
     idp_logout = single_logout.logout_redirect(db, session_id, settings=settings())
     services.sign_out(db, session_id=session_id, actor=actor_from_request(), now=now())
-    return clear_session_cookie(redirect(idp_logout or url_for("accounts.login"), 303))
+    if idp_logout is None:
+        return clear_session_cookie(redirect(url_for("accounts.login"), 303))
+    # Not a redirect: every page's sign-out form would need the IdP in its form-action.
+    page = render_template("sso/continue.html", url=idp_logout, heading="Signed out",
+                           text="You are signed out here; your browser goes on to sign you out of your "
+                                "organization's sign-in too.")
+    return clear_session_cookie(make_response(page))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])

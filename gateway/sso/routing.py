@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from gateway.errors import BadRequest, NotFound
@@ -26,10 +28,18 @@ def route(db: Session, email_or_slug: str) -> str:
     return value
 
 
-def organization_name(db: Session, slug: str) -> str:
-    """The name of an organization whose IdP is connected (for the confirmation page).
+@dataclass(frozen=True)
+class Destination:
+    """Where a sign-in start goes: whose IdP, and its sign-in URL."""
+
+    name: str
+    sign_in_url: str
+
+
+def destination(db: Session, slug: str) -> Destination:
+    """The organization a sign-in start goes to (for the confirmation page).
 
     :raise NotFound: unknown organization, or no SSO configured for it.
     """
-    idp_connection(db, slug)
-    return organization(db, slug).name
+    connection = idp_connection(db, slug)
+    return Destination(organization(db, slug).name, connection.sso_url)

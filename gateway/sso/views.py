@@ -17,7 +17,7 @@ from gateway.limits import SSO_STARTS_PER_ADDRESS, throttled
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sso import logout, routing, saml_protocol, signin
-from gateway.web import actor_from_request, settings, undo
+from gateway.web import actor_from_request, forms_lead_to, settings, undo
 
 bp = Blueprint("sso", __name__)
 
@@ -52,8 +52,9 @@ def login(slug: str):
     next_url = request.form.get("next") if request.method == "POST" else request.args.get("next")
     if request.method == "GET" and signin.needs_confirmation(request.headers.get("Sec-Fetch-Site")):
         form = SsoStartForm(next=next_url or "")
-        name = routing.organization_name(get_session(), slug)
-        return render_template("sso/confirm.html", form=form, slug=slug, organization=name)
+        destination = routing.destination(get_session(), slug)
+        forms_lead_to(destination.sign_in_url)  # the confirmation posts here, and is redirected there
+        return render_template("sso/confirm.html", form=form, slug=slug, organization=destination.name)
     # On https, a key of this browser's travels with the IdP's cross-site POST (SameSite=None needs
     # Secure, so plain http deployments go without): the ACS then takes answers from this browser only.
     binding = signin.binds_to_browser(settings())
@@ -104,7 +105,11 @@ def choose():
         except NotFound as exc:
             form.who.errors.append(exc.message)
         else:
-            return redirect(url_for("sso.login", slug=slug, next=safe_next(form.next.data)), 303)
+            # Not a redirect: the IdP is not in this page's form-action (see sso/continue.html).
+            return render_template("sso/continue.html", url=url_for("sso.login", slug=slug,
+                                                                    next=safe_next(form.next.data)),
+                                   heading="Continuing to your organization's sign-in",
+                                   text="Your browser goes on to your organization's sign-in page.")
     elif request.method == "GET":
         form.next.data = request.args.get("next", "")
     return render_template("sso/choose.html", form=form), 400 if form.errors else 200

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 ADMIN_PASSWORD = "harbor lantern walnut 2046 quietly"
 USER_PASSWORD = "saffron glacier tandem 3319 orbit"
 
@@ -106,30 +108,54 @@ def test_the_sign_in_page_offers_sso(gateway, person, screenshot):
     assert page.get_by_text("No single sign-on is set up for that email domain.").is_visible()
 
 
-def test_the_sso_button_routes_by_email_domain_to_the_organizations_idp(gateway, person, tmp_path):
+@pytest.fixture(scope="module")
+def globex_idp(gateway, tmp_path_factory):
+    """Organization globex, signing in through a test IdP (for globex.example.com)."""
     import requests
 
     from tests.helpers.idp import TestIdP
 
-    idp = TestIdP(tmp_path / "idp")
-    metadata = tmp_path / "idp.xml"
+    folder = tmp_path_factory.mktemp("globex")
+    idp = TestIdP(folder / "idp")
+    metadata = folder / "idp.xml"
     metadata.write_text(idp.metadata_xml())
     gateway.cli("org", "create", "globex", "--name", "Globex", "--admin-email", "hank@globex.example.com",
                 "--admin-name", "Hank Scorpio")
     gateway.cli("saml", "configure", "globex", "--idp-metadata", str(metadata), "--email-domain",
                 "globex.example.com")
     idp.trust_sp(requests.get(f"{gateway}/saml/globex/metadata", timeout=10).text)
+    return idp
 
-    page = person()
+
+def _answer_for_the_idp(page, idp) -> list[str]:
+    """The IdP is not on this network: answer for it, and keep the requests the browser made."""
     seen = []
-    # The IdP is not on this network: answer for it, and keep the request the browser made.
     page.route(f"{idp.sso_url}**", lambda route: (seen.append(route.request.url),
                                                   route.fulfill(body="<h1>Test IdP</h1>",
                                                                 content_type="text/html")))
+    return seen
+
+
+def test_the_sso_button_routes_by_email_domain_to_the_organizations_idp(gateway, person, globex_idp):
+    page = person()
+    seen = _answer_for_the_idp(page, globex_idp)
     page.goto(f"{gateway}/login")
     page.get_by_role("link", name="Continue with SSO").click()
     page.get_by_label("Work email or organization").fill("marge@globex.example.com")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_selector("text=Test IdP")
-    request = idp.read_authn_request(seen[0])  # a signed AuthnRequest the IdP accepts
+    request = globex_idp.read_authn_request(seen[0])  # a signed AuthnRequest the IdP accepts
     assert request["acs_url"] == f"{gateway}/saml/globex/acs"
+
+
+def test_a_sign_in_another_site_starts_is_confirmed_then_goes_on_to_the_idp(gateway, person, globex_idp):
+    page = person()
+    seen = _answer_for_the_idp(page, globex_idp)
+    # A link on another site (Sec-Fetch-Site: cross-site); the confirmation's form may lead to the IdP.
+    page.route("https://elsewhere.example.net/**", lambda route: route.fulfill(
+        body=f'<a href="{gateway}/saml/globex/login">Sign in with Globex</a>', content_type="text/html"))
+    page.goto("https://elsewhere.example.net/")
+    page.get_by_role("link", name="Sign in with Globex").click()
+    page.get_by_role("button", name="Continue to Globex").click()
+    page.wait_for_selector("text=Test IdP")
+    assert globex_idp.read_authn_request(seen[0])["acs_url"] == f"{gateway}/saml/globex/acs"

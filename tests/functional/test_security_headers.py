@@ -63,3 +63,18 @@ def test_no_template_has_an_inline_script_style_or_handler():
         text = template.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
         assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), template
+
+
+def _form_action(response) -> str:
+    return response.headers["Content-Security-Policy"].rsplit("; ", 1)[1]
+
+
+def test_forms_post_to_us_only(client):
+    # Our base URL's host is where a `next` may go when no other host is allowed.
+    assert _form_action(client.get("/login")) == "form-action 'self' http://127.0.0.1:5000 https://127.0.0.1:5000"
+
+
+@pytest.mark.settings(ALLOWED_REDIRECT_HOSTS="app.example.com")
+def test_and_lead_on_to_where_a_next_may_send_people(client):
+    # A sign-in posts to us and is redirected to its `next` on an allowed host: the browser checks that too.
+    assert _form_action(client.get("/login")) == "form-action 'self' http://app.example.com https://app.example.com"

@@ -50,3 +50,11 @@ def test_our_own_pages_sibling_hosts_and_bookmarks_go_to_the_idp_at_once(acme, c
 
 def test_the_question_is_asked_only_for_organizations_with_sso(client, db):
     assert client.get("/saml/nobody/login", headers=CROSS_SITE).status_code == 404
+
+
+def test_the_confirmation_page_may_post_to_us_and_lead_to_the_idp_only(acme, client, idp):
+    page = client.get("/saml/acme/login", headers=CROSS_SITE)
+
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.endswith("form-action 'self' http://127.0.0.1:5000 https://127.0.0.1:5000 https://idp.example.org")
+    assert "idp.example.org" not in client.get("/sso").headers["Content-Security-Policy"]
