@@ -1,0 +1,84 @@
+"""Every page of the console and of signing in, opened in a real browser: none breaks the Content
+Security Policy (the `person` fixture fails on any violation Chromium reports) and none has an
+accessibility violation axe-core finds (WCAG 2 A and AA)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_journeys import ADMIN_PASSWORD, sign_in
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+
+pytestmark = pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci --prefix tests/e2e)")
+
+
+@pytest.fixture(scope="module")
+def team(gateway, tmp_path_factory):
+    """Organization acme with its admin (a changed password), a member, an invitation and SSO."""
+    from tests.helpers.idp import TestIdP
+
+    out = gateway.cli("org", "create", "acme", "--name", "Acme Rockets", "--admin-email", "ada@acme.example.com",
+                      "--admin-name", "Ada Admin")
+    temporary = re.search(r"Temporary password \(shown once\): (\S+)", out).group(1)
+    folder = tmp_path_factory.mktemp("idp")
+    metadata = folder / "idp.xml"
+    metadata.write_text(TestIdP(folder / "idp").metadata_xml())
+    gateway.cli("saml", "configure", "acme", "--idp-metadata", str(metadata), "--email-domain", "acme.example.com")
+    return temporary
+
+
+def _accessibility_violations(page) -> list[str]:
+    # Loaded through DevTools, as an extension would: our policy lets no page run another script.
+    page.evaluate(AXE.read_text())
+    found = page.evaluate("""async () => (await axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]}))
+        .violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)""")
+    return [f"{page.url} {violation}" for violation in found]
+
+
+def _walk(page, base: str, paths) -> list[str]:
+    violations = []
+    for path in paths:
+        page.goto(f"{base}{path}")
+        violations += _accessibility_violations(page)
+    return violations
+
+
+def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person):
+    anonymous = person()
+    violations = _walk(anonymous, gateway, ["/login", "/signup", "/sso", "/invite/no-such-code", "/no/such/page"])
+    anonymous.goto(f"{gateway}/sso")
+    anonymous.get_by_role("button", name="Continue").click()  # empty: the field's error
+    violations += _accessibility_violations(anonymous)
+
+    admin = person()
+    sign_in(admin, gateway, "ada@acme.example.com", team)
+    admin.wait_for_url(re.compile(r".*/password/change.*"))
+    violations += _accessibility_violations(admin)
+    admin.get_by_label("New password").fill(ADMIN_PASSWORD)
+    admin.get_by_role("button", name="Save password").click()
+    admin.wait_for_url(re.compile(r".*/account.*"))
+
+    admin.goto(f"{gateway}/admin/users/new")
+    admin.get_by_label("Name").fill("Uma User")
+    admin.get_by_label("Email").fill("uma@acme.example.com")
+    admin.get_by_role("button", name="Create account").click()
+    violations += _accessibility_violations(admin)  # the temporary password, shown once
+    admin.goto(f"{gateway}/admin/invitations")
+    admin.get_by_label("Email address").fill("ivy@elsewhere.example.com")
+    admin.get_by_role("button", name="Create invitation").click()
+    violations += _accessibility_violations(admin)  # the magic link, shown once
+
+    admin.goto(f"{gateway}/admin/users")
+    uma = admin.get_by_role("link", name="Uma User").get_attribute("href")
+    admin.goto(f"{gateway}/admin/invitations")
+    revoke = admin.locator("a[href*='/delete']").first.get_attribute("href")
+    violations += _walk(admin, gateway, [
+        "/account", "/password/change", "/admin/users", "/admin/users/new", uma, f"{uma}/deactivate",
+        f"{uma}/delete", "/admin/invitations", revoke, "/admin/sso", "/admin/audit",
+    ])
+
+    assert violations == []
