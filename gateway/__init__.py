@@ -79,12 +79,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.admin import bp as admin_bp
     from gateway.api import bp as api_bp
     from gateway.invitations.views import bp as invitations_bp
+    from gateway.mfa.views import bp as mfa_bp
     from gateway.sso.views import bp as sso_bp
     from gateway.tokens import introspection
     from gateway.tokens.views import bp as tokens_bp
     from gateway.sessions.views import bp as forward_auth_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.

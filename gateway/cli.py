@@ -139,11 +139,20 @@ def keys_group():
 @keys_group.command("rotate")
 @with_appcontext
 def keys_rotate_command():
-    """A new token signing key; the old one stays in the JWKS until its tokens have expired."""
+    """A new token signing key (the old one stays in the JWKS until its tokens have expired), and a
+    new key sealing second-factor secrets (every stored secret is sealed again with it)."""
+    from gateway.db import transaction
+    from gateway.mfa import sealing, totp
     from gateway.tokens.keys import rotate
 
-    kid = rotate(current_app.extensions["idgate.settings"].certs_dir)
+    certs_dir = current_app.extensions["idgate.settings"].certs_dir
+    kid = rotate(certs_dir)
     click.echo(f"New signing key {kid}; the previous key stays published in the JWKS.")
+    sealing.add_key(certs_dir)
+    with transaction() as db:
+        resealed = totp.reseal_all(db, certs_dir=certs_dir)
+    sealing.keep_newest(certs_dir, 2)  # the one before opens what an instance sealed meanwhile
+    click.echo(f"New key for second-factor secrets; {resealed} sealed again with it.")
 
 
 @click.group("client")

@@ -82,6 +82,8 @@ class Settings:
     # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax).
     login_limit_account: str = "10 per 15 minutes"
     login_limit_address: str = "50 per 15 minutes"
+    # Wrong second-factor codes per account (a code has a million values: a few tries a window is plenty).
+    mfa_limit_account: str = "5 per 5 minutes"
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile
     # (t=3, m=64 MiB, p=4), above OWASP's m=19 MiB, t=2, p=1.
     argon2_time_cost: int = 3

@@ -46,6 +46,8 @@ class SamlAssertion:
     in_response_to: str | None
     not_on_or_after: datetime
     attributes: dict[str, tuple[str, ...]]
+    # The AuthnStatement's AuthnContextClassRef values: how the IdP says the person authenticated.
+    authn_contexts: tuple[str, ...] = ()
 
 
 def start_login(sp: ServiceProvider, idp: IdentityProvider, relay_state: str) -> tuple[str, str]:
@@ -232,6 +234,12 @@ def _attributes(response) -> dict[str, tuple[str, ...]]:
     return {name: tuple(v for v in values if isinstance(v, str)) for name, values in attributes.items()}
 
 
+def _authn_contexts(response) -> tuple[str, ...]:
+    with _library_errors():
+        found = response.get_authn_contexts()
+    return tuple(value.strip()[:256] for value in found if isinstance(value, str) and value.strip())[:8]
+
+
 def consume(
     sp: ServiceProvider, idp: IdentityProvider, encoded: str | None, *, expected_request_id: str | None,
     allow_idp_initiated: bool, now: datetime, clock_skew: timedelta,
@@ -256,6 +264,7 @@ def consume(
         name_id, name_id_format = _check_name_id(response)
         attributes = _attributes(response)
         session_index = _check_session_index(response)
+        authn_contexts = _authn_contexts(response)
         # Remembered last, once everything in the assertion was read and accepted.
         assertion_id = response.get_assertion_id()
         if not assertion_id or not remember_assertion(assertion_id, not_on_or_after):
@@ -263,5 +272,5 @@ def consume(
     return SamlAssertion(
         issuer=issuer, name_id=name_id, name_id_format=name_id_format, session_index=session_index,
         assertion_id=assertion_id, in_response_to=in_response_to, not_on_or_after=not_on_or_after,
-        attributes=attributes,
+        attributes=attributes, authn_contexts=authn_contexts,
     )

@@ -16,6 +16,7 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings, Signup
+from gateway.mfa import policy
 from gateway.errors import (BadRequest, Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound,
                             PolicyViolation, about)
 from gateway.orgs import services as orgs
@@ -39,7 +40,7 @@ class SsoOnly(GatewayError):
 
 @dataclass(frozen=True)
 class SignIn:
-    """A started session: the token goes into the cookie, `restricted` says where to send the user."""
+    """A started session: the token goes into the cookie, `owes` says where to send the user."""
 
     token: str
     session: sessions.StartedSession
@@ -47,6 +48,10 @@ class SignIn:
     @property
     def restricted(self) -> bool:
         return self.session.restricted
+
+    @property
+    def owes(self) -> str | None:
+        return self.session.owes
 
 
 def validate_name(name: str) -> str:
@@ -125,7 +130,7 @@ def sign_up(
     actor = actor.as_user(user.id, user.email, org.id)
     record(db, actor, AuditAction.ORG_CREATE, now=now, slug=org.slug)
     record(db, actor, AuditAction.USER_SIGNUP, now=now, target_id=user.id, target_email=user.email)
-    token, session = sessions.start(db, user.id, org_id=org.id, restricted=False, actor=actor,
+    token, session = sessions.start(db, user.id, org_id=org.id, amr=policy.PWD, actor=actor,
                                     settings=settings, now=now)
     return SignIn(token, session)
 
@@ -199,11 +204,11 @@ def sign_in_with_password(
     actor = actor.as_user(user.id, user.email, membership.org_id)
     user.last_login_at = now
     user.last_org_id = membership.org_id
-    restricted = user.must_change_password
-    token, session = sessions.start(db, user.id, org_id=membership.org_id, restricted=restricted,
+    owes = policy.owed(db, user, membership.org_id, (policy.PWD,))
+    token, session = sessions.start(db, user.id, org_id=membership.org_id, amr=policy.PWD, owes=owes,
                                     actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
-           method="password", temporary=restricted)
+           method="password", temporary=user.must_change_password, owes=owes)
     return SignIn(token, session)
 
 
@@ -225,7 +230,7 @@ def change_password(
     session = db.get(UserSession, session_id)
     if user.sso_only or user.password_hash is None:
         raise SsoOnly()
-    if not session.restricted and not passwords.verify(user.password_hash, current_password or ""):
+    if session.owes != policy.Owed.PASSWORD_CHANGE and not passwords.verify(user.password_hash, current_password or ""):
         # In the audit log, and counted against the account (gateway.limits): a stolen session
         # must not be a place to guess the password at leisure.
         record(db, actor, AuditAction.PASSWORD_CHANGE_FAILURE, now=now, target_id=user.id, target_email=user.email,
@@ -240,7 +245,10 @@ def change_password(
     user.password_hash = passwords.hash(new_password)
     user.must_change_password = False
     sessions.revoke_all_for(db, user.id, now=now)
-    token, new_session = sessions.start(db, user.id, org_id=session.org_id, restricted=False,
+    # The password was just proved; a second factor the session used stays used.
+    amr = policy.with_methods(policy.amr_of(session.amr), policy.PWD)
+    token, new_session = sessions.start(db, user.id, org_id=session.org_id, amr=amr,
+                                        owes=policy.owed(db, user, session.org_id, policy.amr_of(amr)),
                                         actor=actor, settings=settings, now=now)
     action = AuditAction.PASSWORD_TEMPORARY_CHANGE if was_temporary else AuditAction.PASSWORD_CHANGE
     record(db, actor, action, now=now, target_id=user.id, target_email=user.email)
@@ -251,6 +259,15 @@ def sign_out(db: Session, *, session_id: int, actor: Actor, now: datetime) -> No
     sessions.revoke(db, session_id, now=now)
     record(db, actor, AuditAction.LOGOUT, now=now, target_id=actor.user_id, target_email=actor.email)
 
+
+
+def owe_what_the_organization_requires(db: Session, user_id: int, session_id: int, org_id: int) -> None:
+    """An organization that requires a second factor asks for one in this session if none was used."""
+    session = db.get(UserSession, session_id)
+    if session.sso_org_id is None and session.owes is None:
+        owes = policy.owed(db, db.get(User, user_id), org_id, policy.amr_of(session.amr))
+        if owes is not None:
+            sessions.set_owed(db, session_id, owes)
 
 
 class SsoSessionPinned(Forbidden):
@@ -274,6 +291,7 @@ def switch_organization(db: Session, *, user_id: int, session_id: int, org_slug:
         raise NotFound("You are not an active member of that organization.", code="not_a_member")
     if not sessions.switch_org(db, session_id, membership.org_id):
         raise SsoSessionPinned()
+    owe_what_the_organization_requires(db, user_id, session_id, membership.org_id)
     db.execute(update(User).where(User.id == user_id).values(last_org_id=membership.org_id))
     record(db, actor, AuditAction.MEMBER_SWITCH_ORG, now=now, org_id=membership.org_id,
            target_id=user_id, target_email=actor.email, from_org_id=actor.org_id)

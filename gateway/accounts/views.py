@@ -14,15 +14,17 @@ from gateway.limits import CURRENT_PASSWORD_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SI
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
+from gateway.mfa.policy import Owed
+from gateway.sessions.login import step_page
 from gateway.sso import logout as single_logout
 from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
 
 def _signed_in(result: services.SignIn, next_url: str | None):
-    if result.restricted:
-        # The new password comes first; where they were going is kept for after it.
-        target = url_for("accounts.change_password", next=safe_next(next_url))
+    if result.owes:
+        # The step comes first (a new password, a second factor); where they were going is kept for after it.
+        target = step_page(result.owes, next_url)
     else:
         target = safe_redirect_target(next_url, account_page)
     return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
@@ -115,13 +117,14 @@ def change_password():
             show_on(form, exc, default="new_password")
             return _change_password_page(form, ctx, next_url, exc.status)
         else:
-            target = next_url or url_for("accounts.account", changed=1)
+            target = (step_page(result.owes, next_url) if result.owes
+                      else next_url or url_for("accounts.account", changed=1))
             return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
     return _change_password_page(form, ctx, next_url, 400 if form.errors else 200)
 
 
 def _change_password_page(form, ctx, next_url, status):
-    return render_template("accounts/change_password.html", form=form, restricted=ctx.restricted,
+    return render_template("accounts/change_password.html", form=form, restricted=ctx.owes == Owed.PASSWORD_CHANGE,
                            min_length=settings().password_min_length, next=next_url), status
 
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from gateway.admin import audit, invitations, sso, users  # noqa: E402,F401  (routes register on bp)
+from gateway.admin import audit, invitations, mfa, sso, users  # noqa: E402,F401  (routes register on bp)

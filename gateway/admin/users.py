@@ -10,7 +10,9 @@ from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RoleFor
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.admin.mfa import RequirementForm
 from gateway.invitations import services as invitations
+from gateway.mfa import services as mfa
 from gateway.orgs import lifecycle, members, team
 from gateway.orgs.access import AdminScope, admin_scope
 from gateway.sessions import services as sessions
@@ -51,7 +53,10 @@ def users():
     invited = []
     if args.get("status") in (None, "", "invited") and not args.get("after"):
         invited = invitations.list_pending(db, scope, role=args.get("role"), search=args.get("q"))
-    return render_template("admin/users.html", page=page, scope=scope, filters=args, invited=invited, now=now())
+    factors = mfa.factors_of_members(db, [m.user_id for m in page.members])
+    requirement = RequirementForm(mfa_required=mfa.requirement(db, scope.org_id))
+    return render_template("admin/users.html", page=page, scope=scope, filters=args, invited=invited, now=now(),
+                           factors=factors, requirement=requirement)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -76,10 +81,11 @@ def create_user():
 @login_required
 def user_detail(user_id: int):
     scope = _scope()
-    member = team.member_detail(get_session(), scope, user_id)
+    db = get_session()
+    member = team.member_detail(db, scope, user_id)
     return render_template("admin/user_detail.html", member=member, scope=scope,
                            role_form=RoleForm(role=member.role), action_form=ActionForm(),
-                           is_self=member.user_id == scope.actor.user_id)
+                           is_self=member.user_id == scope.actor.user_id, factors=mfa.factors_of(db, user_id))
 
 
 @bp.post("/users/<int:user_id>/role")

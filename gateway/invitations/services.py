@@ -35,6 +35,7 @@ from gateway.orgs.access import AdminScope
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Membership, Organization, Role
 from gateway.params import row_id
+from gateway.mfa import policy
 from gateway.sessions import services as sessions
 
 
@@ -96,13 +97,16 @@ def issue(
         outbox.enqueue(db, recipient=email, now=now,
                        subject=f"You are invited to {scope.org_name}",
                        body=(f"Hello,\n\n{scope.actor.email} invites you to join {scope.org_name} on idgate.\n\n"
-                             f"Open this link within {_hours(settings)} hours and confirm your email address:\n"
+                             f"Open this link within {_lifetime(settings)} and confirm your email address:\n"
                              f"{magic_link(settings, code)}\n"))
     return Issued(invitation, code)
 
 
-def _hours(settings: Settings) -> int:
-    return max(1, int(settings.invitation_ttl.total_seconds() // 3600))
+def _lifetime(settings: Settings) -> str:
+    """The link's lifetime in words, rounded down: the mail never promises more time than the link has."""
+    minutes = int(settings.invitation_ttl.total_seconds() // 60)
+    count, unit = (minutes // 60, "hour") if minutes >= 60 else (max(1, minutes), "minute")
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def list_pending(db: Session, scope: AdminScope, *, role: str | None = None,
@@ -259,13 +263,14 @@ def accept_signed_in(
     user = db.get(User, session.user_id)
     membership = _join(db, invitation, user, actor, now)
     sessions.switch_org(db, session.session_id, membership.org_id)
+    accounts.owe_what_the_organization_requires(db, user.id, session.session_id, membership.org_id)
     return membership
 
 
 def _start(db, user, org_id, actor, settings, now) -> accounts.SignIn:
     actor = actor.as_user(user.id, user.email, org_id)
-    restricted = user.must_change_password
-    token, row = sessions.start(db, user.id, org_id=org_id, restricted=restricted, actor=actor,
+    token, row = sessions.start(db, user.id, org_id=org_id, amr=policy.PWD,
+                                owes=policy.owed(db, user, org_id, (policy.PWD,)), actor=actor,
                                 settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
            method="invitation")

@@ -14,6 +14,7 @@ from gateway.invitations.forms import RedeemForm
 from gateway.limits import INVITATION_PER_ADDRESS, WRONG_PASSWORD_PER_ACCOUNT, throttled
 from gateway.orgs.models import Organization
 from gateway.sessions.cookies import set_session_cookie
+from gateway.sessions.login import step_page
 from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("invitations", __name__)
@@ -46,7 +47,7 @@ def _next_step(form: RedeemForm, invitation):
 
 
 def _signed_in(result: SignIn):
-    target = url_for("accounts.change_password") if result.restricted else url_for("accounts.account", joined=1)
+    target = step_page(result.owes) if result.owes else url_for("accounts.account", joined=1)
     return set_session_cookie(redirect(target, 303), result.token, result.session.expires_at)
 
 

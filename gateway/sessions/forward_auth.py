@@ -11,7 +11,8 @@ Modes:
 - `?redirect=1` (Traefik, Caddy): a browser without a session gets a 302 to the sign-in page
   straight away, because those proxies pass the auth server's answer to the browser.
 `?rd=URL` names where to return after sign-in instead of the original URL (checked like `next`).
-`?org=SLUG` and `?role=ROLE` add requirements: 403 when unmet.
+`?org=SLUG` and `?role=ROLE` add requirements: 403 when unmet. `?mfa=1` asks for a session that
+used a second factor: one that did not is sent to the second step (step-up), as to a sign-in.
 
 A query we cannot read with certainty is refused with a 400 (the proxy then refuses the request):
 a parameter given twice (which one counts?), one we do not know (a misspelt `?Org=` must not
@@ -30,7 +31,7 @@ from gateway.sessions.cookies import token_from_environ
 from gateway.sessions.services import SessionContext
 from gateway.tokens.jwt import token_for
 
-PARAMETERS = frozenset({"org", "role", "redirect", "rd"})
+PARAMETERS = frozenset({"org", "role", "redirect", "rd", "mfa"})
 _NO_STORE = ("Cache-Control", "no-store")
 _VARY = ("Vary", "Cookie, Authorization")  # the answer is the caller's: no shared cache may reuse it
 _EMPTY = ("Content-Type", "text/plain; charset=utf-8")
@@ -43,6 +44,7 @@ class Facts(NamedTuple):
     org: str | None = None
     role: str | None = None
     browser: bool = False  # ?redirect=1
+    mfa: bool = False  # ?mfa=1
     return_to: str | None = None  # ?rd=, else the original URL the proxy names
     problem: str | None = None  # why the query is refused, if it is
 
@@ -69,10 +71,10 @@ def read_facts(environ) -> Facts:
         return Facts(token, problem=f"Unknown parameter: {sorted(unknown)[0][:64]}.")
     if query.get("org") == "" or query.get("role") == "":
         return Facts(token, problem="An empty requirement (org= or role=) means nothing.")
-    if query.get("redirect", "0") not in ("0", "1"):
-        return Facts(token, problem="redirect takes 0 or 1.")
+    if query.get("redirect", "0") not in ("0", "1") or query.get("mfa", "0") not in ("0", "1"):
+        return Facts(token, problem="redirect and mfa take 0 or 1.")
     return Facts(token, org=query.get("org"), role=query.get("role"), browser=query.get("redirect") == "1",
-                 return_to=query.get("rd") or original_url(environ))
+                 mfa=query.get("mfa") == "1", return_to=query.get("rd") or original_url(environ))
 
 
 def original_url(environ) -> str | None:
@@ -99,12 +101,11 @@ def decide(ctx: SessionContext | None, facts: Facts, *, settings, mint: Callable
         body = json.dumps({"error": {"code": "bad_verify_query", "message": facts.problem}}).encode()
         return Answer("400 BAD REQUEST", [("Content-Type", "application/json"), _NO_STORE, _VARY], body)
     if ctx is None or ctx.restricted:
-        login = _login_url(facts, settings)
-        if facts.browser:
-            return Answer("302 FOUND", [_EMPTY, ("Location", login), _NO_STORE, _VARY])
-        return Answer("401 UNAUTHORIZED", [_EMPTY, ("X-Auth-Redirect", login), _NO_STORE, _VARY])
+        return _sign_in_first(_login_url(facts, settings, "/login"), facts)
     if (facts.org and facts.org != ctx.org_slug) or (facts.role and facts.role != ctx.role):
         return Answer("403 FORBIDDEN", [_EMPTY, _NO_STORE, _VARY])
+    if facts.mfa and "mfa" not in ctx.amr:
+        return _sign_in_first(_login_url(facts, settings, "/login/verify"), facts)
     return Answer("200 OK", [
         _EMPTY,
         ("X-Auth-User-Id", str(ctx.user_id)),
@@ -112,6 +113,7 @@ def decide(ctx: SessionContext | None, facts: Facts, *, settings, mint: Callable
         ("X-Auth-Name", header_value(ctx.name)),
         ("X-Auth-Org", ctx.org_slug or ""),
         ("X-Auth-Role", ctx.role or ""),
+        ("X-Auth-Amr", " ".join(ctx.amr)),
         ("X-Auth-Token", mint(ctx)),
         _NO_STORE,
         _VARY,
@@ -135,7 +137,13 @@ def minter(settings, clock, count: Callable[[bool], None] | None = None) -> Call
     return mint
 
 
-def _login_url(facts: Facts, settings) -> str:
+def _sign_in_first(url: str, facts: Facts) -> Answer:
+    if facts.browser:
+        return Answer("302 FOUND", [_EMPTY, ("Location", url), _NO_STORE, _VARY])
+    return Answer("401 UNAUTHORIZED", [_EMPTY, ("X-Auth-Redirect", url), _NO_STORE, _VARY])
+
+
+def _login_url(facts: Facts, settings, page: str) -> str:
     target = facts.return_to
     safe = target and is_safe_redirect(target, settings.allowed_redirect_hosts)
-    return f"{settings.base_url}/login" + (f"?{urlencode({'next': target})}" if safe else "")
+    return f"{settings.base_url}{page}" + (f"?{urlencode({'next': target})}" if safe else "")

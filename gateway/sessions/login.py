@@ -13,8 +13,13 @@ from gateway.sessions import cache, services
 from gateway.sessions.cookies import token_from_request
 from gateway.sessions.services import SessionContext
 
-# Endpoints a session that still owes a password change may reach.
-_RESTRICTED_ALLOWED = {"accounts.change_password", "accounts.logout", "static", "ops.healthz", "ops.readyz"}
+# What a session that owes a step may reach besides /logout: the step's own pages.
+_ALWAYS_ALLOWED = {"accounts.logout", "static", "ops.healthz", "ops.readyz"}
+_STEPS = {
+    "password_change": ("accounts.change_password", {"accounts.change_password"}),
+    "second_factor": ("mfa.verify", {"mfa.verify"}),
+    "factor_enrollment": ("mfa.security", {"mfa.security", "mfa.add_totp", "mfa.confirm_totp"}),
+}
 # Pages whose URL is itself a secret (the invitation code): never copied into another URL as `next`.
 _SECRET_IN_URL = {"invitations.redeem"}
 
@@ -64,22 +69,32 @@ def _unauthorized():
 
 
 def _hold_restricted_sessions():
-    """A temporary password opens /password/change and /logout, nothing else."""
+    """A session that owes a step (a temporary password's change, a second factor, adding one)
+    opens that step's pages and /logout, nothing else."""
     # JSON endpoints answer for themselves: /auth/verify and the API refuse a restricted session
     # with a 401 their callers understand, where a redirect to an HTML form would mean nothing.
-    if request.endpoint in _RESTRICTED_ALLOWED or wants_json() or request.routing_exception is not None:
+    if request.endpoint in _ALWAYS_ALLOWED or wants_json() or request.routing_exception is not None:
         return None  # (a request that matched no route, or came with a Host no URL can be built for, fails anyway)
     ctx = signed_in_context()
-    if ctx is not None and ctx.restricted:
-        return redirect(url_for("accounts.change_password", next=_where_they_were_going()))
-    return None
+    if ctx is None or not ctx.restricted:
+        return None
+    step, allowed = _STEPS.get(ctx.owes or "password_change")
+    if request.endpoint in allowed:
+        return None
+    return redirect(url_for(step, next=_where_they_were_going()))
+
+
+def step_page(owes: str, next_url: str | None = None) -> str:
+    """The page of the step a session owes, keeping where its holder was going."""
+    return url_for(_STEPS[owes][0], next=safe_next(next_url))
 
 
 def _where_they_were_going() -> str | None:
-    """The page to open once the password is changed: the one asked for, or the sign-in page's `next`."""
+    """The page to open once the step is taken: the one asked for, or the sign-in page's (or a
+    step's) `next`."""
     if request.method != "GET" or request.endpoint in _SECRET_IN_URL:
         return None
-    if request.endpoint == "accounts.login":  # a proxy sent them to sign in on the way to its app
+    if request.endpoint == "accounts.login" or any(request.endpoint in pages for _, pages in _STEPS.values()):
         return safe_next(request.args.get("next"))
     return request.full_path.rstrip("?")
 

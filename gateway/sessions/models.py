@@ -19,9 +19,12 @@ class UserSession(Base):
     org_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), default=None
     )
-    # Set while a temporary password is still owed a change: such a session opens
-    # /password/change and /logout only.
+    # Set while the session owes a step (`owes`: a password change, a second factor, adding one):
+    # it opens that step's pages and /logout only, and passes nothing.
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    owes: Mapped[str | None] = mapped_column(String(32), default=None)
+    # How the holder authenticated (RFC 8176 values, space-separated): pwd, otp, hwk, mfa…
+    amr: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -37,6 +37,8 @@ class SessionContext:
     role: str | None
     restricted: bool
     expires_at: datetime
+    owes: str | None = None  # gateway.mfa.policy.Owed: the step a restricted session must take
+    amr: tuple[str, ...] = ()  # RFC 8176: how the holder authenticated
 
 
 # The columns _resolve() reads a SessionContext from, per table. A commit that updates one of them,
@@ -44,7 +46,8 @@ class SessionContext:
 # caches of every worker drop what they hold (gateway.sessions.cache). What a later rule reads
 # (groups, second factors, application policies) is added here beside it.
 CONTEXT_COLUMNS = {
-    "sessions": frozenset({"token_hash", "user_id", "org_id", "restricted", "revoked_at", "expires_at"}),
+    "sessions": frozenset({"token_hash", "user_id", "org_id", "restricted", "owes", "amr", "revoked_at",
+                           "expires_at"}),
     "users": frozenset({"email", "name"}),
     "memberships": frozenset({"user_id", "org_id", "status", "role"}),
     "organizations": frozenset({"slug", "name"}),
@@ -65,6 +68,7 @@ class StartedSession:
     org_id: int | None
     restricted: bool
     expires_at: datetime
+    owes: str | None = None
 
 
 _sessions = UserSession.__table__
@@ -73,13 +77,15 @@ _OPEN = insert(_sessions).returning(_sessions.c.id)
 
 
 def start(
-    db: Session, user_id: int, *, org_id: int | None, restricted: bool, actor: Actor,
+    db: Session, user_id: int, *, org_id: int | None, amr: str, owes: str | None = None, actor: Actor,
     settings: Settings, now: datetime, **attributes,
 ) -> tuple[str, StartedSession]:
     """Open a session with a fresh random token; returns the token (shown once, in the cookie).
 
-    `attributes` are further columns (the SSO ones, for single logout).
+    `amr` says how the holder authenticated; a session that `owes` a step (gateway.mfa.policy.Owed)
+    is restricted until it is taken. `attributes` are further columns (the SSO ones, for single logout).
     """
+    restricted = owes is not None
     token = secrets.token_urlsafe(32)
     expires_at = now + settings.session_lifetime
     session_id = core_execute(db, _OPEN, {
@@ -87,6 +93,8 @@ def start(
         "user_id": user_id,
         "org_id": org_id,
         "restricted": restricted,
+        "owes": owes,
+        "amr": amr,
         "created_at": now,
         "last_seen_at": now,
         "expires_at": expires_at,
@@ -95,7 +103,7 @@ def start(
         "user_agent": actor.user_agent,
         **attributes,
     }).scalar_one()
-    return token, StartedSession(session_id, user_id, org_id, restricted, expires_at)
+    return token, StartedSession(session_id, user_id, org_id, restricted, expires_at, owes)
 
 
 def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime) -> SessionContext | None:
@@ -149,6 +157,8 @@ def _resolve(db: Session, condition, *, settings: Settings, now: datetime, touch
         role=str(membership.role) if membership else None,
         restricted=session.restricted,
         expires_at=session.expires_at,
+        owes=session.owes,
+        amr=tuple(session.amr.split()),
     )
 
 
@@ -170,6 +180,21 @@ def switch_org(db: Session, session_id: int, org_id: int) -> bool:
     ).values(org_id=org_id)).rowcount == 1
 
 
+def set_owed(db: Session, session_id: int, owes: str | None) -> None:
+    """Make a session owe a step (restricted until it is taken), or nothing."""
+    db.execute(update(UserSession).where(UserSession.id == session_id)
+               .values(owes=owes, restricted=owes is not None))
+
+
+def replace(db: Session, session_id: int, *, amr: str, owes: str | None, actor: Actor, settings: Settings,
+            now: datetime) -> tuple[str, StartedSession]:
+    """A new token for a session that just proved more (a second factor): the old token ends, so
+    one that leaked before the step is worth nothing after it."""
+    old = db.get(UserSession, session_id)
+    revoke(db, session_id, now=now)
+    return start(db, old.user_id, org_id=old.org_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+
+
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:
     db.execute(
         update(UserSession)
@@ -180,8 +205,10 @@ def revoke(db: Session, session_id: int, *, now: datetime) -> None:
 
 def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | None = None,
                    keep: int | None = None) -> int:
-    """Revoke a user's live sessions (in one organization if given); returns how many."""
-    query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    """Revoke a user's live sessions (in one organization if given); returns how many. (Ended ones
+    stay as they are: they open nothing, and are not counted as ended now.)"""
+    query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+                                      UserSession.expires_at > now, UserSession.idle_expires_at > now)
     if org_id is not None:
         query = query.where(UserSession.org_id == org_id)
     if keep is not None:

@@ -31,6 +31,22 @@ class IdpSession:
     name_id: str
     name_id_format: str | None
     session_index: str | None
+    amr: str = ""  # RFC 8176 values for what the AuthnContext says
+
+
+_AC = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
+# AuthnContextClassRef → RFC 8176 methods. A class not listed claims nothing.
+_METHODS = {
+    f"{_AC}Password": ("pwd",), f"{_AC}PasswordProtectedTransport": ("pwd",),
+    f"{_AC}TimeSyncToken": ("otp",), f"{_AC}X509": ("hwk",), f"{_AC}Smartcard": ("sc",),
+    f"{_AC}SmartcardPKI": ("sc", "pin"), f"{_AC}SoftwarePKI": ("swk",),
+    f"{_AC}MobileTwoFactorContract": ("mfa",), f"{_AC}MobileTwoFactorUnregistered": ("mfa",),
+    "https://refeds.org/profile/mfa": ("mfa",), "http://schemas.microsoft.com/claims/multipleauthn": ("mfa",),
+}
+
+
+def amr_of(authn_contexts) -> str:
+    return " ".join(dict.fromkeys(method for ref in authn_contexts for method in _METHODS.get(ref, ())))
 
 
 def service_provider(settings: Settings, slug: str) -> ServiceProvider:
@@ -88,4 +104,5 @@ def read_answer(db: Session, slug: str, connection: IdpConnection, saml_response
         name=mapping.name_of(assertion, connection.name_attribute),
         groups=mapping.groups_of(assertion, connection.group_attribute),
     )
-    return identity, IdpSession(assertion.name_id, assertion.name_id_format, assertion.session_index)
+    return identity, IdpSession(assertion.name_id, assertion.name_id_format, assertion.session_index,
+                                amr_of(assertion.authn_contexts))

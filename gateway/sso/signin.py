@@ -174,8 +174,9 @@ def _sign_in(db: Session, connection: IdpConnection, identity: provisioning.Exte
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)
-    token, session = sessions.start(db, account.user_id, org_id=connection.org_id, restricted=False, actor=actor,
-                                    settings=settings, now=now, sso_org_id=connection.org_id,
+    # The second factor is the IdP's business: what it says it asked for is what the session carries.
+    token, session = sessions.start(db, account.user_id, org_id=connection.org_id, amr=idp_session.amr,
+                                    actor=actor, settings=settings, now=now, sso_org_id=connection.org_id,
                                     sso_name_id=idp_session.name_id, sso_name_id_format=idp_session.name_id_format,
                                     sso_session_index=idp_session.session_index)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=connection.org_id, target_id=account.user_id,

@@ -95,7 +95,7 @@ class Introspection(IntrospectionEndpoint):
             return None
         return _Token({
             "token_type": token_type, "sub": str(ctx.user_id), "username": ctx.email, "email": ctx.email,
-            "name": ctx.name, "org": ctx.org_slug, "role": ctx.role, "sid": str(ctx.session_id),
+            "name": ctx.name, "org": ctx.org_slug, "role": ctx.role, "sid": str(ctx.session_id), "amr": list(ctx.amr),
             "exp": exp, **({"iat": iat} if iat else {}), "iss": settings.base_url,
         })
 

@@ -37,12 +37,12 @@ def tokens(app, db, clock):
     temporary = MembershipFactory(org=acme, user=UserFactory(temporary=True))
     db.flush()
 
-    def start(membership, *, restricted=False, org=True):
+    def start(membership, *, owes=None, org=True):
         token, _ = services.start(db, membership.user_id, org_id=membership.org_id if org else None,
-                                  restricted=restricted, actor=Actor(), settings=settings, now=now)
+                                  amr="pwd", owes=owes, actor=Actor(), settings=settings, now=now)
         return token
 
-    found = {"admin": start(admin), "user": start(plain), "restricted": start(temporary, restricted=True),
+    found = {"admin": start(admin), "user": start(plain), "restricted": start(temporary, owes="password_change"),
              "no organization": start(plain, org=False), "unknown": "x" * 43, "none": None}
     db.commit()
     return found

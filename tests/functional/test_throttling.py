@@ -208,6 +208,7 @@ def test_every_step_that_checks_a_secret_or_writes_before_anyone_is_known_is_thr
         "accounts.change_password": ["login-account"],
         "invitations.redeem": ["login-account", "invite-address"],
         "sso.login": ["sso-start"],
+        "mfa.verify": ["mfa-account"],
     }
     assert app.extensions["idgate.throttles"]["accounts.login"].throttles == (limits.SIGN_IN_PER_ACCOUNT,
                                                                               limits.SIGN_IN_PER_ADDRESS)

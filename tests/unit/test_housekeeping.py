@@ -25,7 +25,7 @@ MARGIN = housekeeping.MARGIN
 def open_session(db, app, clock):
     def open_session(user=None):
         user = user or member()
-        _token, started = sessions.start(db, user.id, org_id=None, restricted=False, actor=Actor(),
+        _token, started = sessions.start(db, user.id, org_id=None, amr="pwd", actor=Actor(),
                                  settings=app.extensions["idgate.settings"], now=clock.now())
         db.flush()
         return started.id

@@ -33,7 +33,7 @@ def scope(org, admin):
 
 
 def _sign_in(db, app, clock, membership):
-    return sessions.start(db, membership.user_id, org_id=membership.org_id, restricted=False, actor=Actor(),
+    return sessions.start(db, membership.user_id, org_id=membership.org_id, amr="pwd", actor=Actor(),
                           settings=app.extensions["idgate.settings"], now=clock.now())
 
 

@@ -26,7 +26,7 @@ def start(db, settings, clock):
     """Open a session for a user in their (only) organization; returns (token, row)."""
     def start(user, org_id=None):
         org_id = org_id or _membership(db, user).org_id
-        return services.start(db, user.id, org_id=org_id, restricted=False,
+        return services.start(db, user.id, org_id=org_id, amr="pwd",
                               actor=Actor(ip="203.0.113.7", user_agent="pytest"),
                               settings=settings, now=clock.now())
     return start

@@ -12,7 +12,7 @@ from tests.factories import MembershipFactory
 def _session(db, org, settings, clock, **sso):
     membership = MembershipFactory(org=org)
     db.flush()
-    _, session = sessions.start(db, membership.user_id, org_id=org.id, restricted=False, actor=Actor(),
+    _, session = sessions.start(db, membership.user_id, org_id=org.id, amr="pwd", actor=Actor(),
                                 settings=settings, now=clock.now(), **sso)
     return session
 

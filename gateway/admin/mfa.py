@@ -1,0 +1,52 @@
+"""/admin: an organization's second-factor requirement, and resetting a member's factors."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+
+from gateway.admin import bp
+from gateway.admin.forms import ActionForm
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.errors import BadRequest, GatewayError
+from gateway.mfa import services as mfa
+from gateway.orgs.access import admin_scope
+from gateway.web import actor_from_request, undo
+
+
+class RequirementForm(FlaskForm):
+    mfa_required = BooleanField("Require a second factor of members who sign in with a password")
+
+
+@bp.post("/mfa")
+@login_required
+def mfa_requirement():
+    scope = admin_scope(current_user.ctx, actor_from_request())
+    form = RequirementForm()
+    if not form.validate_on_submit():
+        raise BadRequest("The form was incomplete.")
+    required = mfa.set_requirement(get_session(), scope, mfa_required=form.mfa_required.data, now=now())
+    flash("Members must add a second factor at their next sign-in." if required
+          else "A second factor is up to each member.", "notice")
+    return redirect(url_for("admin.users"), 303)
+
+
+@bp.post("/users/<int:user_id>/reset-mfa")
+@login_required
+def reset_mfa(user_id: int):
+    scope = admin_scope(current_user.ctx, actor_from_request())
+    if not ActionForm().validate_on_submit():
+        raise BadRequest("The form was incomplete.")
+    try:
+        ended = mfa.reset_factors(get_session(), scope, user_id, now=now())
+    except GatewayError as exc:
+        undo(exc)
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(f"Their second factors are removed and {ended} session(s) ended; they were told by mail.", "notice")
+    return redirect(url_for("admin.user_detail", user_id=user_id), 303)

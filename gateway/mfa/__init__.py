@@ -1,0 +1,1 @@
+"""Second factors: authenticator apps (TOTP), recovery codes, and what an organization requires."""

@@ -1,0 +1,67 @@
+"""What a session still owes before it passes, and how its holder authenticated (RFC 8176 `amr`).
+
+One decision, asked wherever a session starts or changes organization: after a password (or a
+temporary password's change), on switching organizations, after a second factor.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from gateway.accounts.models import User
+from gateway.mfa.models import TotpFactor
+from gateway.orgs.models import Organization
+
+# RFC 8176 authentication method references.
+PWD, OTP, HWK, SWK, MFA = "pwd", "otp", "hwk", "swk", "mfa"
+_FACTORS = {PWD, OTP, HWK, SWK}
+
+
+class Owed(StrEnum):
+    """The step a restricted session must take; until then it reaches that step's pages and /logout only."""
+
+    PASSWORD_CHANGE = "password_change"  # a temporary password
+    SECOND_FACTOR = "second_factor"  # the account has one: /login/verify
+    FACTOR_ENROLLMENT = "factor_enrollment"  # the organization requires one and the account has none
+
+
+def amr_of(text: str | None) -> tuple[str, ...]:
+    return tuple((text or "").split())
+
+
+def with_methods(amr: tuple[str, ...], *methods: str) -> str:
+    """`amr` with `methods` added, and `mfa` once two kinds of factor were used."""
+    used = list(dict.fromkeys([*amr, *methods]))
+    if len(_FACTORS.intersection(used)) >= 2 and MFA not in used:
+        used.append(MFA)
+    return " ".join(used)
+
+
+def has_second_factor(db: Session, user_id: int) -> bool:
+    """Whether the account has a factor that counts (an authenticator app confirmed with a code)."""
+    return db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))))
+
+
+def requires_second_factor(db: Session, org_id: int | None) -> bool:
+    return bool(org_id) and bool(db.scalar(select(Organization.mfa_required).where(Organization.id == org_id)))
+
+
+def owed(db: Session, user: User, org_id: int | None, amr: tuple[str, ...]) -> Owed | None:
+    """The step a password session of `user`, working in `org_id`, owes next; None when it may pass.
+
+    The password comes first (a temporary one is changed before anything else); then a factor the
+    account has, whatever its organizations require; then, where the organization requires a
+    factor and the account has none, adding one.
+    """
+    if user.must_change_password:
+        return Owed.PASSWORD_CHANGE
+    if MFA in amr:
+        return None
+    if has_second_factor(db, user.id):
+        return Owed.SECOND_FACTOR
+    if requires_second_factor(db, org_id):
+        return Owed.FACTOR_ENROLLMENT
+    return None

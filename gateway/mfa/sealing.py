@@ -1,0 +1,79 @@
+"""Sealing second-factor secrets (TOTP seeds) with keys kept beside the signing keys, not in the database.
+
+`mfa-keys` in IDGATE_CERTS_DIR holds Fernet keys (AES-128-CBC + HMAC-SHA256, `cryptography`), one a
+line, newest first: the newest seals, every one opens. `idgate keys rotate` puts a new key first
+and reseals every stored secret with it (`reseal`); a stolen database alone opens nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+KEYS = "mfa-keys"
+
+
+def _path(certs_dir: str) -> Path:
+    return Path(certs_dir) / KEYS
+
+
+def _write(path: Path, keys: list[bytes]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(b"\n".join(keys) + b"\n")
+    os.replace(tmp, path)
+
+
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".mfa.lock", "w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def _keys(certs_dir: str) -> list[bytes]:
+    path = _path(certs_dir)
+    if not path.exists():
+        with _locked(path.parent):
+            if not path.exists():
+                _write(path, [Fernet.generate_key()])
+    return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _box(certs_dir: str) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _keys(certs_dir)])
+
+
+def seal(certs_dir: str, secret: str) -> str:
+    return _box(certs_dir).encrypt(secret.encode()).decode()
+
+
+def unseal(certs_dir: str, sealed: str) -> str:
+    """:raise InvalidToken: sealed with a key this gateway no longer has."""
+    return _box(certs_dir).decrypt(sealed.encode()).decode()
+
+
+def add_key(certs_dir: str) -> None:
+    """A new sealing key, first: it seals from now on; the older ones still open what they sealed."""
+    keys = _keys(certs_dir)
+    with _locked(_path(certs_dir).parent):
+        _write(_path(certs_dir), [Fernet.generate_key(), *keys])
+
+
+def reseal(certs_dir: str, sealed: str) -> str:
+    """`sealed`, sealed again with the newest key."""
+    return _box(certs_dir).rotate(sealed.encode()).decode()
+
+
+def keep_newest(certs_dir: str, count: int) -> None:
+    """Forget all but the newest `count` keys (once every secret is sealed with a newer one)."""
+    keys = _keys(certs_dir)
+    with _locked(_path(certs_dir).parent):
+        _write(_path(certs_dir), keys[:count])
+
+
+__all__ = ["InvalidToken", "add_key", "keep_newest", "reseal", "seal", "unseal"]

@@ -1,0 +1,241 @@
+"""Second-factor rules: the second step of a sign-in, adding and removing an authenticator app,
+recovery codes, an organization's requirement, and an admin's reset of a member's factors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.accounts import services as accounts
+from gateway.accounts.models import User
+from gateway.actor import Actor
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.config import Settings
+from gateway.errors import BadRequest, Conflict, Forbidden
+from gateway.mail import outbox
+from gateway.mfa import policy, recovery, totp
+from gateway.mfa.policy import OTP, Owed
+from gateway.mfa.totp import WrongCode
+from gateway.orgs.access import AdminScope, get_member
+from gateway.orgs.models import Membership, Organization
+from gateway.sessions import services as sessions
+from gateway.sessions.models import UserSession
+
+
+@dataclass(frozen=True)
+class Factors:
+    """What an account has, as its owner and its admins see it."""
+
+    totp: bool
+    recovery_codes_left: int
+
+    @property
+    def any(self) -> bool:
+        return self.totp
+
+
+def factors_of(db: Session, user_id: int) -> Factors:
+    return Factors(totp=totp.enrolled(db, user_id) is not None, recovery_codes_left=recovery.remaining(db, user_id))
+
+
+def factors_of_members(db: Session, user_ids) -> dict[int, Factors]:
+    """Factors of several accounts at once (the team list)."""
+    from gateway.mfa.models import RecoveryCode, TotpFactor
+
+    ids = list(user_ids)
+    with_totp = set(db.scalars(select(TotpFactor.user_id).where(TotpFactor.user_id.in_(ids),
+                                                                 TotpFactor.confirmed_at.is_not(None))))
+    with_codes = set(db.scalars(select(RecoveryCode.user_id).where(RecoveryCode.user_id.in_(ids),
+                                                                    RecoveryCode.used_at.is_(None))))
+    return {user_id: Factors(user_id in with_totp, int(user_id in with_codes)) for user_id in ids}
+
+
+def _password_session(db: Session, session_id: int) -> UserSession:
+    session = db.get(UserSession, session_id)
+    if session.sso_org_id is not None:
+        raise BadRequest("You signed in through your organization's single sign-on: second factors are its "
+                         "business.", code="sso_session")
+    return session
+
+
+# -- the second step of a sign-in ------------------------------------------------------------
+
+class RefusedCode(WrongCode):
+    recorded = True  # after the audit row of the refused code
+
+def second_step(db: Session, session_id: int, code: str, *, actor: Actor, settings: Settings,
+                now: datetime) -> accounts.SignIn:
+    """A code from the authenticator app, or a recovery code: the session gets a new token that
+    says a second factor was used (`amr` with otp and mfa).
+
+    :raise BadRequest: not shaped like either code (`invalid_code`).
+    :raise WrongCode: not right, or used already (audited; counted against the account).
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    if recovery.looks_like_one(code):
+        accepted, method = recovery.use(db, user.id, code, now=now), "recovery_code"
+    else:
+        accepted, method = totp.verify(db, user.id, code, certs_dir=settings.certs_dir, now=now), "totp"
+    if not accepted:
+        record(db, actor, AuditAction.MFA_FAILURE, now=now, org_id=session.org_id, target_id=user.id,
+               target_email=user.email, method=method)
+        raise RefusedCode()
+    if method == "recovery_code":
+        _recovery_code_used(db, user, actor=actor, now=now)
+    amr = policy.with_methods(policy.amr_of(session.amr), OTP)
+    owes = policy.owed(db, user, session.org_id, policy.amr_of(amr))
+    token, started = sessions.replace(db, session_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    record(db, actor, AuditAction.MFA_SUCCESS, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email, method=method)
+    return accounts.SignIn(token, started)
+
+
+def _recovery_code_used(db: Session, user: User, *, actor: Actor, now: datetime) -> None:
+    left = recovery.remaining(db, user.id)
+    record(db, actor, AuditAction.MFA_RECOVERY_CODE_USED, now=now, target_id=user.id, target_email=user.email,
+           codes_left=left)
+    outbox.enqueue(
+        db, recipient=user.email, now=now, subject="A recovery code was used to sign in",
+        body=(f"Hello {user.name},\n\none of your idgate recovery codes was just used to sign in "
+              f"({left} left). If that was you, consider adding your authenticator app again and making new "
+              "codes on your security page.\n\nIf it was not you, change your password at once and tell "
+              "your administrator.\n"),
+    )
+
+
+# -- the authenticator app -------------------------------------------------------------------
+
+def start_totp(db: Session, session_id: int, *, settings: Settings, now: datetime) -> totp.Enrolment:
+    """A secret for the signed-in account's app, waiting for its first code (see confirm_totp)."""
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    return totp.begin(db, user.id, user.email, certs_dir=settings.certs_dir, now=now)
+
+
+@dataclass(frozen=True)
+class Added:
+    sign_in: accounts.SignIn
+    recovery_codes: list[str]  # shown once; empty when the account had codes already
+
+
+def confirm_totp(db: Session, session_id: int, code: str, *, actor: Actor, settings: Settings,
+                 now: datetime) -> Added:
+    """The app's first code makes it count. The first factor of an account brings ten recovery
+    codes (shown once), and the session, which just used it, gets a new token that says so.
+
+    :raise BadRequest, WrongCode: see totp.confirm.
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    totp.confirm(db, user.id, code, certs_dir=settings.certs_dir, now=now)
+    codes = recovery.issue(db, user.id, now=now) if recovery.remaining(db, user.id) == 0 else []
+    record(db, actor, AuditAction.MFA_TOTP_ADD, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email, recovery_codes=len(codes))
+    amr = policy.with_methods(policy.amr_of(session.amr), OTP)
+    token, started = sessions.replace(db, session_id, amr=amr, owes=policy.owed(db, user, session.org_id,
+                                                                                policy.amr_of(amr)),
+                                      actor=actor, settings=settings, now=now)
+    return Added(accounts.SignIn(token, started), codes)
+
+
+class FactorRequired(Forbidden):
+    code = "mfa_required"
+    message = "Your organization requires a second factor: add another before removing this one."
+
+
+def remove_totp(db: Session, session_id: int, *, actor: Actor, now: datetime) -> None:
+    """Remove the account's app (and, with it gone, its recovery codes).
+
+    :raise FactorRequired: an organization of the account requires a second factor.
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    if _an_organization_requires_one(db, user.id):
+        raise FactorRequired()
+    if totp.remove(db, user.id):
+        recovery.discard(db, user.id)
+        record(db, actor, AuditAction.MFA_TOTP_REMOVE, now=now, org_id=session.org_id, target_id=user.id,
+               target_email=user.email)
+
+
+def _an_organization_requires_one(db: Session, user_id: int) -> bool:
+    return db.scalar(select(Organization.id).join(Membership, Membership.org_id == Organization.id)
+                     .where(Membership.user_id == user_id, Organization.mfa_required).limit(1)) is not None
+
+
+def new_recovery_codes(db: Session, session_id: int, *, actor: Actor, now: datetime) -> list[str]:
+    """Ten new codes (shown once); the old ones stop working.
+
+    :raise BadRequest: the account has no second factor to recover.
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    if not factors_of(db, user.id).any:
+        raise BadRequest("Add an authenticator app first: recovery codes stand in for it.", code="no_factor")
+    codes = recovery.issue(db, user.id, now=now)
+    record(db, actor, AuditAction.MFA_RECOVERY_CODES_NEW, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email)
+    return codes
+
+
+# -- what admins do --------------------------------------------------------------------------
+
+def set_requirement(db: Session, scope: AdminScope, *, mfa_required: bool, now: datetime) -> bool:
+    """Require (or stop requiring) a second factor of the organization's password members; it applies
+    from each one's next sign-in (or switch into the organization). Returns the setting."""
+    if not isinstance(mfa_required, bool):
+        raise BadRequest("mfa_required is true or false.", code="invalid_field", field="mfa_required")
+    org = db.get(Organization, scope.org_id)
+    if org.mfa_required != mfa_required:
+        org.mfa_required = mfa_required
+        record(db, scope.actor, AuditAction.ORG_SETTINGS, now=now, org_id=scope.org_id, mfa_required=mfa_required)
+    return org.mfa_required
+
+
+def requirement(db: Session, org_id: int) -> bool:
+    return policy.requires_second_factor(db, org_id)
+
+
+def reset_factors(db: Session, scope: AdminScope, user_id, *, now: datetime) -> int:
+    """Remove a member's second factors (a lost phone): their sessions end, and they are told by mail.
+    Returns how many sessions ended.
+
+    Like a password reset, only for an account this organization alone holds: the factors guard
+    every organization the account belongs to.
+
+    :raise NotFound: not a member here. :raise BadRequest: your own factors you change yourself;
+        an SSO-only account has none here. :raise Conflict: a member elsewhere too (`member_elsewhere`).
+    """
+    membership = get_member(db, scope, user_id, lock=True)
+    user = membership.user
+    if user.id == scope.actor.user_id:
+        raise BadRequest("Change your own second factors on your security page.", code="self_reset")
+    if user.sso_only:
+        raise BadRequest("This member signs in through single sign-on: their IdP keeps their factors.",
+                         code="sso_only")
+    accounts.hold_account(db, user.id)
+    if db.scalar(select(Membership.id).where(Membership.user_id == user.id, Membership.org_id != scope.org_id)
+                 .limit(1)) is not None:
+        raise Conflict("This person also belongs to another organization, so their second factors are theirs "
+                       "to change.", code="member_elsewhere")
+    totp.remove(db, user.id)
+    recovery.discard(db, user.id)
+    ended = sessions.revoke_all_for(db, user.id, now=now)
+    membership.version += 1
+    record(db, scope.actor, AuditAction.USER_MFA_RESET, now=now, org_id=scope.org_id, target_id=user.id,
+           target_email=user.email, sessions_ended=ended)
+    outbox.enqueue(
+        db, recipient=user.email, now=now, subject=f"Your second factors were reset in {scope.org_name}",
+        body=(f"Hello {user.name},\n\nan administrator of {scope.org_name} removed your authenticator app and "
+              "recovery codes on idgate. Sign in with your password and add them again.\n\nIf you did not ask "
+              "for this, tell your administrator.\n"),
+    )
+    return ended
+
+
+__all__ = ["Owed", "WrongCode"]
