@@ -34,3 +34,28 @@ def test_after_a_new_key_old_seals_open_and_reseal_with_the_new_one(tmp_path):
     assert sealing.unseal(certs, resealed) == "secret"
     with pytest.raises(sealing.InvalidToken):
         sealing.unseal(certs, old)
+
+
+def test_keys_rotate_seals_every_stored_secret_again_and_they_still_work(runner, db, app, clock):
+    import pyotp
+    from sqlalchemy import select
+
+    from gateway.mfa import totp
+    from gateway.mfa.models import TotpFactor
+    from tests.factories import UserFactory
+
+    certs = app.extensions["idgate.settings"].certs_dir
+    user = UserFactory()
+    db.flush()
+    enrolment = totp.begin(db, user.id, user.email, certs_dir=certs, now=clock.now())
+    totp.confirm(db, user.id, pyotp.TOTP(enrolment.secret).at(clock.now()), certs_dir=certs, now=clock.now())
+    db.flush()
+    before = db.scalar(select(TotpFactor.secret_sealed))
+
+    result = runner.invoke(args=["keys", "rotate"])
+
+    assert result.exit_code == 0 and "1 sealed again" in result.output
+    db.expire_all()
+    assert db.scalar(select(TotpFactor.secret_sealed)) != before
+    clock.advance(seconds=30)
+    assert totp.verify(db, user.id, pyotp.TOTP(enrolment.secret).at(clock.now()), certs_dir=certs, now=clock.now())
