@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -92,6 +93,25 @@ class PolicyViolation(GatewayError):
         return self.problems
 
 
+class Problem(BaseModel):
+    """What went wrong: `code` for programs (stable), `message` for people."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The JSON answer of every refusal under /api, /auth, /oauth and /.well-known:
+    `{"error": {"code": "last_admin", "message": "…"}}`. Declared once: rendered by
+    `error_response` and described in /api/v1/openapi.json."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    error: Problem
+
+
 _JSON_PREFIXES = ("/api/", "/auth/", "/oauth/", "/.well-known/")
 
 _MESSAGES = {
@@ -120,7 +140,7 @@ def discard_transaction() -> None:
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     if wants_json():
-        response = jsonify(error={"code": code, "message": message})
+        response = jsonify(ErrorBody(error=Problem(code=code, message=message)).model_dump(mode="json"))
     elif request_ctx.url_adapter is None:
         # A Host header no URL can be built for: the page's links cannot be made, so plain text.
         response = make_response(message + "\n")

@@ -1,10 +1,17 @@
-"""/api/v1: the admin JSON API. Bearer session tokens only, JSON in, JSON out."""
+"""/api/v1: the admin JSON API. Bearer session tokens only, JSON in, JSON out.
+
+Each view declares what it takes and answers under its route (`@operation(...)`, declarations from
+gateway.api.schemas); the view is held to it (it parses the declared body and query, and what it
+returns is serialized through the declared answer), and /api/v1/openapi.json is written from it.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Callable, TypeVar
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 
@@ -14,6 +21,56 @@ from gateway.web import actor_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route of the API takes and answers.
+
+    `refusals` are the 4xx statuses its services can answer beyond those the document gives
+    every operation (401, 403, 404, 503; and 400, 413, 415 as a body, a query or the method
+    make them possible: gateway.api.openapi); `links` names, for a path parameter, where in the
+    answer its value is found (`{"user_id": "/user/id"}`), so that the document links this
+    operation to the operations that take it.
+    """
+
+    answer: type[BaseModel]
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    refusals: tuple[int, ...] = ()
+    csv: bool = False
+    links: dict[str, str] = field(default_factory=dict)
+
+
+def operation(answer: type[BaseModel], *, status: int = 200, body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, refusals: tuple[int, ...] = (), csv: bool = False,
+              links: dict[str, str] | None = None) -> Callable:
+    """Declare a view's operation (below its route decorator, so the route keeps the declaration).
+
+    The view returns an instance of `answer` (or, with `csv`, a text/csv Response), sent with `status`.
+    """
+    declared = Operation(answer, status, body, query, tuple(refusals), csv, dict(links or {}))
+
+    def declare(view):
+        @wraps(view)
+        def answered(**kwargs):
+            result = view(**kwargs)
+            if declared.csv and isinstance(result, Response):
+                return result
+            if type(result) is not answer:  # a programming error: the document would be wrong
+                raise TypeError(f"{request.endpoint} answered {type(result).__name__}, not {answer.__name__}")
+            response = jsonify(result.model_dump(mode="json"))
+            response.status_code = status
+            return response
+
+        answered.api_operation = declared
+        return answered
+    return declare
+
+
+def _declared() -> Operation | None:
+    return getattr(current_app.view_functions[request.endpoint], "api_operation", None)
 
 
 @bp.before_request
@@ -30,14 +87,6 @@ def _require_bearer_session():
         if request.mimetype != "application/json":
             raise GatewayError("Send JSON (Content-Type: application/json).", code="unsupported_media_type",
                                status=415)
-
-
-def created(**body):
-    """201 with a JSON body (a temporary password, a magic link: shown once, and, like every answer
-    of ours, never stored: gateway.web sends Cache-Control: no-store)."""
-    response = jsonify(**body)
-    response.status_code = 201
-    return response
 
 
 def scope_for(slug: str) -> AdminScope:
@@ -64,14 +113,36 @@ def body_as(model: type[Body]) -> Body:
 
     :raise BadRequest: `invalid_field`, naming the first field of the wrong type, missing or unknown.
     """
+    declared = _declared()
+    if declared and declared.body is not model:  # a programming error: the document would be wrong
+        raise TypeError(f"{request.endpoint} reads a {model.__name__} body it does not declare")
     data = json_body()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        field = str(problem["loc"][0]) if problem["loc"] else None
-        raise BadRequest(f"`{field}`: {problem['msg']}." if field else f"{problem['msg']}.",
-                         code="invalid_field", field=field) from None
+        name = str(problem["loc"][0]) if problem["loc"] else None
+        raise BadRequest(f"`{name}`: {problem['msg']}." if name else f"{problem['msg']}.",
+                         code="invalid_field", field=name) from None
+
+
+def query_as(model: type[Body]) -> Body:
+    """The query string, read as its declared types (the first value of a repeated parameter; an
+    empty one is one left out, as `?status=&q=` from a form).
+
+    :raise BadRequest: the parameter's refusal code (`bad_filter` unless the model names another),
+        naming the first parameter that does not fit.
+    """
+    declared = _declared()
+    if declared and declared.query is not model:
+        raise TypeError(f"{request.endpoint} reads a {model.__name__} query it does not declare")
+    try:
+        return model.model_validate({name: value for name, value in request.args.to_dict().items() if value})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = str(problem["loc"][0])
+        raise BadRequest(f"`{name}`: {problem['msg']}.", code=model.refusal.get(name, "bad_filter"),
+                         field=name) from None
 
 
 def _encodable(value) -> bool:

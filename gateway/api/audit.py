@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response
 
-from gateway.api import bp, scope_for
+from gateway.api import bp, operation, query_as, scope_for
+from gateway.api.schemas import AuditEvent, AuditPage, AuditQuery
 from gateway.audit import service as audit
 from gateway.clock import now
 from gateway.db import get_session
-from gateway.errors import BadRequest
-from gateway.params import cursor
 
 
 @bp.get("/orgs/<slug>/audit")
+@operation(AuditPage, query=AuditQuery, csv=True)
 def audit_events(slug: str):
+    """Audit events, newest first, a page at a time.
+
+    `format=csv` exports every matching event as a spreadsheet (the export itself is recorded).
+    """
     scope = scope_for(slug)
-    args = request.args
-    filters = audit.parse_filters(args.get("actor"), args.get("action"), args.get("since"), args.get("until"))
-    fmt = args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise BadRequest("`format` is json or csv.", code="bad_format")
-    try:
-        before = cursor(args.get("before"))
-        limit = min(max(int(args.get("limit", 100)), 1), 1000)
-    except ValueError:
-        raise BadRequest("`before` and `limit` must be numbers.", code="bad_filter") from None
+    query = query_as(AuditQuery)
+    filters = audit.parse_filters(query.actor, query.action, query.since, query.until)
     db = get_session()
-    if fmt == "csv":
+    if query.format == "csv":
         events = audit.export(db, scope.actor, scope.org_id, filters, fmt="csv", now=now())
         return Response(audit.to_csv(events), mimetype="text/csv")
-    events = audit.query(db, scope.org_id, filters, before=before, limit=limit + 1)
+    limit = min(max(query.limit, 1), 1000)
+    events = audit.query(db, scope.org_id, filters, before=query.before, limit=limit + 1)
     next_before = events[limit - 1].id if len(events) > limit else None
-    return jsonify(events=[audit.as_dict(e) for e in events[:limit]], next_before=next_before)
+    return AuditPage(events=[AuditEvent.of(e) for e in events[:limit]], next_before=next_before)

@@ -1,0 +1,79 @@
+"""The API's declared shapes say what the services accept: a value the document allows is never
+refused, and what a service refuses the document does not allow."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import jsonschema_rs
+import pytest
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from pydantic import ValidationError
+
+from gateway.accounts.emails import normalize_email
+from gateway.accounts.services import validate_name
+from gateway.api.schemas import NAME_LENGTH, AuditQuery, NewUser
+from gateway.errors import BadRequest
+
+
+def _property(model, name):
+    return jsonschema_rs.validator_for(model.model_json_schema()["properties"][name], validate_formats=True)
+
+
+def _accepted(check, value) -> bool:
+    try:
+        check(value)
+    except BadRequest:
+        return False
+    return True
+
+
+class TestName:
+    @pytest.mark.parametrize("name", [
+        "Ada", "Ada Lovelace", "x" * NAME_LENGTH[1], "Zoë Ölçek", "李小龍", "a\tb", "a \n\x85 b", "a\u3000b",
+        "O'Brien-Smith", "a b",
+    ])
+    def test_a_name_the_document_allows_is_taken(self, name):
+        assert _property(NewUser, "name").is_valid(name)
+        assert _accepted(validate_name, name)
+
+    @pytest.mark.parametrize("name", [
+        "Al", "x" * (NAME_LENGTH[1] + 1), "a\x00b", "ab\u200b", "a\ue000b", "a\U00041cc2b", "a\u202eb", "ab\x1b",
+    ])
+    def test_a_name_the_service_refuses_the_document_does_not_allow(self, name):
+        assert not _accepted(validate_name, name)
+        assert not _property(NewUser, "name").is_valid(name)
+
+    def test_surrounding_spaces_are_the_services_to_drop(self):
+        # Narrower than the service, never wider: " Ada " is taken as "Ada", but not advertised.
+        assert _accepted(validate_name, " Ada ") and not _property(NewUser, "name").is_valid(" Ada ")
+
+
+class TestEmail:
+    @pytest.mark.parametrize("domain", SPECIAL_USE_DOMAIN_NAMES)
+    def test_special_use_domains_are_refused_by_both(self, domain):
+        address = f"ada@lab.{domain.upper()}"
+        assert not _accepted(normalize_email, address)
+        assert not _property(NewUser, "email").is_valid(address)
+
+    def test_an_ordinary_address_is_allowed_by_both(self):
+        assert _accepted(normalize_email, "ada@contest.example.com")
+        assert _property(NewUser, "email").is_valid("ada@contest.example.com")
+
+
+class TestAuditTimes:
+    @pytest.mark.parametrize("given, read", [
+        ("2026-03-01", datetime(2026, 3, 1, tzinfo=timezone.utc)),
+        ("2026-03-01T10:00:00+01:00", datetime(2026, 3, 1, 9, tzinfo=timezone.utc)),
+        ("2026-03-01t10:00:00z", datetime(2026, 3, 1, 10, tzinfo=timezone.utc)),  # RFC 3339 allows lowercase
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, tzinfo=timezone.utc)),  # a leap second
+        ("2026-03-01T10:00:00", datetime(2026, 3, 1, 10, tzinfo=timezone.utc)),  # no offset: UTC
+    ])
+    def test_reads_iso_8601_dates_and_times_as_utc(self, given, read):
+        assert AuditQuery.model_validate({"since": given}).since == read
+
+    @pytest.mark.parametrize("given", ["0.5", "1700000000", "yesterday", "0001-01-01T00:00:00+14:00"])
+    def test_refuses_anything_else(self, given):
+        # pydantic alone would read 0.5 as half a second after 1970 (schemathesis sent `until=0.5`).
+        with pytest.raises(ValidationError):
+            AuditQuery.model_validate({"until": given})
