@@ -100,6 +100,12 @@ CURRENT_PASSWORD_PER_ACCOUNT = Throttle("login-account", lambda s: s.login_limit
 SECOND_FACTOR_PER_ACCOUNT = Throttle("mfa-account", lambda s: s.mfa_limit_account, key=_signed_in_account_key,
                                      spends=_wrong_password, names=_signed_in_email,
                                      audited_as=AuditAction.MFA_THROTTLED)
+# A sign-in with a passkey names no account before the answer is checked: its refused answers spend
+# the client address's sign-in budget, shared with the password form's (one address, one budget).
+PASSKEY_SIGN_IN_PER_ADDRESS = Throttle("login-address", lambda s: s.login_limit_address, spends=_refused,
+                                       names=lambda: None)  # audited, for no account
+# Its start writes a challenge row before anyone is known: bounded per address, as SSO starts are.
+PASSKEY_STARTS_PER_ADDRESS = Throttle("passkey-start", lambda s: "60 per minute")
 # Starting an SSO sign-in writes a row before anyone is known: bounded per client address,
 # generously (an office behind one address starts many), so nobody can fill the table.
 SSO_STARTS_PER_ADDRESS = Throttle("sso-start", lambda s: "120 per minute", methods=None)

@@ -9,4 +9,4 @@ from gateway.tokens.models import Client  # noqa: F401
 from gateway.invitations.models import Invitation  # noqa: F401
 from gateway.sso.models import SamlConnection, SamlEmailDomain, SamlLoginRequest, SeenAssertion  # noqa: F401
 from gateway.ratelimit_storage import RateLimitCounter  # noqa: F401
-from gateway.mfa.models import RecoveryCode, TotpFactor  # noqa: F401
+from gateway.mfa.models import Passkey, PasskeyChallenge, RecoveryCode, TotpFactor  # noqa: F401

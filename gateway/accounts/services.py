@@ -196,6 +196,17 @@ def sign_in_with_password(
 
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
+    return start_signed_in(db, user, amr=policy.PWD, actor=actor, settings=settings, now=now, method="password",
+                           temporary=user.must_change_password)
+
+
+def start_signed_in(db: Session, user: User, *, amr: str, actor: Actor, settings: Settings, now: datetime,
+                    **audited) -> SignIn:
+    """The session of an account that just proved itself (`amr` says how), in the organization it
+    works in, owing what policy.owed says; audited with `audited` (the method, …).
+
+    :raise NoActiveMembership: (audited) no organization to work in.
+    """
     membership = orgs.membership_to_use(db, user)
     if membership is None:
         record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=user.last_org_id, target_id=user.id,
@@ -204,11 +215,11 @@ def sign_in_with_password(
     actor = actor.as_user(user.id, user.email, membership.org_id)
     user.last_login_at = now
     user.last_org_id = membership.org_id
-    owes = policy.owed(db, user, membership.org_id, (policy.PWD,))
-    token, session = sessions.start(db, user.id, org_id=membership.org_id, amr=policy.PWD, owes=owes,
+    owes = policy.owed(db, user, membership.org_id, policy.amr_of(amr))
+    token, session = sessions.start(db, user.id, org_id=membership.org_id, amr=amr, owes=owes,
                                     actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, target_id=user.id, target_email=user.email,
-           method="password", temporary=user.must_change_password, owes=owes)
+           owes=owes, **audited)
     return SignIn(token, session)
 
 

@@ -10,11 +10,15 @@ from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm, Sw
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, GatewayError, InvalidCredentials, PolicyViolation
-from gateway.limits import CURRENT_PASSWORD_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, throttled
+from gateway.limits import (CURRENT_PASSWORD_PER_ACCOUNT, PASSKEY_SIGN_IN_PER_ADDRESS, PASSKEY_STARTS_PER_ADDRESS,
+                            SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, throttled)
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
+from gateway.mfa import services as mfa
+from gateway.mfa.forms import PasskeyAnswerForm
 from gateway.mfa.policy import Owed
+from gateway.mfa.views import options_json, passkeys_elsewhere, passkeys_here
 from gateway.sessions.login import step_page
 from gateway.sso import logout as single_logout
 from gateway.web import actor_from_request, passwords, settings, show_on
@@ -56,9 +60,15 @@ def signup():
     return render_template("accounts/signup.html", form=form, min_length=settings().password_min_length), status
 
 
+def _login_page(form, next_url, status=200, passkey_form=None, **shown):
+    """The sign-in page: email and password, and "Sign in with a passkey" where this page can use one."""
+    return render_template("accounts/login.html", form=form, next=next_url, passkeys=passkeys_here(),
+                           passkeys_at=passkeys_elsewhere(),
+                           passkey_form=passkey_form or PasskeyAnswerForm(next=next_url or ""), **shown), status
+
+
 def _throttled_login_page(retry_after: int):
-    return render_template("accounts/login.html", form=LoginForm(), next=request.values.get("next"),
-                           throttled_for=retry_after)
+    return _login_page(LoginForm(), request.values.get("next"), throttled_for=retry_after)[0]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -80,7 +90,31 @@ def login():
             return _signed_in(result, next_url)
     elif form.errors:
         status = 400
-    return render_template("accounts/login.html", form=form, next=next_url), status
+    return _login_page(form, next_url, status)
+
+
+@bp.post("/login/passkey/options")
+@throttled(PASSKEY_STARTS_PER_ADDRESS)
+def passkey_sign_in_options():
+    return options_json(lambda: mfa.passkey_sign_in_options(get_session(), settings=settings(), now=now()))
+
+
+@bp.post("/login/passkey")
+@throttled(PASSKEY_SIGN_IN_PER_ADDRESS, page=_throttled_login_page)
+def sign_in_with_passkey():
+    form = PasskeyAnswerForm()
+    next_url = form.next.data or None
+    status = 400
+    if form.validate_on_submit():
+        try:
+            result = mfa.sign_in_with_passkey(get_session(), form.credential.data, actor=actor_from_request(),
+                                              settings=settings(), now=now())
+        except GatewayError as exc:  # a refused passkey, an SSO-only account, no active organization
+            show_on(form, exc, default="credential")
+            status = exc.status
+        else:
+            return _signed_in(result, next_url)
+    return _login_page(LoginForm(), next_url, status, passkey_form=form)
 
 
 @bp.post("/logout")

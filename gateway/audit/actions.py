@@ -36,3 +36,8 @@ class AuditAction(StrEnum):
     MFA_SUCCESS = "mfa:success"
     MFA_FAILURE = "mfa:failure"
     MFA_THROTTLED = "mfa:throttled"
+    MFA_PASSKEY_ADD = "mfa:passkey_add"
+    MFA_PASSKEY_REMOVE = "mfa:passkey_remove"
+    # A passkey answered with a sign counter lower than before (WebAuthn §6.1.1): probably a copied
+    # key. The passkey is refused from then on; the row is for the organization's admins.
+    MFA_PASSKEY_COUNTER = "mfa:passkey_counter_went_back"

@@ -15,3 +15,14 @@ class CodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
+
+
+class PasskeyAnswerForm(FlaskForm):
+    """A passkey's answer: the JSON the browser gave, put into the form by passkeys.js."""
+
+    credential = HiddenField(validators=[DataRequired("Use your passkey first."), Length(max=10 * 1024)])
+    next = HiddenField()
+
+
+class NewPasskeyForm(PasskeyAnswerForm):
+    name = StringField("Passkey name", validators=[Length(max=64, message="At most 64 characters.")])

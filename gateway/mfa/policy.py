@@ -12,12 +12,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
-from gateway.mfa.models import TotpFactor
+from gateway.mfa.models import Passkey, TotpFactor
 from gateway.orgs.models import Organization
 
-# RFC 8176 authentication method references.
-PWD, OTP, HWK, SWK, MFA = "pwd", "otp", "hwk", "swk", "mfa"
-_FACTORS = {PWD, OTP, HWK, SWK}
+# RFC 8176 authentication method references. `user` is what a passkey sign-in adds when the
+# authenticator verified its holder (WebAuthn's UV flag): RFC 8176 §2 gives `user` for the
+# authenticator's test of the user, with WebAuthn as its reference. WebAuthn does not say whether
+# it was a PIN or a fingerprint, so neither `pin` nor `fpt` is claimed. The verification is a factor
+# of its own kind (something known or something one is), beside the key held (`hwk`).
+PWD, OTP, HWK, SWK, USER, MFA = "pwd", "otp", "hwk", "swk", "user", "mfa"
+_FACTORS = {PWD, OTP, HWK, SWK, USER}
 
 
 class Owed(StrEnum):
@@ -41,8 +45,11 @@ def with_methods(amr: tuple[str, ...], *methods: str) -> str:
 
 
 def has_second_factor(db: Session, user_id: int) -> bool:
-    """Whether the account has a factor that counts (an authenticator app confirmed with a code)."""
-    return db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))))
+    """Whether the account has a factor that counts: an authenticator app confirmed with a code, or a
+    passkey. A passkey refused for a counter that went backwards still counts: a copied key must not
+    turn the account back into one that a password alone opens."""
+    return db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))
+                            | exists().where(Passkey.user_id == user_id)))
 
 
 def requires_second_factor(db: Session, org_id: int | None) -> bool:

@@ -1,9 +1,10 @@
-"""Second-factor rules: the second step of a sign-in, adding and removing an authenticator app,
-recovery codes, an organization's requirement, and an admin's reset of a member's factors."""
+"""Second-factor rules: the second step of a sign-in, adding and removing an authenticator app or
+passkeys, a sign-in with a passkey alone, recovery codes, an organization's requirement, and an
+admin's reset of a member's factors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,10 +16,11 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
-from gateway.errors import BadRequest, Conflict, Forbidden
+from gateway.errors import BadRequest, Conflict, Forbidden, NotFound
 from gateway.mail import outbox
-from gateway.mfa import policy, recovery, totp
-from gateway.mfa.policy import OTP, Owed
+from gateway.mfa import passkeys, policy, recovery, totp
+from gateway.mfa.passkeys import PasskeyRefused, Purpose
+from gateway.mfa.policy import HWK, OTP, USER, Owed
 from gateway.mfa.totp import WrongCode
 from gateway.orgs.access import AdminScope, get_member
 from gateway.orgs.models import Membership, Organization
@@ -32,26 +34,47 @@ class Factors:
 
     totp: bool
     recovery_codes_left: int
+    passkeys: int = 0
 
     @property
     def any(self) -> bool:
-        return self.totp
+        return self.totp or self.passkeys > 0
+
+    @property
+    def summary(self) -> str:
+        """"Authenticator app, 2 passkeys", or "" (the team list and a member's page)."""
+        kinds = ["Authenticator app"] if self.totp else []
+        if self.passkeys:
+            kinds.append("1 passkey" if self.passkeys == 1 else f"{self.passkeys} passkeys")
+        return ", ".join(kinds)
+
+    @property
+    def short(self) -> str:
+        """"App", "Passkey", "App, passkey" (a column of the team list)."""
+        kinds = (["App"] if self.totp else []) + (["passkey"] if self.passkeys else [])
+        return ", ".join(kinds).capitalize()
 
 
 def factors_of(db: Session, user_id: int) -> Factors:
-    return Factors(totp=totp.enrolled(db, user_id) is not None, recovery_codes_left=recovery.remaining(db, user_id))
+    return Factors(totp=totp.enrolled(db, user_id) is not None, recovery_codes_left=recovery.remaining(db, user_id),
+                   passkeys=passkeys.count(db, user_id))
 
 
 def factors_of_members(db: Session, user_ids) -> dict[int, Factors]:
     """Factors of several accounts at once (the team list)."""
-    from gateway.mfa.models import RecoveryCode, TotpFactor
+    from sqlalchemy import func
+
+    from gateway.mfa.models import Passkey, RecoveryCode, TotpFactor
 
     ids = list(user_ids)
     with_totp = set(db.scalars(select(TotpFactor.user_id).where(TotpFactor.user_id.in_(ids),
                                                                  TotpFactor.confirmed_at.is_not(None))))
     with_codes = set(db.scalars(select(RecoveryCode.user_id).where(RecoveryCode.user_id.in_(ids),
                                                                     RecoveryCode.used_at.is_(None))))
-    return {user_id: Factors(user_id in with_totp, int(user_id in with_codes)) for user_id in ids}
+    keys = dict(db.execute(select(Passkey.user_id, func.count()).where(Passkey.user_id.in_(ids))
+                           .group_by(Passkey.user_id)).all())
+    return {user_id: Factors(user_id in with_totp, int(user_id in with_codes), keys.get(user_id, 0))
+            for user_id in ids}
 
 
 def _password_session(db: Session, session_id: int) -> UserSession:
@@ -155,12 +178,24 @@ def remove_totp(db: Session, session_id: int, *, actor: Actor, now: datetime) ->
     """
     session = _password_session(db, session_id)
     user = db.get(User, session.user_id)
-    if _an_organization_requires_one(db, user.id):
-        raise FactorRequired()
+    if totp.enrolled(db, user.id) is not None:
+        _ensure_a_factor_stays(db, user.id, left=replace(factors_of(db, user.id), totp=False))
     if totp.remove(db, user.id):
-        recovery.discard(db, user.id)
+        _without_factors_no_codes(db, user.id)
         record(db, actor, AuditAction.MFA_TOTP_REMOVE, now=now, org_id=session.org_id, target_id=user.id,
                target_email=user.email)
+
+
+def _ensure_a_factor_stays(db: Session, user_id: int, *, left: Factors) -> None:
+    """:raise FactorRequired: the account would keep no factor, and an organization of it requires one."""
+    if not left.any and _an_organization_requires_one(db, user_id):
+        raise FactorRequired()
+
+
+def _without_factors_no_codes(db: Session, user_id: int) -> None:
+    # Recovery codes stand in for a factor: with the last one gone they would be a password's twin.
+    if not factors_of(db, user_id).any:
+        recovery.discard(db, user_id)
 
 
 def _an_organization_requires_one(db: Session, user_id: int) -> bool:
@@ -176,11 +211,157 @@ def new_recovery_codes(db: Session, session_id: int, *, actor: Actor, now: datet
     session = _password_session(db, session_id)
     user = db.get(User, session.user_id)
     if not factors_of(db, user.id).any:
-        raise BadRequest("Add an authenticator app first: recovery codes stand in for it.", code="no_factor")
+        raise BadRequest("Add an authenticator app or a passkey first: recovery codes stand in for them.",
+                         code="no_factor")
     codes = recovery.issue(db, user.id, now=now)
     record(db, actor, AuditAction.MFA_RECOVERY_CODES_NEW, now=now, org_id=session.org_id, target_id=user.id,
            target_email=user.email)
     return codes
+
+
+# -- passkeys ------------------------------------------------------------------------------
+
+def relying_party(settings: Settings) -> passkeys.RelyingParty:
+    """:raise NotAvailable: the gateway is served at an IP address no browser takes as an rpId."""
+    rp = passkeys.relying_party(settings.base_url)
+    if rp is None:
+        raise passkeys.NotAvailable()
+    return rp
+
+
+def passkey_registration_options(db: Session, session_id: int, *, settings: Settings, now: datetime) -> dict:
+    """The options for making a passkey for the signed-in account (navigator.credentials.create)."""
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    return passkeys.registration_options(db, user_id=user.id, email=user.email, display_name=user.name,
+                                         session_id=session_id, rp=relying_party(settings), now=now)
+
+
+def add_passkey(db: Session, session_id: int, answer: str | None, name: str | None, *, actor: Actor,
+                settings: Settings, now: datetime) -> Added:
+    """Keep the passkey the browser made. As with an authenticator app, the first factor of an
+    account brings ten recovery codes (shown once), and the session, which just used the passkey,
+    gets a new token that says so (`amr` with hwk).
+
+    :raise BadRequest, PasskeyKnown: see passkeys.register (nothing is kept).
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    name = passkeys.clean_name(name, user_id=user.id, db=db)
+    passkey = passkeys.register(db, user_id=user.id, session_id=session_id, answer=answer, name=name,
+                                rp=relying_party(settings), now=now)
+    codes = recovery.issue(db, user.id, now=now) if recovery.remaining(db, user.id) == 0 else []
+    record(db, actor, AuditAction.MFA_PASSKEY_ADD, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email, passkey_id=passkey.id, name=passkey.name, discoverable=passkey.discoverable,
+           recovery_codes=len(codes))
+    amr = policy.with_methods(policy.amr_of(session.amr), HWK)
+    token, started = sessions.replace(db, session_id, amr=amr, owes=policy.owed(db, user, session.org_id,
+                                                                                policy.amr_of(amr)),
+                                      actor=actor, settings=settings, now=now)
+    return Added(accounts.SignIn(token, started), codes)
+
+
+def remove_passkey(db: Session, session_id: int, passkey_id, *, actor: Actor, now: datetime) -> None:
+    """Remove one of the account's passkeys (with the last factor gone, the recovery codes go too).
+
+    :raise NotFound: not a passkey of this account. :raise FactorRequired: it is the account's last
+        factor and an organization of the account requires one.
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    factors = factors_of(db, user.id)
+    _ensure_a_factor_stays(db, user.id, left=replace(factors, passkeys=factors.passkeys - 1))
+    passkey = passkeys.remove(db, user.id, passkey_id)
+    if passkey is None:
+        raise NotFound("No such passkey on your account.", code="no_such_passkey")
+    db.flush()  # gone before counting what is left
+    _without_factors_no_codes(db, user.id)
+    record(db, actor, AuditAction.MFA_PASSKEY_REMOVE, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email, passkey_id=passkey.id, name=passkey.name)
+
+
+def passkey_second_step_options(db: Session, session_id: int, *, settings: Settings, now: datetime) -> dict:
+    """The options for the second step with one of the account's passkeys (navigator.credentials.get)."""
+    session = _password_session(db, session_id)
+    return passkeys.authentication_options(db, Purpose.SECOND_FACTOR, rp=relying_party(settings), now=now,
+                                           session_id=session_id, user_id=session.user_id)
+
+
+def second_step_with_passkey(db: Session, session_id: int, answer: str | None, *, actor: Actor,
+                             settings: Settings, now: datetime) -> accounts.SignIn:
+    """One of the account's passkeys as the second factor: the session gets a new token that says so
+    (`amr` with hwk and mfa).
+
+    :raise MalformedAnswer, ChallengeGone: (400, nothing kept).
+    :raise PasskeyRefused: checked and refused (audited, counted against the account; a counter that
+        went backwards marks the passkey refused and tells the organization's admins).
+    """
+    session = _password_session(db, session_id)
+    user = db.get(User, session.user_id)
+    try:
+        passkeys.authenticate(db, Purpose.SECOND_FACTOR, answer=answer, rp=relying_party(settings), now=now,
+                              session_id=session_id, user_id=user.id)
+    except PasskeyRefused as exc:
+        _passkey_refused(db, exc, user, actor=actor, org_id=session.org_id, now=now)
+        record(db, actor, AuditAction.MFA_FAILURE, now=now, org_id=session.org_id, target_id=user.id,
+               target_email=user.email, method="passkey", reason=exc.reason)
+        raise
+    amr = policy.with_methods(policy.amr_of(session.amr), HWK)
+    owes = policy.owed(db, user, session.org_id, policy.amr_of(amr))
+    token, started = sessions.replace(db, session_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    record(db, actor, AuditAction.MFA_SUCCESS, now=now, org_id=session.org_id, target_id=user.id,
+           target_email=user.email, method="passkey")
+    return accounts.SignIn(token, started)
+
+
+def _passkey_refused(db: Session, exc: PasskeyRefused, user: User | None, *, actor: Actor, org_id: int | None,
+                     now: datetime) -> None:
+    """A refusal the caller audits is kept (the challenge stays used up); a counter that went backwards
+    is also the organization's admins' business: a copy of the key may be in other hands."""
+    exc.recorded = True
+    if isinstance(exc, passkeys.CounterWentBack) and exc.reason == "counter_went_back":
+        record(db, actor, AuditAction.MFA_PASSKEY_COUNTER, now=now, org_id=org_id, target_id=user.id,
+               target_email=user.email)
+
+
+def passkey_sign_in_options(db: Session, *, settings: Settings, now: datetime) -> dict:
+    """The options for signing in with a passkey and no email typed: no passkeys listed (the
+    authenticator offers its discoverable ones), user verification required."""
+    return passkeys.authentication_options(db, Purpose.SIGN_IN, rp=relying_party(settings), now=now)
+
+
+class TemporaryPasswordFirst(Forbidden):
+    code = "temporary_password"
+    message = "An administrator gave your account a temporary password: sign in with it first and choose a new one."
+
+
+def sign_in_with_passkey(db: Session, answer: str | None, *, actor: Actor, settings: Settings,
+                         now: datetime) -> accounts.SignIn:
+    """A discoverable passkey whose authenticator verified its holder (a PIN, a fingerprint) is a
+    sign-in on its own, and a multi-factor one (RFC 8176: `hwk` for the key, `user` for the
+    verification on it, so `mfa`): the session owes no second step.
+
+    :raise MalformedAnswer, ChallengeGone: (400, nothing kept).
+    :raise PasskeyRefused: checked and refused (audited as a failed sign-in).
+    :raise SsoOnly, NoActiveMembership, TemporaryPasswordFirst: the account may not sign in this way now.
+    """
+    try:
+        used = passkeys.authenticate(db, Purpose.SIGN_IN, answer=answer, rp=relying_party(settings), now=now)
+    except PasskeyRefused as exc:
+        known = db.get(User, exc.passkey_user_id) if exc.passkey_user_id else None
+        _passkey_refused(db, exc, known, actor=actor, org_id=known.last_org_id if known else None, now=now)
+        record(db, actor, AuditAction.LOGIN_FAILURE, now=now, org_id=known.last_org_id if known else None,
+               target_id=known.id if known else None, target_email=known.email if known else None,
+               reason="passkey_refused", check=exc.reason)
+        raise
+    user = db.get(User, used.passkey.user_id)
+    if user.sso_only:
+        raise accounts.SsoOnly()
+    if user.must_change_password:
+        # The temporary password is what the administrator handed over: it is changed first, proved.
+        raise TemporaryPasswordFirst()
+    return accounts.start_signed_in(db, user, amr=policy.with_methods((), HWK, USER), actor=actor, settings=settings,
+                                    now=now, method="passkey", passkey_id=used.passkey.id)
 
 
 # -- what admins do --------------------------------------------------------------------------
@@ -224,16 +405,17 @@ def reset_factors(db: Session, scope: AdminScope, user_id, *, now: datetime) -> 
         raise Conflict("This person also belongs to another organization, so their second factors are theirs "
                        "to change.", code="member_elsewhere")
     totp.remove(db, user.id)
+    removed_passkeys = passkeys.remove_all(db, user.id)
     recovery.discard(db, user.id)
     ended = sessions.revoke_all_for(db, user.id, now=now)
     membership.version += 1
     record(db, scope.actor, AuditAction.USER_MFA_RESET, now=now, org_id=scope.org_id, target_id=user.id,
-           target_email=user.email, sessions_ended=ended)
+           target_email=user.email, sessions_ended=ended, passkeys_removed=removed_passkeys)
     outbox.enqueue(
         db, recipient=user.email, now=now, subject=f"Your second factors were reset in {scope.org_name}",
-        body=(f"Hello {user.name},\n\nan administrator of {scope.org_name} removed your authenticator app and "
-              "recovery codes on idgate. Sign in with your password and add them again.\n\nIf you did not ask "
-              "for this, tell your administrator.\n"),
+        body=(f"Hello {user.name},\n\nan administrator of {scope.org_name} removed your authenticator app, "
+              "passkeys and recovery codes on idgate. Sign in with your password and add them again.\n\n"
+              "If you did not ask for this, tell your administrator.\n"),
     )
     return ended
 

@@ -17,8 +17,11 @@ from gateway.sessions.services import SessionContext
 _ALWAYS_ALLOWED = {"accounts.logout", "static", "ops.healthz", "ops.readyz"}
 _STEPS = {
     "password_change": ("accounts.change_password", {"accounts.change_password"}),
-    "second_factor": ("mfa.verify", {"mfa.verify"}),
-    "factor_enrollment": ("mfa.security", {"mfa.security", "mfa.add_totp", "mfa.confirm_totp"}),
+    # The second step: a code, or a passkey's assertion (its options, then its answer).
+    "second_factor": ("mfa.verify", {"mfa.verify", "mfa.passkey_verify_options", "mfa.verify_passkey"}),
+    # Adding a first factor: an authenticator app, or a passkey's registration (options, answer).
+    "factor_enrollment": ("mfa.security", {"mfa.security", "mfa.add_totp", "mfa.confirm_totp",
+                                           "mfa.passkey_options", "mfa.add_passkey"}),
 }
 # Pages whose URL is itself a secret (the invitation code): never copied into another URL as `next`.
 _SECRET_IN_URL = {"invitations.redeem"}

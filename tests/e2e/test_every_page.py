@@ -12,6 +12,8 @@ import pyotp
 import pytest
 
 from tests.e2e.test_journeys import ADMIN_PASSWORD, sign_in
+from tests.e2e.test_passkeys import sign_in as sign_in_by_name
+from tests.helpers.virtual_authenticator import add_virtual_authenticator
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -49,7 +51,7 @@ def _walk(page, base: str, paths) -> list[str]:
     return violations
 
 
-def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person):
+def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person, screenshot):
     anonymous = person()
     violations = _walk(anonymous, gateway, ["/login", "/signup", "/sso", "/invite/no-such-code", "/no/such/page"])
     anonymous.goto(f"{gateway}/sso")
@@ -86,6 +88,7 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person)
     # A second factor: the set-up page, the codes shown once, and the second step of the next sign-in.
     admin.goto(f"{gateway}/account/security")
     admin.get_by_role("button", name="Set up an authenticator app").click()
+    screenshot(admin, "authenticator-app")
     violations += _accessibility_violations(admin)
     app = pyotp.TOTP(admin.locator("#totp-secret").inner_text().replace(" ", ""))
     admin.get_by_label("Code", exact=True).fill(app.now())
@@ -95,10 +98,41 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person)
     admin.get_by_role("button", name="Sign out").click()
     sign_in(admin, gateway, "ada@acme.example.com", ADMIN_PASSWORD)
     admin.wait_for_url(re.compile(r".*/login/verify.*"))
+    screenshot(admin, "second-step")
     violations += _accessibility_violations(admin)
     admin.get_by_label("Code", exact=True).fill(app.at(time.time(), counter_offset=1))  # the next step's: not used yet
     admin.get_by_role("button", name="Continue").click()
     admin.wait_for_url(re.compile(r".*/account.*"))
     violations += _walk(admin, gateway, ["/account/security"])
 
+    violations += _passkey_pages(gateway, person)
     assert violations == []
+
+
+def _passkey_pages(gateway, person) -> list[str]:
+    """Passkeys, at localhost (the gateway's name for its loopback address, where its pages offer them):
+    the security page with the form, the passkey added, the sign-in page and the second step with it."""
+    out = gateway.cli("org", "create", "bolt", "--name", "Bolt Works", "--admin-email", "pat@bolt.example.com",
+                      "--admin-name", "Pat Admin")
+    temporary = re.search(r"Temporary password \(shown once\): (\S+)", out).group(1)
+    by_name = gateway.replace("127.0.0.1", "localhost")
+    page = person()
+    add_virtual_authenticator(page)
+    sign_in_by_name(page, by_name, "pat@bolt.example.com", temporary)
+    page.get_by_label("New password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Save password").click()
+    page.wait_for_url(re.compile(r".*/account.*"))
+    violations = _walk(page, by_name, ["/account/security"])
+    page.get_by_label("Passkey name").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_selector("#recovery-codes")
+    violations += _accessibility_violations(page)  # the passkey added, its recovery codes shown once
+    violations += _walk(page, by_name, ["/account/security"])  # the list of passkeys
+    page.get_by_role("button", name="Sign out").click()
+    violations += _walk(page, by_name, ["/login"])  # "Sign in with a passkey"
+    sign_in_by_name(page, by_name, "pat@bolt.example.com", ADMIN_PASSWORD)
+    page.wait_for_url(re.compile(r".*/login/verify.*"))
+    violations += _accessibility_violations(page)  # the second step, with "Use a passkey"
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url(re.compile(r".*/account$"))
+    return violations

@@ -209,6 +209,9 @@ def test_every_step_that_checks_a_secret_or_writes_before_anyone_is_known_is_thr
         "invitations.redeem": ["login-account", "invite-address"],
         "sso.login": ["sso-start"],
         "mfa.verify": ["mfa-account"],
+        "mfa.verify_passkey": ["mfa-account"],
+        "accounts.passkey_sign_in_options": ["passkey-start"],
+        "accounts.sign_in_with_passkey": ["login-address"],
     }
     assert app.extensions["idgate.throttles"]["accounts.login"].throttles == (limits.SIGN_IN_PER_ACCOUNT,
                                                                               limits.SIGN_IN_PER_ADDRESS)

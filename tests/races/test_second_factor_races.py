@@ -53,3 +53,25 @@ def test_one_recovery_code_used_twice_at_once_lets_exactly_one_through(make_sess
 
         outcomes = at_once(use)
         assert sorted(outcomes) == [False, True], f"round {n}: {outcomes}"
+
+
+def test_one_passkey_challenge_answered_twice_at_once_is_taken_once(make_session):
+    from gateway.mfa import passkeys
+
+    for n in range(ROUNDS):
+        challenge = f"challenge-{n}".encode()
+        with make_session() as db, db.begin():
+            passkeys._keep_challenge(db, challenge, passkeys.Purpose.SIGN_IN, session_id=None, now=NOW)
+
+        def take(barrier):
+            with make_session() as db:
+                barrier.wait()
+                try:
+                    with db.begin():
+                        passkeys._take_challenge(db, challenge, passkeys.Purpose.SIGN_IN, session_id=None, now=NOW)
+                    return True
+                except passkeys.ChallengeGone:
+                    return False
+
+        outcomes = at_once(take)
+        assert sorted(outcomes) == [False, True], f"round {n}: {outcomes}"

@@ -13,6 +13,9 @@ from gateway.sso.saml_protocol import amr_of
     (("pwd",), ("otp",), "pwd otp mfa"),
     (("pwd", "otp", "mfa"), ("pwd",), "pwd otp mfa"),
     (("otp",), (), "otp"),
+    (("pwd",), ("hwk",), "pwd hwk mfa"),  # a passkey after the password
+    ((), ("hwk", "user"), "hwk user mfa"),  # a passkey alone, its holder verified on the authenticator
+    ((), ("hwk",), "hwk"),
 ])
 def test_mfa_is_claimed_once_two_kinds_of_factor_were_used(amr, added, expected):
     assert policy.with_methods(amr, *added) == expected
