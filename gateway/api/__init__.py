@@ -160,4 +160,4 @@ def _encodable(value) -> bool:
     return True
 
 
-from gateway.api import audit, invitations, openapi, saml, users  # noqa: E402,F401  (routes register on bp)
+from gateway.api import audit, invitations, openapi, saml, settings, users  # noqa: E402,F401  (routes register on bp)

@@ -93,7 +93,14 @@ class SamlSettings(_Body):
     name_attribute: str | None = Field(None, json_schema_extra=_ATTRIBUTE)
 
 
-BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings)
+class SettingsChange(_Body):
+    """What an organization's admins set for everyone in it."""
+
+    mfa_required: bool = Field(description="Members who sign in with a password must pass a second factor "
+                                           "(from their next sign-in); SSO members are asked by their IdP")
+
+
+BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, SettingsChange)
 
 
 class _Query(BaseModel):
@@ -232,6 +239,19 @@ class UserPage(_Answer):
 
     users: list[User]
     next_cursor: int | None = Field(description="`after` for the next page; null on the last")
+
+
+class Settings(_Answer):
+    """The organization's settings."""
+
+    mfa_required: bool
+
+
+class FactorsReset(_Answer):
+    """The member's second factors are gone, and how many of their sessions that ended."""
+
+    user: User
+    sessions_ended: int
 
 
 class Invitation(_Answer):
