@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
@@ -114,7 +114,7 @@ def resolve(db: Session, token: str | None, *, settings: Settings, now: datetime
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    return _resolve(db, UserSession.token_hash == hash_token(token), settings=settings, now=now, touch=True)
+    return _resolve(db, _BY_TOKEN, {"token_hash": hash_token(token)}, settings=settings, now=now, touch=True)
 
 
 def resolve_by_id(db: Session, session_id, *, settings: Settings, now: datetime) -> SessionContext | None:
@@ -123,49 +123,49 @@ def resolve_by_id(db: Session, session_id, *, settings: Settings, now: datetime)
         session_id = int(session_id)
     except (TypeError, ValueError):
         return None
-    return _resolve(db, UserSession.id == session_id, settings=settings, now=now, touch=False)
+    return _resolve(db, _BY_ID, {"session_id": session_id}, settings=settings, now=now, touch=False)
 
 
-def _resolve(db: Session, condition, *, settings: Settings, now: datetime, touch: bool) -> SessionContext | None:
-    row = db.execute(
-        select(UserSession, User, Membership, Organization)
-        .join(User, User.id == UserSession.user_id)
-        .outerjoin(
-            Membership,
-            (Membership.user_id == UserSession.user_id) & (Membership.org_id == UserSession.org_id),
-        )
-        .outerjoin(Organization, Organization.id == UserSession.org_id)
-        .where(condition)
-    ).first()
+_users, _memberships, _orgs = User.__table__, Membership.__table__, Organization.__table__
+# Built once, bound per call: every signed-in page and every uncached /auth/verify starts here.
+_CONTEXT = (
+    select(_sessions.c.id, _sessions.c.user_id, _users.c.email, _users.c.name, _orgs.c.id, _orgs.c.slug,
+           _orgs.c.name, _memberships.c.role, _sessions.c.restricted, _sessions.c.expires_at, _sessions.c.owes,
+           _sessions.c.amr, _sessions.c.org_id, _memberships.c.status, _sessions.c.revoked_at,
+           _sessions.c.idle_expires_at, _sessions.c.last_seen_at)
+    .join(_users, _users.c.id == _sessions.c.user_id)
+    .outerjoin(_memberships, (_memberships.c.user_id == _sessions.c.user_id)
+               & (_memberships.c.org_id == _sessions.c.org_id))
+    .outerjoin(_orgs, _orgs.c.id == _sessions.c.org_id)
+)
+_BY_TOKEN = _CONTEXT.where(_sessions.c.token_hash == bindparam("token_hash"))
+_BY_ID = _CONTEXT.where(_sessions.c.id == bindparam("session_id"))
+_TOUCH_SESSION = (update(_sessions).where(_sessions.c.id == bindparam("session_id"))
+                  .values(last_seen_at=bindparam("now"), idle_expires_at=bindparam("idle")))
+_TOUCH_USER = update(_users).where(_users.c.id == bindparam("user_id")).values(last_seen_at=bindparam("now"))
+
+
+def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: datetime,
+             touch: bool) -> SessionContext | None:
+    db.flush()  # a change this transaction made to a session is what it reads
+    row = core_execute(db, statement, params).first()
     if row is None:
         return None
-    session, user, membership, org = row
-    if session.revoked_at is not None or now >= session.expires_at or now >= session.idle_expires_at:
+    (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
+     session_org_id, status, revoked_at, idle_expires_at, last_seen_at) = row
+    if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
-    if session.org_id is not None and (membership is None or membership.status != MemberStatus.ACTIVE):
+    if session_org_id is not None and status != MemberStatus.ACTIVE:
         return None
-    if touch and now - session.last_seen_at >= TOUCH_INTERVAL:
-        _touch(session, user, settings=settings, now=now)
+    if touch and now - last_seen_at >= TOUCH_INTERVAL:
+        core_execute(db, _TOUCH_SESSION, {"session_id": session_id, "now": now,
+                                          "idle": min(now + settings.session_idle, expires_at)})
+        core_execute(db, _TOUCH_USER, {"user_id": user_id, "now": now})
     return SessionContext(
-        session_id=session.id,
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        org_id=org.id if org else None,
-        org_slug=org.slug if org else None,
-        org_name=org.name if org else None,
-        role=str(membership.role) if membership else None,
-        restricted=session.restricted,
-        expires_at=session.expires_at,
-        owes=session.owes,
-        amr=tuple(session.amr.split()),
+        session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,
+        org_name=org_name, role=str(role) if role is not None else None, restricted=restricted,
+        expires_at=expires_at, owes=owes, amr=tuple(amr.split()),
     )
-
-
-def _touch(session: UserSession, user: User, *, settings: Settings, now: datetime) -> None:
-    session.last_seen_at = now
-    session.idle_expires_at = min(now + settings.session_idle, session.expires_at)
-    user.last_seen_at = now
 
 
 def switch_org(db: Session, session_id: int, org_id: int) -> bool:
