@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 ROLE_CHOICES = [SelectChoice("user", "User"), SelectChoice("admin", "Admin")]
@@ -28,3 +28,7 @@ class ConfirmForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A bare POST button: only the CSRF token."""
+
+
+class RequirementForm(FlaskForm):
+    mfa_required = BooleanField("Require a second factor of members who sign in with a password")

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from flask import flash, redirect, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import BooleanField
 
-from gateway.admin import bp
-from gateway.admin.forms import ActionForm
+from gateway.admin import back_to_member, bp
+from gateway.admin.forms import ActionForm, RequirementForm
 from gateway.clock import now
 from gateway.db import get_session
-from gateway.errors import BadRequest, GatewayError
+from gateway.errors import BadRequest
 from gateway.mfa import services as mfa
 from gateway.orgs.access import admin_scope
-from gateway.web import actor_from_request, undo
-
-
-class RequirementForm(FlaskForm):
-    mfa_required = BooleanField("Require a second factor of members who sign in with a password")
+from gateway.web import actor_from_request
 
 
 @bp.post("/mfa")
@@ -40,13 +34,6 @@ def reset_mfa(user_id: int):
     scope = admin_scope(current_user.ctx, actor_from_request())
     if not ActionForm().validate_on_submit():
         raise BadRequest("The form was incomplete.")
-    try:
-        ended = mfa.reset_factors(get_session(), scope, user_id, now=now())
-    except GatewayError as exc:
-        undo(exc)
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(f"Their second factors are removed and {ended} session(s) ended; they were told by mail.", "notice")
-    return redirect(url_for("admin.user_detail", user_id=user_id), 303)
+    return back_to_member(user_id, lambda: mfa.reset_factors(get_session(), scope, user_id, now=now()),
+                          lambda ended: f"Their second factors are removed and {ended} session(s) ended; "
+                                        "they were told by mail.")

@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from gateway.admin import bp
-from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RoleForm
+from gateway.admin import back_to_member, bp
+from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RequirementForm, RoleForm
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError
-from gateway.admin.mfa import RequirementForm
 from gateway.invitations import services as invitations
 from gateway.mfa import services as mfa
 from gateway.orgs import lifecycle, members, team
@@ -26,20 +25,6 @@ def _one_time_secret_page(template: str, status: int = 200, **context):
     # The temporary password appears in this response only: never cached (like every page of
     # ours, gateway.web), never shown again.
     return render_template(template, **context), status
-
-
-def _then_back_to(user_id: int, action, success: str):
-    """Run a lifecycle action; a refusal becomes a message on the member's page, with nothing written."""
-    try:
-        action()
-    except GatewayError as exc:
-        undo(exc)
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(success, "notice")
-    return redirect(url_for("admin.user_detail", user_id=user_id), 303)
 
 
 @bp.get("/users")
@@ -95,7 +80,7 @@ def change_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         raise BadRequest("The form was incomplete.")
-    return _then_back_to(user_id, lambda: lifecycle.change_role(get_session(), scope, user_id, form.role.data,
+    return back_to_member(user_id, lambda: lifecycle.change_role(get_session(), scope, user_id, form.role.data,
                                                                 now=now()), "Role changed.")
 
 
@@ -105,7 +90,7 @@ def deactivate(user_id: int):
     scope = _scope()
     form = ConfirmForm()
     if form.validate_on_submit():
-        return _then_back_to(user_id, lambda: lifecycle.deactivate(get_session(), scope, user_id, now=now()),
+        return back_to_member(user_id, lambda: lifecycle.deactivate(get_session(), scope, user_id, now=now()),
                              "Deactivated. Their sessions for this organization have ended.")
     db = get_session()
     member = team.member_detail(db, scope, user_id)
@@ -120,7 +105,7 @@ def reactivate(user_id: int):
     scope = _scope()
     if not ActionForm().validate_on_submit():
         raise BadRequest("The form was incomplete.")
-    return _then_back_to(user_id, lambda: lifecycle.reactivate(get_session(), scope, user_id, now=now()),
+    return back_to_member(user_id, lambda: lifecycle.reactivate(get_session(), scope, user_id, now=now()),
                          "Reactivated. They can sign in again.")
 
 

@@ -7,11 +7,11 @@ and reseals every stored secret with it (`reseal`); a stolen database alone open
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from gateway import keyfiles
 
 KEYS = "mfa-keys"
 
@@ -21,18 +21,11 @@ def _path(certs_dir: str) -> Path:
 
 
 def _write(path: Path, keys: list[bytes]) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(b"\n".join(keys) + b"\n")
-    os.replace(tmp, path)
+    keyfiles.write(path, b"\n".join(keys) + b"\n")
 
 
 def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".mfa.lock", "w")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    return keyfiles.locked(folder, "mfa")
 
 
 def _keys(certs_dir: str) -> list[bytes]:

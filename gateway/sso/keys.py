@@ -5,8 +5,6 @@ Every instance must use the same pair: share the folder (a volume, a secret stor
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -17,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from gateway import keyfiles
+
 KEY_FILE, CERT_FILE = "saml-sp.key", "saml-sp.crt"
 
 
@@ -26,14 +26,12 @@ def ensure_sp_keypair(certs_dir: str, common_name: str = "idgate SAML SP") -> tu
     key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
     if key_path.exists() and cert_path.exists():
         return key_path, cert_path
-    folder.mkdir(parents=True, exist_ok=True)
     # Several workers may start at once: one generates, the others wait and read.
-    with open(folder / ".saml-sp.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with keyfiles.locked(folder, "saml-sp"):
         if not (key_path.exists() and cert_path.exists()):
             key_pem, cert_pem = _generate(common_name)
-            _write(key_path, key_pem, 0o600)
-            _write(cert_path, cert_pem, 0o644)
+            keyfiles.write(key_path, key_pem, 0o600)
+            keyfiles.write(cert_path, cert_pem, 0o644)
     return key_path, cert_path
 
 
@@ -47,14 +45,6 @@ def _generate(common_name: str) -> tuple[bytes, bytes]:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 @lru_cache(maxsize=8)

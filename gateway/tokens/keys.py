@@ -6,13 +6,14 @@ Files in IDGATE_CERTS_DIR, shared by every instance: `jwt-current.pem` and, afte
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
 from pathlib import Path
 
 from joserfc.jwk import ECKey, KeySet
+
+from gateway import keyfiles
 
 CURRENT, PREVIOUS = "jwt-current.pem", "jwt-previous.pem"
 ALGORITHM = "ES256"
@@ -21,18 +22,7 @@ _cache: dict = {}
 
 
 def _write_private(path: Path, key: ECKey) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.as_pem(private=True))
-    os.replace(tmp, path)
-
-
-def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".jwt.lock", "w")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    keyfiles.write(path, key.as_pem(private=True))
 
 
 def ensure_signing_key(certs_dir: str) -> None:
@@ -40,7 +30,7 @@ def ensure_signing_key(certs_dir: str) -> None:
     folder = Path(certs_dir)
     if (folder / CURRENT).exists():
         return
-    with _locked(folder):
+    with keyfiles.locked(folder, "jwt"):
         if not (folder / CURRENT).exists():
             _write_private(folder / CURRENT, ECKey.generate_key("P-256", private=True))
 
@@ -49,7 +39,7 @@ def rotate(certs_dir: str) -> str:
     """A new current key; the old one becomes the previous (still published). Returns the new kid."""
     folder = Path(certs_dir)
     ensure_signing_key(certs_dir)
-    with _locked(folder):
+    with keyfiles.locked(folder, "jwt"):
         os.replace(folder / CURRENT, folder / PREVIOUS)
         key = ECKey.generate_key("P-256", private=True)
         _write_private(folder / CURRENT, key)
