@@ -16,14 +16,7 @@ def _answer(scope, connection: IdpSettings | None) -> SamlAnswer:
     return SamlAnswer(
         sp=ServiceProvider(entity_id=sp.entity_id, metadata_url=sp.entity_id, acs_url=sp.acs_url,
                            sls_url=sp.sls_url),
-        connection=SamlConnection(
-            idp_entity_id=connection.idp_entity_id, sso_url=connection.sso_url, slo_url=connection.slo_url,
-            signing_certificates=len(connection.signing_certs), default_role=connection.default_role,
-            allow_idp_initiated=connection.allow_idp_initiated, email_domains=connection.email_domains,
-            admin_groups=connection.admin_groups, group_attribute=connection.group_attribute,
-            email_attribute=connection.email_attribute, name_attribute=connection.name_attribute,
-            updated_at=connection.updated_at,
-        ) if connection else None,
+        connection=SamlConnection.of(connection) if connection else None,
     )
 
 

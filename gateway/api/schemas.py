@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from gateway.orgs.models import MemberStatus, Role
 from gateway.orgs.team import PAGE_SIZE, TeamMember
 from gateway.params import MAX_ROW_ID
+from gateway.sso.connections import IdpSettings
 
 # -- requests ------------------------------------------------------------------------------------
 
@@ -312,6 +313,11 @@ class SamlConnection(_Answer):
     email_attribute: str | None
     name_attribute: str | None
     updated_at: Timestamp
+
+    @classmethod
+    def of(cls, connection: IdpSettings) -> SamlConnection:
+        return cls(signing_certificates=len(connection.signing_certs), **{
+            name: getattr(connection, name) for name in cls.model_fields if name != "signing_certificates"})
 
 
 class SamlAnswer(_Answer):

@@ -27,6 +27,7 @@ from webauthn.helpers.structs import (AttestationConveyancePreference, Authentic
 
 from gateway.errors import BadRequest, Conflict, GatewayError
 from gateway.mfa.models import Passkey, PasskeyChallenge
+from gateway.params import row_id
 
 # Short-lived: long enough to find a security key and touch it, too short to keep one for later.
 CHALLENGE_TTL = timedelta(minutes=2)
@@ -340,9 +341,8 @@ def count(db: Session, user_id: int) -> int:
 
 def remove(db: Session, user_id: int, passkey_id) -> Passkey | None:
     """Remove one of the account's passkeys; the one removed, or None (not the account's)."""
-    try:
-        passkey_id = int(passkey_id)
-    except (TypeError, ValueError):
+    passkey_id = row_id(passkey_id)
+    if passkey_id is None:
         return None
     passkey = db.scalar(select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user_id))
     if passkey is not None:

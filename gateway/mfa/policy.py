@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
+from gateway.db import core_execute
 from gateway.mfa.models import Passkey, TotpFactor
 from gateway.orgs.models import Organization
 
@@ -44,16 +45,20 @@ def with_methods(amr: tuple[str, ...], *methods: str) -> str:
     return " ".join(used)
 
 
-def has_second_factor(db: Session, user_id: int) -> bool:
-    """Whether the account has a factor that counts: an authenticator app confirmed with a code, or a
-    passkey. A passkey refused for a counter that went backwards still counts: a copied key must not
-    turn the account back into one that a password alone opens."""
-    return db.scalar(select(exists().where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))
-                            | exists().where(Passkey.user_id == user_id)))
+_totp, _passkeys, _orgs = TotpFactor.__table__, Passkey.__table__, Organization.__table__
+# A factor that counts: an authenticator app confirmed with a code, or a passkey. A passkey refused
+# for a counter that went backwards still counts: a copied key must not turn the account back into
+# one that a password alone opens.
+_HAS_FACTOR = (exists().where(_totp.c.user_id == bindparam("user_id"), _totp.c.confirmed_at.is_not(None))
+               | exists().where(_passkeys.c.user_id == bindparam("user_id")))
+_REQUIRES = select(_orgs.c.mfa_required).where(_orgs.c.id == bindparam("org_id")).scalar_subquery()
+# Built once, bound per call: every password sign-in asks both.
+_FACTOR_AND_RULE = select(_HAS_FACTOR, _REQUIRES)
+_RULE = select(_REQUIRES)
 
 
 def requires_second_factor(db: Session, org_id: int | None) -> bool:
-    return bool(org_id) and bool(db.scalar(select(Organization.mfa_required).where(Organization.id == org_id)))
+    return bool(org_id) and bool(core_execute(db, _RULE, {"org_id": org_id}).first()[0])
 
 
 def owed(db: Session, user: User, org_id: int | None, amr: tuple[str, ...]) -> Owed | None:
@@ -67,8 +72,7 @@ def owed(db: Session, user: User, org_id: int | None, amr: tuple[str, ...]) -> O
         return Owed.PASSWORD_CHANGE
     if MFA in amr:
         return None
-    if has_second_factor(db, user.id):
+    has_factor, required = core_execute(db, _FACTOR_AND_RULE, {"user_id": user.id, "org_id": org_id}).first()
+    if has_factor:
         return Owed.SECOND_FACTOR
-    if requires_second_factor(db, org_id):
-        return Owed.FACTOR_ENROLLMENT
-    return None
+    return Owed.FACTOR_ENROLLMENT if required else None

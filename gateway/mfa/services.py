@@ -69,20 +69,43 @@ def factors_of_members(db: Session, user_ids) -> dict[int, Factors]:
     ids = list(user_ids)
     with_totp = set(db.scalars(select(TotpFactor.user_id).where(TotpFactor.user_id.in_(ids),
                                                                  TotpFactor.confirmed_at.is_not(None))))
-    with_codes = set(db.scalars(select(RecoveryCode.user_id).where(RecoveryCode.user_id.in_(ids),
-                                                                    RecoveryCode.used_at.is_(None))))
+    codes_left = dict(db.execute(select(RecoveryCode.user_id, func.count()).where(
+        RecoveryCode.user_id.in_(ids), RecoveryCode.used_at.is_(None)).group_by(RecoveryCode.user_id)).all())
     keys = dict(db.execute(select(Passkey.user_id, func.count()).where(Passkey.user_id.in_(ids))
                            .group_by(Passkey.user_id)).all())
-    return {user_id: Factors(user_id in with_totp, int(user_id in with_codes), keys.get(user_id, 0))
+    return {user_id: Factors(user_id in with_totp, codes_left.get(user_id, 0), keys.get(user_id, 0))
             for user_id in ids}
 
 
-def _password_session(db: Session, session_id: int) -> UserSession:
-    session = db.get(UserSession, session_id)
-    if session.sso_org_id is not None:
+def is_sso_session(db: Session, session_id: int) -> bool:
+    """Whether the session came through an organization's IdP, whose business second factors are."""
+    return db.get(UserSession, session_id).sso_org_id is not None
+
+
+def _password_account(db: Session, session_id: int) -> tuple[UserSession, User]:
+    """The session and its account, for what only a password account's own session may do here.
+
+    :raise BadRequest: an SSO session (`sso_session`).
+    """
+    if is_sso_session(db, session_id):
         raise BadRequest("You signed in through your organization's single sign-on: second factors are its "
                          "business.", code="sso_session")
-    return session
+    session = db.get(UserSession, session_id)
+    return session, db.get(User, session.user_id)
+
+
+def _proved(db: Session, session: UserSession, user: User, method: str, *, actor: Actor, settings: Settings,
+            now: datetime) -> accounts.SignIn:
+    """The session just proved `method` (RFC 8176): a new token that says so, owing what is left."""
+    amr = policy.with_methods(policy.amr_of(session.amr), method)
+    owes = policy.owed(db, user, session.org_id, policy.amr_of(amr))
+    token, started = sessions.replace(db, session.id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    return accounts.SignIn(token, started)
+
+
+def _codes_for_a_first_factor(db: Session, user_id: int, *, now: datetime) -> list[str]:
+    """Ten recovery codes (shown once) when the account has none yet: its first factor was just added."""
+    return recovery.issue(db, user_id, now=now) if recovery.remaining(db, user_id) == 0 else []
 
 
 # -- the second step of a sign-in ------------------------------------------------------------
@@ -98,8 +121,7 @@ def second_step(db: Session, session_id: int, code: str, *, actor: Actor, settin
     :raise BadRequest: not shaped like either code (`invalid_code`).
     :raise WrongCode: not right, or used already (audited; counted against the account).
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     if recovery.looks_like_one(code):
         accepted, method = recovery.use(db, user.id, code, now=now), "recovery_code"
     else:
@@ -110,12 +132,10 @@ def second_step(db: Session, session_id: int, code: str, *, actor: Actor, settin
         raise RefusedCode()
     if method == "recovery_code":
         _recovery_code_used(db, user, actor=actor, now=now)
-    amr = policy.with_methods(policy.amr_of(session.amr), OTP)
-    owes = policy.owed(db, user, session.org_id, policy.amr_of(amr))
-    token, started = sessions.replace(db, session_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    sign_in = _proved(db, session, user, OTP, actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.MFA_SUCCESS, now=now, org_id=session.org_id, target_id=user.id,
            target_email=user.email, method=method)
-    return accounts.SignIn(token, started)
+    return sign_in
 
 
 def _recovery_code_used(db: Session, user: User, *, actor: Actor, now: datetime) -> None:
@@ -135,8 +155,7 @@ def _recovery_code_used(db: Session, user: User, *, actor: Actor, now: datetime)
 
 def start_totp(db: Session, session_id: int, *, settings: Settings, now: datetime) -> totp.Enrolment:
     """A secret for the signed-in account's app, waiting for its first code (see confirm_totp)."""
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     return totp.begin(db, user.id, user.email, certs_dir=settings.certs_dir, now=now)
 
 
@@ -153,17 +172,12 @@ def confirm_totp(db: Session, session_id: int, code: str, *, actor: Actor, setti
 
     :raise BadRequest, WrongCode: see totp.confirm.
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     totp.confirm(db, user.id, code, certs_dir=settings.certs_dir, now=now)
-    codes = recovery.issue(db, user.id, now=now) if recovery.remaining(db, user.id) == 0 else []
+    codes = _codes_for_a_first_factor(db, user.id, now=now)
     record(db, actor, AuditAction.MFA_TOTP_ADD, now=now, org_id=session.org_id, target_id=user.id,
            target_email=user.email, recovery_codes=len(codes))
-    amr = policy.with_methods(policy.amr_of(session.amr), OTP)
-    token, started = sessions.replace(db, session_id, amr=amr, owes=policy.owed(db, user, session.org_id,
-                                                                                policy.amr_of(amr)),
-                                      actor=actor, settings=settings, now=now)
-    return Added(accounts.SignIn(token, started), codes)
+    return Added(_proved(db, session, user, OTP, actor=actor, settings=settings, now=now), codes)
 
 
 class FactorRequired(Forbidden):
@@ -176,8 +190,7 @@ def remove_totp(db: Session, session_id: int, *, actor: Actor, now: datetime) ->
 
     :raise FactorRequired: an organization of the account requires a second factor.
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     if totp.enrolled(db, user.id) is not None:
         _ensure_a_factor_stays(db, user.id, left=replace(factors_of(db, user.id), totp=False))
     if totp.remove(db, user.id):
@@ -208,8 +221,7 @@ def new_recovery_codes(db: Session, session_id: int, *, actor: Actor, now: datet
 
     :raise BadRequest: the account has no second factor to recover.
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     if not factors_of(db, user.id).any:
         raise BadRequest("Add an authenticator app or a passkey first: recovery codes stand in for them.",
                          code="no_factor")
@@ -231,8 +243,7 @@ def relying_party(settings: Settings) -> passkeys.RelyingParty:
 
 def passkey_registration_options(db: Session, session_id: int, *, settings: Settings, now: datetime) -> dict:
     """The options for making a passkey for the signed-in account (navigator.credentials.create)."""
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     return passkeys.registration_options(db, user_id=user.id, email=user.email, display_name=user.name,
                                          session_id=session_id, rp=relying_party(settings), now=now)
 
@@ -245,20 +256,15 @@ def add_passkey(db: Session, session_id: int, answer: str | None, name: str | No
 
     :raise BadRequest, PasskeyKnown: see passkeys.register (nothing is kept).
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     name = passkeys.clean_name(name, user_id=user.id, db=db)
     passkey = passkeys.register(db, user_id=user.id, session_id=session_id, answer=answer, name=name,
                                 rp=relying_party(settings), now=now)
-    codes = recovery.issue(db, user.id, now=now) if recovery.remaining(db, user.id) == 0 else []
+    codes = _codes_for_a_first_factor(db, user.id, now=now)
     record(db, actor, AuditAction.MFA_PASSKEY_ADD, now=now, org_id=session.org_id, target_id=user.id,
            target_email=user.email, passkey_id=passkey.id, name=passkey.name, discoverable=passkey.discoverable,
            recovery_codes=len(codes))
-    amr = policy.with_methods(policy.amr_of(session.amr), HWK)
-    token, started = sessions.replace(db, session_id, amr=amr, owes=policy.owed(db, user, session.org_id,
-                                                                                policy.amr_of(amr)),
-                                      actor=actor, settings=settings, now=now)
-    return Added(accounts.SignIn(token, started), codes)
+    return Added(_proved(db, session, user, HWK, actor=actor, settings=settings, now=now), codes)
 
 
 def remove_passkey(db: Session, session_id: int, passkey_id, *, actor: Actor, now: datetime) -> None:
@@ -267,8 +273,7 @@ def remove_passkey(db: Session, session_id: int, passkey_id, *, actor: Actor, no
     :raise NotFound: not a passkey of this account. :raise FactorRequired: it is the account's last
         factor and an organization of the account requires one.
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     factors = factors_of(db, user.id)
     _ensure_a_factor_stays(db, user.id, left=replace(factors, passkeys=factors.passkeys - 1))
     passkey = passkeys.remove(db, user.id, passkey_id)
@@ -282,9 +287,9 @@ def remove_passkey(db: Session, session_id: int, passkey_id, *, actor: Actor, no
 
 def passkey_second_step_options(db: Session, session_id: int, *, settings: Settings, now: datetime) -> dict:
     """The options for the second step with one of the account's passkeys (navigator.credentials.get)."""
-    session = _password_session(db, session_id)
+    _, user = _password_account(db, session_id)
     return passkeys.authentication_options(db, Purpose.SECOND_FACTOR, rp=relying_party(settings), now=now,
-                                           session_id=session_id, user_id=session.user_id)
+                                           session_id=session_id, user_id=user.id)
 
 
 def second_step_with_passkey(db: Session, session_id: int, answer: str | None, *, actor: Actor,
@@ -296,8 +301,7 @@ def second_step_with_passkey(db: Session, session_id: int, answer: str | None, *
     :raise PasskeyRefused: checked and refused (audited, counted against the account; a counter that
         went backwards marks the passkey refused and tells the organization's admins).
     """
-    session = _password_session(db, session_id)
-    user = db.get(User, session.user_id)
+    session, user = _password_account(db, session_id)
     try:
         passkeys.authenticate(db, Purpose.SECOND_FACTOR, answer=answer, rp=relying_party(settings), now=now,
                               session_id=session_id, user_id=user.id)
@@ -306,12 +310,10 @@ def second_step_with_passkey(db: Session, session_id: int, answer: str | None, *
         record(db, actor, AuditAction.MFA_FAILURE, now=now, org_id=session.org_id, target_id=user.id,
                target_email=user.email, method="passkey", reason=exc.reason)
         raise
-    amr = policy.with_methods(policy.amr_of(session.amr), HWK)
-    owes = policy.owed(db, user, session.org_id, policy.amr_of(amr))
-    token, started = sessions.replace(db, session_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    sign_in = _proved(db, session, user, HWK, actor=actor, settings=settings, now=now)
     record(db, actor, AuditAction.MFA_SUCCESS, now=now, org_id=session.org_id, target_id=user.id,
            target_email=user.email, method="passkey")
-    return accounts.SignIn(token, started)
+    return sign_in
 
 
 def _passkey_refused(db: Session, exc: PasskeyRefused, user: User | None, *, actor: Actor, org_id: int | None,

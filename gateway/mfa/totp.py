@@ -28,6 +28,20 @@ class WrongCode(GatewayError):
     message = "That code is not right, or was used already. Enter the code your app shows now."
 
 
+class SecretUnreadable(Conflict):
+    code, field = "totp_unreadable", "code"
+    message = ("This authenticator app's key cannot be read on this gateway (its sealing key is gone). "
+               "Use a recovery code or a passkey, or ask an administrator to reset your second factors.")
+
+
+def _secret(factor: TotpFactor, certs_dir: str) -> str:
+    """:raise SecretUnreadable: sealed with a key this gateway no longer has (a restore without certs/)."""
+    try:
+        return sealing.unseal(certs_dir, factor.secret_sealed)
+    except sealing.InvalidToken:
+        raise SecretUnreadable() from None
+
+
 class AlreadyEnrolled(Conflict):
     code, field = "totp_enrolled", "code"
     message = "An authenticator app is set up already. Remove it first to set up another."
@@ -82,7 +96,10 @@ def pending(db: Session, user_id: int, email: str, *, certs_dir: str) -> Enrolme
     factor = _factor(db, user_id)
     if factor is None or factor.confirmed_at is not None:
         return None
-    return _enrolment(sealing.unseal(certs_dir, factor.secret_sealed), email)
+    try:
+        return _enrolment(_secret(factor, certs_dir), email)
+    except SecretUnreadable:
+        return None  # started again: begin() seals a new one in its place
 
 
 def _enrolment(secret: str, email: str) -> Enrolment:
@@ -114,7 +131,7 @@ def verify(db: Session, user_id: int, code: str, *, certs_dir: str, now: datetim
 
 
 def _use(db: Session, factor: TotpFactor, code: str, *, certs_dir: str, now: datetime) -> bool:
-    totp = pyotp.TOTP(sealing.unseal(certs_dir, factor.secret_sealed), digits=DIGITS, interval=PERIOD)
+    totp = pyotp.TOTP(_secret(factor, certs_dir), digits=DIGITS, interval=PERIOD)
     current = int(now.timestamp()) // PERIOD
     # Every candidate is compared (in constant time), so the time taken says nothing of which matched.
     matched = [step for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1)

@@ -45,7 +45,7 @@ def verify():
             result = services.second_step(db, ctx.session_id, form.code.data, actor=actor_from_request(),
                                           settings=settings(), now=now())
         except GatewayError as exc:
-            show_on(form, exc, default="code")
+            _refused(form, exc, "code")
             status = exc.status
         else:
             return _signed_in(result, next_url)
@@ -117,6 +117,18 @@ def options_json(make):
         return jsonify({"error": {"code": exc.code, "message": exc.message}}), exc.status
 
 
+def _confirmed() -> None:
+    """A button that changes something came with its CSRF token. :raise BadRequest: it did not."""
+    if not ActionForm().validate_on_submit():
+        raise BadRequest("The form expired. Try again.", code="bad_request")
+
+
+def _refused(form, exc: GatewayError, field: str) -> None:
+    """A refused code or answer on its form; what was typed is not shown again (it was a secret)."""
+    show_on(form, exc, default=field)
+    form[field].data = ""
+
+
 @bp.get("/account/security")
 @login_required
 def security():
@@ -132,20 +144,13 @@ def _security_page(code_form, passkey_form, next_url, status):
         enrolment=totp.pending(db, ctx.user_id, ctx.email, certs_dir=settings().certs_dir), code_form=code_form,
         passkey_form=passkey_form, passkey_list=passkeys.of_user(db, ctx.user_id), passkeys=passkeys_here(),
         passkeys_at=elsewhere + url_for("mfa.security") if elsewhere else None,
-        action=ActionForm(), required=ctx.owes == Owed.FACTOR_ENROLLMENT, sso=_is_sso(ctx), next=next_url), status
-
-
-def _is_sso(ctx) -> bool:
-    from gateway.sessions.models import UserSession
-
-    return get_session().get(UserSession, ctx.session_id).sso_org_id is not None
+        action=ActionForm(), required=ctx.owes == Owed.FACTOR_ENROLLMENT, sso=services.is_sso_session(db, ctx.session_id), next=next_url), status
 
 
 @bp.post("/account/security/totp")
 @login_required
 def add_totp():
-    if not ActionForm().validate_on_submit():
-        raise BadRequest("The form expired. Try again.", code="bad_request")
+    _confirmed()
     ctx = current_user.ctx
     services.start_totp(get_session(), ctx.session_id, settings=settings(), now=now())
     return redirect(url_for("mfa.security", next=safe_next(request.args.get("next"))), 303)
@@ -162,7 +167,7 @@ def confirm_totp():
             added = services.confirm_totp(db, ctx.session_id, form.code.data, actor=actor_from_request(),
                                           settings=settings(), now=now())
         except GatewayError as exc:
-            show_on(form, exc, default="code")
+            _refused(form, exc, "code")
         else:
             return _added(added, "totp", next_url)
     return _security_page(form, NewPasskeyForm(next=next_url or ""), next_url, 400)
@@ -179,8 +184,7 @@ def _added(added, kind, next_url):
 @bp.post("/account/security/totp/remove")
 @login_required
 def remove_totp():
-    if not ActionForm().validate_on_submit():
-        raise BadRequest("The form expired. Try again.", code="bad_request")
+    _confirmed()
     services.remove_totp(get_session(), current_user.ctx.session_id, actor=actor_from_request(), now=now())
     return redirect(url_for("mfa.security"), 303)
 
@@ -188,8 +192,7 @@ def remove_totp():
 @bp.post("/account/security/recovery-codes")
 @login_required
 def new_recovery_codes():
-    if not ActionForm().validate_on_submit():
-        raise BadRequest("The form expired. Try again.", code="bad_request")
+    _confirmed()
     codes = services.new_recovery_codes(get_session(), current_user.ctx.session_id, actor=actor_from_request(),
                                         now=now())
     return render_template("mfa/recovery_codes.html", codes=codes, added=False, next=url_for("mfa.security"))
@@ -223,8 +226,7 @@ def add_passkey():
 @bp.post("/account/security/passkeys/<passkey_id>/remove")
 @login_required
 def remove_passkey(passkey_id):
-    if not ActionForm().validate_on_submit():
-        raise BadRequest("The form expired. Try again.", code="bad_request")
+    _confirmed()
     services.remove_passkey(get_session(), current_user.ctx.session_id, passkey_id, actor=actor_from_request(),
                             now=now())
     return redirect(url_for("mfa.security"), 303)

@@ -179,3 +179,24 @@ def test_app_is_a_plain_holder():  # the helper itself: codes a step apart diffe
 
     app = App(pyotp.random_base32(), FrozenClock())
     assert app.code() != app.code(steps=1)
+
+
+def test_a_key_sealed_with_a_key_the_gateway_lost_is_a_clear_409_not_a_500(with_app, auth, client, app):
+    from gateway.mfa import sealing
+
+    member, totp_app, _ = with_app
+    certs = app.extensions["idgate.settings"].certs_dir
+    sealing.add_key(certs)
+    sealing.keep_newest(certs, 1)  # a restore without the certs/ of its time
+    auth.login(member.user.email)
+
+    answer = second_step(client, totp_app.code())
+
+    assert answer.status_code == 409 and "cannot be read" in answer.get_data(as_text=True)
+    assert client.get("/auth/verify").status_code == 401
+
+
+def test_a_wrong_code_is_not_shown_again(with_app, auth, client):
+    member, _, _ = with_app
+    auth.login(member.user.email)
+    assert 'value="999999"' not in second_step(client, "999999").get_data(as_text=True)

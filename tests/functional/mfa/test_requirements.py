@@ -111,3 +111,18 @@ def test_wrong_codes_have_a_budget_of_their_own(with_app, auth, client, db):
     assert answers == [401] * 5 + [429]
     assert db.scalar(select(AuditEvent.action).order_by(AuditEvent.id.desc())) == "mfa:throttled"
     assert second_step(client, app.code()).status_code == 429
+
+
+def test_the_team_list_counts_each_members_recovery_codes(signed_in_admin, client, clock, db):
+    from gateway.mfa import services as mfa
+
+    member = MembershipFactory(org=signed_in_admin.org)
+    db.flush()
+    phone = client.application.test_client()
+    Auth(phone).login(member.user.email)
+    enrol(phone, clock)
+
+    found = mfa.factors_of_members(db, [member.user_id, signed_in_admin.user_id])
+
+    assert found[member.user_id].recovery_codes_left == 10 and found[member.user_id].totp
+    assert found[signed_in_admin.user_id].recovery_codes_left == 0
