@@ -67,7 +67,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway import invalidation
     from gateway.sessions import cache, login
 
-    cache.init_app(app, invalidation.channel_for(settings))
+    channel = invalidation.channel_for(settings)
+    cache.init_app(app, channel)
+    from gateway.apps.directory import Directories
+
+    # Through the app's sessionmaker as it is when asked (tests bind theirs after create_app).
+    app.extensions["idgate.app_directory"] = Directories(lambda: app.extensions["idgate.sessionmaker"](), channel)
 
     # Before CSRFProtect: the raw body is checked before anything parses the form.
     app.before_request(_refuse_malformed_input)

@@ -47,6 +47,13 @@ def parse_duration(value: str | timedelta) -> timedelta:
     return timedelta(**{_UNITS[unit]: int(amount)})
 
 
+class UnregisteredHosts(StrEnum):
+    """What /auth/verify does with a host no registered application claims."""
+
+    ALLOW = "allow"  # every active member passes, as before applications existed
+    DENY = "deny"
+
+
 class Signup(StrEnum):
     """Who may create an organization at /signup."""
 
@@ -68,6 +75,7 @@ class Settings:
     cookie_domain: str | None = None
     allowed_redirect_hosts: tuple[str, ...] = ()
     signup: Signup = Signup.FIRST
+    unregistered_hosts: UnregisteredHosts = UnregisteredHosts.ALLOW
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "idgate@localhost"
     session_lifetime: timedelta = timedelta(hours=12)

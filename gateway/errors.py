@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway.logs import redact_path
@@ -174,12 +174,21 @@ def register(app: Flask) -> None:
                            type(driver).__name__, said)
         return error_response(503, "database_unavailable", _MESSAGES[503], {"Retry-After": "5"})
 
+    @app.errorhandler(IntegrityError)
+    def _concurrent_change(exc: IntegrityError):
+        # The services check names and keys before writing; a unique key still refusing the write means
+        # another request wrote the same thing at the same moment. Nothing of this one was kept.
+        discard_transaction()
+        return error_response(409, "concurrent_change", "Someone else changed this at the same moment. Try again.")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         discard_transaction()
         # A failed commit at the edge arrives here as a 500 wrapping the database error.
         if isinstance(getattr(exc, "original_exception", None), (OperationalError, InterfaceError)):
             return _database_unavailable(exc.original_exception)
+        if isinstance(getattr(exc, "original_exception", None), IntegrityError):
+            return _concurrent_change(exc.original_exception)
         status = exc.code or 500
         description = exc.description if status in (400, 413, 415) and exc.description else None
         code = (exc.name or "error").lower().replace(" ", "_")

@@ -10,3 +10,6 @@ from gateway.invitations.models import Invitation  # noqa: F401
 from gateway.sso.models import SamlConnection, SamlEmailDomain, SamlLoginRequest, SeenAssertion  # noqa: F401
 from gateway.ratelimit_storage import RateLimitCounter  # noqa: F401
 from gateway.mfa.models import Passkey, PasskeyChallenge, RecoveryCode, TotpFactor  # noqa: F401
+from gateway.orgs.models import CustomRole  # noqa: F401
+from gateway.groups.models import Group, GroupMember  # noqa: F401
+from gateway.apps.models import App, AppHost, AppRoute, AppRuleGroup, AppRuleRole  # noqa: F401

@@ -10,6 +10,7 @@ from gateway.accounts.passwords import Passwords
 from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.orgs.access import AdminScope, admin_scope
 from gateway.sessions.login import signed_in_context
 
 
@@ -19,6 +20,13 @@ def settings() -> Settings:
 
 def passwords() -> Passwords:
     return current_app.extensions["idgate.passwords"]
+
+
+def admin_scope_of_request(slug: str | None = None) -> AdminScope:
+    """The signed-in admin's organization, for the console and the API alike: a read (GET) is open
+    to auditors too, anything else to admins only."""
+    ctx = signed_in_context()
+    return admin_scope(ctx, actor_from_request(), slug, reading=request.method in ("GET", "HEAD"))
 
 
 def actor_from_request() -> Actor:

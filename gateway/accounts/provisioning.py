@@ -237,7 +237,7 @@ def apply(db: Session, decision: Decision, identity: ExternalIdentity, *, defaul
         # Groups can promote; they demote unless that would leave the organization without an admin.
         if role == Role.ADMIN or not _is_last_active_admin(db, identity.org_id, found.membership_id):
             db.execute(update(_members).where(_members.c.id == found.membership_id)
-                       .values(role=role, version=_members.c.version + 1))
+                       .values(role=role, custom_role_id=None, version=_members.c.version + 1))
     return Account(found.user_id, found.email)
 
 

@@ -41,3 +41,14 @@ class AuditAction(StrEnum):
     # A passkey answered with a sign counter lower than before (WebAuthn §6.1.1): probably a copied
     # key. The passkey is refused from then on; the row is for the organization's admins.
     MFA_PASSKEY_COUNTER = "mfa:passkey_counter_went_back"
+    ROLE_CREATE = "role:create"
+    ROLE_UPDATE = "role:update"
+    ROLE_DELETE = "role:delete"
+    GROUP_CREATE = "group:create"
+    GROUP_UPDATE = "group:update"
+    GROUP_DELETE = "group:delete"
+    GROUP_MEMBER_ADD = "group:member_add"
+    GROUP_MEMBER_REMOVE = "group:member_remove"
+    APP_CREATE = "app:create"
+    APP_UPDATE = "app:update"
+    APP_DELETE = "app:delete"

@@ -22,22 +22,28 @@ class AdminScope:
     org_slug: str
     org_name: str
     actor: Actor
+    can_change: bool = True  # False for an auditor: reads only
 
 
-def admin_scope(ctx: SessionContext, actor: Actor, slug: str | None = None) -> AdminScope:
-    """The organization the session may administer.
+def admin_scope(ctx: SessionContext, actor: Actor, slug: str | None = None, *, reading: bool = False) -> AdminScope:
+    """The organization the session may administer, or (`reading`) read as an admin reads it.
 
     A session administers only the organization it is working in: asking for
     another slug answers 404, so nothing reveals whether that organization exists.
+    An auditor reads everything an admin reads and changes nothing.
 
     :raise NotFound: the slug is not the session's organization.
-    :raise Forbidden: the session's member is not an admin there.
+    :raise Forbidden: the session's member is not an admin there (nor an auditor, for a read).
     """
     if ctx.org_id is None or (slug is not None and slug != ctx.org_slug):
         raise NotFound()
-    if ctx.role != Role.ADMIN:
-        raise Forbidden("Only admins of this organization can do that.", code="admins_only")
-    return AdminScope(ctx.org_id, ctx.org_slug, ctx.org_name, actor)
+    if ctx.role == Role.ADMIN:
+        return AdminScope(ctx.org_id, ctx.org_slug, ctx.org_name, actor)
+    if ctx.role == Role.AUDITOR:
+        if reading:
+            return AdminScope(ctx.org_id, ctx.org_slug, ctx.org_name, actor, can_change=False)
+        raise Forbidden("Auditors read; only admins of this organization can change it.", code="read_only")
+    raise Forbidden("Only admins of this organization can do that.", code="admins_only")
 
 
 def get_member(db: Session, scope: AdminScope, user_id, *, lock: bool = False) -> Membership:

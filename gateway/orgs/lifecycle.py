@@ -15,6 +15,7 @@ from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.errors import BadRequest, GatewayError
 from gateway.mail import outbox
+from gateway.orgs import roles
 from gateway.orgs.access import AdminScope, get_member
 from gateway.orgs.models import MemberStatus, Membership, Organization, Role
 from gateway.sessions import services as sessions
@@ -40,11 +41,11 @@ class StaleConfirmation(GatewayError):
 
 
 def parse_role(value) -> Role:
-    """:raise BadRequest: for anything but admin or user."""
+    """A built-in role. :raise BadRequest: for anything but admin, auditor or user."""
     try:
         return Role(str(value).strip().lower())
     except ValueError:
-        raise BadRequest("The role must be admin or user.", code="unknown_role", field="role") from None
+        raise BadRequest("The role must be admin, auditor or user.", code="unknown_role", field="role") from None
 
 
 def _lock_organization(db: Session, org_id: int) -> None:
@@ -99,23 +100,26 @@ def _target(membership: Membership) -> dict:
 
 
 def change_role(db: Session, scope: AdminScope, user_id, role, *, now: datetime) -> Membership:
-    """Make a member admin or user; takes effect on their next request.
+    """Give a member a role: admin, auditor, user or one of the organization's custom roles (a
+    User's rights in the console, its name for apps); takes effect on their next request.
 
     :raise BadRequest: unknown role. :raise NotFound: not a member here.
     :raise LastAdmin: demoting the last active admin.
     """
-    role = parse_role(role)
+    role, custom_role_id = roles.resolve(db, scope.org_id, role)
     _lock_organization(db, scope.org_id)
     membership = get_member(db, scope, user_id, lock=True)
-    if membership.role == role:
+    if membership.role == role and membership.custom_role_id == custom_role_id:
         return membership
     if role != Role.ADMIN:
         _ensure_not_last_active_admin(db, membership)
-    previous = membership.role
-    membership.role = role
+    previous = membership.role_name
+    membership.role, membership.custom_role_id = role, custom_role_id
     membership.version += 1
+    db.flush()
+    db.refresh(membership, ["custom_role"])
     record(db, scope.actor, AuditAction.MEMBER_ROLE_CHANGE, now=now, org_id=scope.org_id,
-           **_target(membership), old_role=str(previous), new_role=str(role))
+           **_target(membership), old_role=previous, new_role=membership.role_name)
     return membership
 
 

@@ -14,8 +14,8 @@ from gateway.accounts.passwords import Passwords
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.errors import BadRequest, Conflict
+from gateway.orgs import roles
 from gateway.orgs.access import AdminScope, get_member
-from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Membership, Organization
 from gateway.orgs.services import AlreadyMember, add_member
 from gateway.sessions import services as sessions
@@ -30,7 +30,7 @@ def create_member(
     :raise Conflict: already a member here (`already_member`), or the email has an
         account elsewhere (`email_taken`: invite them instead, their password is theirs).
     """
-    role = parse_role(role)
+    role, custom_role_id = roles.resolve(db, scope.org_id, role)
     name = accounts.validate_name(name)
     email = normalize_email(email)
     existing = db.scalar(select(User).where(User.email == email))
@@ -44,9 +44,11 @@ def create_member(
     temporary = accounts.issue_temporary_password(user, passwords)
     user.last_org_id = scope.org_id
     db.flush()  # the user's id for the membership
-    add_member(db, db.get(Organization, scope.org_id), user, role=role, now=now)
+    membership = add_member(db, db.get(Organization, scope.org_id), user, role=role, now=now)
+    membership.custom_role_id = custom_role_id
+    db.flush()
     record(db, scope.actor, AuditAction.USER_CREATE, now=now, org_id=scope.org_id, target_id=user.id,
-           target_email=user.email, role=str(role))
+           target_email=user.email, role=membership.role_name)
     return user, temporary
 
 

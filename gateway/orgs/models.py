@@ -13,7 +13,10 @@ from gateway.db import Base, UTCDateTime
 
 
 class Role(StrEnum):
+    """What a member may do in the console. A custom role (CustomRole) has a User's rights there."""
+
     ADMIN = "admin"
+    AUDITOR = "auditor"  # reads everything an admin reads, changes nothing
     USER = "user"
 
 
@@ -38,6 +41,20 @@ class Organization(Base):
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class CustomRole(Base):
+    """A role an organization names for its apps ("editor", "oncall"): apps receive it in
+    X-Auth-Role and access rules can name it; in the console its members have a User's rights."""
+
+    __tablename__ = "custom_roles"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_custom_roles_org_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Membership(Base):
     __tablename__ = "memberships"
     __table_args__ = (
@@ -53,8 +70,17 @@ class Membership(Base):
     role: Mapped[Role] = mapped_column(_enum(Role))
     status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set only with role User: the member is presented to apps under this role's name instead.
+    custom_role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("custom_roles.id", ondelete="SET NULL"), default=None, index=True)
     # Bumped by every change, so that a confirmation page can tell it went stale.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     org: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()
+    custom_role: Mapped[CustomRole | None] = relationship()
+
+    @property
+    def role_name(self) -> str:
+        """The role apps and rules see: the custom role's name, else admin, auditor or user."""
+        return self.custom_role.name if self.custom_role_id is not None else str(self.role)

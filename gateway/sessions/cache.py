@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from gateway import prepared
-from gateway.sessions.services import CONTEXT_COLUMNS, SessionContext
+from gateway.sessions.services import ACCESS_TABLES, CONTEXT_COLUMNS, SessionContext
 
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 100_000
@@ -86,6 +86,7 @@ def cache_of(app: Flask) -> VerifyCache:
 # What changes a cached context is noticed where every write passes, the connection: ORM flushes,
 # Core statements and the prepared statements of the hot paths alike. The statement's own SQL says
 # which table and columns it writes, whichever of those built it.
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+\"?(\w+)\"?", re.IGNORECASE)
 _DML = re.compile(r"^\s*(UPDATE|DELETE\s+FROM)\s+\"?(\w+)\"?(?:\s+SET\s+(.*?))?(?:\s+WHERE\s|\s+RETURNING\s|$)",
                   re.IGNORECASE | re.DOTALL)
 _SET_COLUMN = re.compile(r"(?:^|,)\s*\"?(\w+)\"?\s*=")
@@ -93,15 +94,20 @@ _SET_COLUMN = re.compile(r"(?:^|,)\s*\"?(\w+)\"?\s*=")
 
 @lru_cache(maxsize=2048)
 def changes_access(sql: str) -> bool:
-    """True for an UPDATE of a column, or a DELETE of rows, that a SessionContext is read from.
+    """True for an UPDATE of a column, or a DELETE of rows, that a SessionContext is read from; and
+    for any write to a table of ACCESS_TABLES (group members, applications and their rules).
 
-    Inserts never make a cached context stale: only sessions that resolved are cached, and a new
-    row cannot change what an existing session resolved to.
+    Other inserts never make a cached context stale: only sessions that resolved are cached, and a
+    new row cannot change what an existing session resolved to.
     """
+    if insert := _INSERT.match(sql):
+        return insert.group(1) in ACCESS_TABLES
     match = _DML.match(sql)
     if match is None:
         return False
     verb, table, assignments = match.groups()
+    if table in ACCESS_TABLES:
+        return True
     if table not in CONTEXT_COLUMNS:
         return False
     if verb.upper().startswith("DELETE") or assignments is None:
@@ -116,7 +122,7 @@ _CACHE = "idgate.verify_cache"
 
 
 def _note_statement(conn, _cursor, statement, _parameters, context, _executemany):
-    if context is not None and (context.isupdate or context.isdelete) and changes_access(statement):
+    if context is not None and (context.isupdate or context.isdelete or context.isinsert) and changes_access(statement):
         conn.info[_CHANGED] = True
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 
 from gateway.logs import new_request_id
 from gateway.metrics import HotPathTally
@@ -28,6 +29,7 @@ class FastVerify:
         self.next = app.wsgi_app
         self.settings = app.extensions["idgate.settings"]
         self.cache = cache_of(app)
+        self.directories = app.extensions["idgate.app_directory"]
         self.security_headers = app.extensions["idgate.security_headers"]
         self.tally = HotPathTally.of(ENDPOINT)
         self.mint = forward_auth.minter(self.settings, app.extensions["idgate.clock"], count=self.tally.token)
@@ -45,7 +47,11 @@ class FastVerify:
             ctx = self.cache.get(hash_token(facts.token))
             if ctx is None:
                 return self.next(environ, start_response)  # the database decides who this is
-        answer = forward_auth.decide(ctx, facts, settings=self.settings, mint=self.mint)
+        try:
+            directory = self.directories.current()  # from memory unless access changed
+        except DBAPIError:
+            return self.next(environ, start_response)  # Flask answers a database it cannot reach
+        answer = forward_auth.decide(ctx, facts, directory=directory, settings=self.settings, mint=self.mint)
         headers = [*answer.headers, *self.security_headers, ("Content-Length", str(len(answer.body))),
                    ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         start_response(answer.status, headers)

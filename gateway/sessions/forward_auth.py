@@ -14,6 +14,12 @@ Modes:
 `?org=SLUG` and `?role=ROLE` add requirements: 403 when unmet. `?mfa=1` asks for a session that
 used a second factor: one that did not is sent to the second step (step-up), as to a sign-in.
 
+Registered applications (gateway.apps): the original URL, normalised once (gateway.apps.urls),
+names the app; its rule must admit the member (403 otherwise: a page naming the app in browser
+mode), and an app that requires a second factor steps up like `?mfa=1`. A URL we cannot read with
+certainty is refused (403), as is a registered host's path no app is on, and, with
+IDGATE_UNREGISTERED_HOSTS=deny, a host no app claims.
+
 A query we cannot read with certainty is refused with a 400 (the proxy then refuses the request):
 a parameter given twice (which one counts?), one we do not know (a misspelt `?Org=` must not
 silently drop a requirement), an empty requirement.
@@ -21,10 +27,14 @@ silently drop a requirement), an empty requirement.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Callable, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
+from gateway.apps.directory import Directory
+from gateway.apps.urls import BadUrl, Target, target_of
+from gateway.config import UnregisteredHosts
 from gateway.metrics import VERIFY_TOKEN_CACHE
 from gateway.redirects import is_safe_redirect
 from gateway.sessions.cookies import token_from_environ
@@ -47,6 +57,8 @@ class Facts(NamedTuple):
     mfa: bool = False  # ?mfa=1
     return_to: str | None = None  # ?rd=, else the original URL the proxy names
     problem: str | None = None  # why the query is refused, if it is
+    target: Target | None = None  # the original URL, normalised (None: the proxy named none)
+    bad_url: str | None = None  # why the original URL cannot be read, if it cannot
 
 
 class Answer(NamedTuple):
@@ -57,8 +69,15 @@ class Answer(NamedTuple):
 
 def read_facts(environ) -> Facts:
     token = token_from_environ(environ)
+    url = original_url(environ)
+    target = bad_url = None
+    if url is not None:
+        try:
+            target = target_of(url)
+        except BadUrl as exc:
+            bad_url = str(exc)
     if not environ.get("QUERY_STRING"):
-        return Facts(token, return_to=original_url(environ))
+        return Facts(token, return_to=url, target=target, bad_url=bad_url)
     try:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, strict_parsing=False,
                           errors="strict", max_num_fields=16)
@@ -74,7 +93,7 @@ def read_facts(environ) -> Facts:
     if query.get("redirect", "0") not in ("0", "1") or query.get("mfa", "0") not in ("0", "1"):
         return Facts(token, problem="redirect and mfa take 0 or 1.")
     return Facts(token, org=query.get("org"), role=query.get("role"), browser=query.get("redirect") == "1",
-                 mfa=query.get("mfa") == "1", return_to=query.get("rd") or original_url(environ))
+                 mfa=query.get("mfa") == "1", return_to=query.get("rd") or url, target=target, bad_url=bad_url)
 
 
 def original_url(environ) -> str | None:
@@ -94,17 +113,33 @@ def header_value(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
-def decide(ctx: SessionContext | None, facts: Facts, *, settings, mint: Callable[[SessionContext], str]) -> Answer:
-    """200 with X-Auth-* for a full session; 401 (or 302) to sign in otherwise; 403 for an unmet
-    ?org/?role; 400 for a query we cannot read with certainty. `mint(ctx)` gives the X-Auth-Token."""
+def decide(ctx: SessionContext | None, facts: Facts, *, directory: Directory, settings,
+           mint: Callable[[SessionContext], str]) -> Answer:
+    """200 with X-Auth-* for a full session the app's rule admits; 401 (or 302) to sign in
+    otherwise; 403 for an unmet ?org/?role or rule, or a URL we cannot read; 400 for a query we
+    cannot read with certainty. `mint(ctx)` gives the X-Auth-Token."""
     if facts.problem:
         body = json.dumps({"error": {"code": "bad_verify_query", "message": facts.problem}}).encode()
         return Answer("400 BAD REQUEST", [("Content-Type", "application/json"), _NO_STORE, _VARY], body)
+    if facts.bad_url:
+        return _refused(facts, "This address cannot be read with certainty, so it is refused.")
+    app, registered_host = directory.find(facts.target)
+    if app is None and (registered_host or settings.unregistered_hosts == UnregisteredHosts.DENY):
+        return _refused(facts, "No application is registered at this address.")
     if ctx is None or ctx.restricted:
         return _sign_in_first(_login_url(facts, settings, "/login"), facts)
     if (facts.org and facts.org != ctx.org_slug) or (facts.role and facts.role != ctx.role):
         return Answer("403 FORBIDDEN", [_EMPTY, _NO_STORE, _VARY])
-    if facts.mfa and "mfa" not in ctx.amr:
+    if app is not None:
+        if app.org_id != ctx.org_id:
+            return _refused(facts, f"{app.name} belongs to {app.org_name}, and you are working in "
+                                   f"{ctx.org_name or 'no organization'}. Switch organization, or ask an admin of "
+                                   f"{app.org_name} to invite you.", settings=settings)
+        if not app.rule.admits(ctx.role, ctx.groups):
+            return _refused(facts, f"{app.name} is open to {app.rule.describe()} of {app.org_name}. You are signed "
+                                   f"in as {ctx.email}. Ask an admin of {app.org_name} for access.",
+                            settings=settings)
+    if (facts.mfa or (app is not None and app.requires_mfa)) and "mfa" not in ctx.amr:
         return _sign_in_first(_login_url(facts, settings, "/login/verify"), facts)
     return Answer("200 OK", [
         _EMPTY,
@@ -113,6 +148,7 @@ def decide(ctx: SessionContext | None, facts: Facts, *, settings, mint: Callable
         ("X-Auth-Name", header_value(ctx.name)),
         ("X-Auth-Org", ctx.org_slug or ""),
         ("X-Auth-Role", ctx.role or ""),
+        ("X-Auth-Groups", header_value(",".join(ctx.groups))),
         ("X-Auth-Amr", " ".join(ctx.amr)),
         ("X-Auth-Token", mint(ctx)),
         _NO_STORE,
@@ -135,6 +171,18 @@ def minter(settings, clock, count: Callable[[bool], None] | None = None) -> Call
         return token
 
     return mint
+
+
+def _refused(facts: Facts, reason: str, *, settings=None) -> Answer:
+    """403. In browser mode (the proxy shows our answer to the browser) a page that says why and
+    who to ask; for nginx the reason as text (nginx shows its own error page)."""
+    if not facts.browser:
+        return Answer("403 FORBIDDEN", [_EMPTY, _NO_STORE, _VARY], reason.encode())
+    account = f'<p><a href="{html.escape(settings.base_url)}/account">Your account and organizations</a></p>' \
+        if settings is not None else ""
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No access</title></head>'
+            f'<body><main><h1>You cannot open this page</h1><p>{html.escape(reason)}</p>{account}</main></body></html>')
+    return Answer("403 FORBIDDEN", [("Content-Type", "text/html; charset=utf-8"), _NO_STORE, _VARY], page.encode())
 
 
 def _sign_in_first(url: str, facts: Facts) -> Answer:

@@ -14,7 +14,8 @@ from gateway.accounts.models import User
 from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.db import core_execute
-from gateway.orgs.models import Membership, MemberStatus, Organization
+from gateway.groups.models import Group, GroupMember
+from gateway.orgs.models import CustomRole, Membership, MemberStatus, Organization
 from gateway.sessions.cookies import MAX_TOKEN_LENGTH
 from gateway.sessions.models import UserSession
 
@@ -39,19 +40,24 @@ class SessionContext:
     expires_at: datetime
     owes: str | None = None  # gateway.mfa.policy.Owed: the step a restricted session must take
     amr: tuple[str, ...] = ()  # RFC 8176: how the holder authenticated
+    groups: tuple[str, ...] = ()  # the member's groups in org_id, by name, sorted
 
 
 # The columns _resolve() reads a SessionContext from, per table. A commit that updates one of them,
 # or deletes rows of these tables, may change who passes /auth/verify or what they carry: the verify
-# caches of every worker drop what they hold (gateway.sessions.cache). What a later rule reads
-# (groups, second factors, application policies) is added here beside it.
+# caches of every worker drop what they hold (gateway.sessions.cache).
 CONTEXT_COLUMNS = {
     "sessions": frozenset({"token_hash", "user_id", "org_id", "restricted", "owes", "amr", "revoked_at",
                            "expires_at"}),
     "users": frozenset({"email", "name"}),
-    "memberships": frozenset({"user_id", "org_id", "status", "role"}),
+    "memberships": frozenset({"user_id", "org_id", "status", "role", "custom_role_id"}),
     "organizations": frozenset({"slug", "name"}),
+    "custom_roles": frozenset({"name"}),
+    "groups": frozenset({"name"}),
 }
+# Tables where any write, an insert too, changes what /auth/verify decides: who is in which group,
+# and the registered applications (gateway.apps.directory), their routes and rules.
+ACCESS_TABLES = frozenset({"group_members", "apps", "app_hosts", "app_routes", "app_rule_roles", "app_rule_groups"})
 
 
 def hash_token(token: str) -> str:
@@ -126,18 +132,23 @@ def resolve_by_id(db: Session, session_id, *, settings: Settings, now: datetime)
     return _resolve(db, _BY_ID, {"session_id": session_id}, settings=settings, now=now, touch=False)
 
 
-_users, _memberships, _orgs = User.__table__, Membership.__table__, Organization.__table__
+_users, _memberships, _orgs, _custom = User.__table__, Membership.__table__, Organization.__table__, CustomRole.__table__
 # Built once, bound per call: every signed-in page and every uncached /auth/verify starts here.
 _CONTEXT = (
     select(_sessions.c.id, _sessions.c.user_id, _users.c.email, _users.c.name, _orgs.c.id, _orgs.c.slug,
            _orgs.c.name, _memberships.c.role, _sessions.c.restricted, _sessions.c.expires_at, _sessions.c.owes,
            _sessions.c.amr, _sessions.c.org_id, _memberships.c.status, _sessions.c.revoked_at,
-           _sessions.c.idle_expires_at, _sessions.c.last_seen_at)
+           _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _memberships.c.id, _custom.c.name)
     .join(_users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _sessions.c.user_id)
                & (_memberships.c.org_id == _sessions.c.org_id))
     .outerjoin(_orgs, _orgs.c.id == _sessions.c.org_id)
+    .outerjoin(_custom, _custom.c.id == _memberships.c.custom_role_id)
 )
+_GROUP_NAMES = (select(Group.__table__.c.name)
+                .join(GroupMember.__table__, GroupMember.__table__.c.group_id == Group.__table__.c.id)
+                .where(GroupMember.__table__.c.membership_id == bindparam("membership_id"))
+                .order_by(Group.__table__.c.name))
 _BY_TOKEN = _CONTEXT.where(_sessions.c.token_hash == bindparam("token_hash"))
 _BY_ID = _CONTEXT.where(_sessions.c.id == bindparam("session_id"))
 _TOUCH_SESSION = (update(_sessions).where(_sessions.c.id == bindparam("session_id"))
@@ -152,7 +163,7 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
     if row is None:
         return None
     (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
-     session_org_id, status, revoked_at, idle_expires_at, last_seen_at) = row
+     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, membership_id, custom_role) = row
     if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
     if session_org_id is not None and status != MemberStatus.ACTIVE:
@@ -161,10 +172,12 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
         core_execute(db, _TOUCH_SESSION, {"session_id": session_id, "now": now,
                                           "idle": min(now + settings.session_idle, expires_at)})
         core_execute(db, _TOUCH_USER, {"user_id": user_id, "now": now})
+    groups = () if membership_id is None else tuple(
+        name for name, in core_execute(db, _GROUP_NAMES, {"membership_id": membership_id}).all())
     return SessionContext(
         session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,
-        org_name=org_name, role=str(role) if role is not None else None, restricted=restricted,
-        expires_at=expires_at, owes=owes, amr=tuple(amr.split()),
+        org_name=org_name, role=custom_role or (str(role) if role is not None else None), restricted=restricted,
+        expires_at=expires_at, owes=owes, amr=tuple(amr.split()), groups=groups,
     )
 
 

@@ -17,5 +17,6 @@ def verify():
     facts = forward_auth.read_facts(request.environ)
     ctx = verified_context(facts.token) if facts.token and not facts.problem else None
     mint = forward_auth.minter(settings(), current_app.extensions["idgate.clock"])
-    answer = forward_auth.decide(ctx, facts, settings=settings(), mint=mint)
+    directory = current_app.extensions["idgate.app_directory"].current()
+    answer = forward_auth.decide(ctx, facts, directory=directory, settings=settings(), mint=mint)
     return Response(answer.body, status=answer.status, headers=answer.headers)

@@ -24,6 +24,7 @@ from gateway.audit.service import record
 from gateway.config import Settings
 from gateway.db import core_execute
 from gateway.errors import GatewayError
+from gateway.groups import services as groups
 from gateway.orgs.models import Organization
 from gateway.redirects import safe_next
 from gateway.sessions import services as sessions
@@ -173,6 +174,7 @@ def _sign_in(db: Session, connection: IdpConnection, identity: provisioning.Exte
     decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, connection))
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
+    groups.sync_from_idp(db, connection.org_id, account.user_id, identity.groups, now=now)
     actor = actor.as_user(account.user_id, account.email, connection.org_id)
     # The second factor is the IdP's business: what it says it asked for is what the session carries.
     token, session = sessions.start(db, account.user_id, org_id=connection.org_id, amr=idp_session.amr,

@@ -95,7 +95,8 @@ class Introspection(IntrospectionEndpoint):
             return None
         return _Token({
             "token_type": token_type, "sub": str(ctx.user_id), "username": ctx.email, "email": ctx.email,
-            "name": ctx.name, "org": ctx.org_slug, "role": ctx.role, "sid": str(ctx.session_id), "amr": list(ctx.amr),
+            "name": ctx.name, "org": ctx.org_slug, "role": ctx.role, "groups": list(ctx.groups), "sid": str(ctx.session_id),
+            "amr": list(ctx.amr),
             "exp": exp, **({"iat": iat} if iat else {}), "iss": settings.base_url,
         })
 

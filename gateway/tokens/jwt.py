@@ -31,7 +31,7 @@ def claims_for(ctx: SessionContext, settings: Settings, now: datetime) -> dict:
     issued = int(now.timestamp())
     return {
         "iss": settings.base_url, "sub": str(ctx.user_id), "aud": settings.token_audience,
-        "email": ctx.email, "name": ctx.name, "org": ctx.org_slug, "role": ctx.role,
+        "email": ctx.email, "name": ctx.name, "org": ctx.org_slug, "role": ctx.role, "groups": list(ctx.groups),
         "sid": str(ctx.session_id), "amr": list(ctx.amr), "iat": issued, "exp": issued + int(settings.token_ttl.total_seconds()),
         "jti": secrets.token_urlsafe(16),
     }
@@ -40,7 +40,7 @@ def claims_for(ctx: SessionContext, settings: Settings, now: datetime) -> dict:
 def token_for(ctx: SessionContext, settings: Settings, now: datetime) -> tuple[str, bool]:
     """(token, reused?) for a valid session."""
     current, _ = signing_keys(settings.certs_dir)
-    key = (ctx.session_id, ctx.user_id, ctx.email, ctx.name, ctx.org_slug, ctx.role, ctx.amr, current.kid,
+    key = (ctx.session_id, ctx.user_id, ctx.email, ctx.name, ctx.org_slug, ctx.role, ctx.groups, ctx.amr, current.kid,
            settings.base_url, settings.token_audience)
     # Read without the lock (one dict lookup is atomic): the hot path asks this on every verify.
     hit = _cache.get(key)

@@ -38,7 +38,7 @@ def test_creating_a_user_with_bad_input_names_the_field_and_writes_nothing(clien
     response = _post(client, "/admin/users/new", name="Alan Turing", email="al@", role="user")
     assert response.status_code == 400 and "valid email" in response.get_data(as_text=True)
     response = _post(client, "/admin/users/new", name="Alan Turing", email="al@example.com", role="root")
-    assert response.status_code == 400 and "admin or user" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "admin, auditor, user" in response.get_data(as_text=True)
     assert db.scalar(select(User).where(User.email == "al@example.com")) is None
 
 

@@ -60,7 +60,7 @@ def test_an_active_session_token_describes_its_holder(client, signed_in, introsp
     assert answer.json == {
         "active": True, "token_type": "session", "sub": str(user.id), "username": user.email,
         "email": user.email, "name": "Ann Example", "org": "acme", "role": "admin",
-        "sid": answer.json["sid"], "amr": ["pwd"], "exp": answer.json["exp"], "iss": "http://127.0.0.1:5000",
+        "sid": answer.json["sid"], "amr": ["pwd"], "groups": [], "exp": answer.json["exp"], "iss": "http://127.0.0.1:5000",
     }
 
 

@@ -226,11 +226,14 @@ class TestVerify:
     @pytest.mark.parametrize("headers", [
         {"X-Original-URL": "https://evil.example/phish"},
         {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example", "X-Forwarded-Uri": "/"},
-        {"X-Original-URL": "javascript:alert(1)"},
     ])
     def test_a_foreign_original_url_is_left_out_of_the_redirect(self, client, headers):
         assert client.get("/auth/verify", headers=headers).headers["X-Auth-Redirect"] == \
             "http://127.0.0.1:5000/login"
+
+    def test_an_original_url_that_is_not_http_is_refused(self, client):
+        response = client.get("/auth/verify", headers={"X-Original-URL": "javascript:alert(1)"})
+        assert response.status_code == 403 and "X-Auth-Redirect" not in response.headers
 
     def test_redirect_mode_sends_the_browser_to_sign_in(self, client):
         response = client.get("/auth/verify?redirect=1", headers={"X-Original-URL": "http://127.0.0.1:5000/a"})

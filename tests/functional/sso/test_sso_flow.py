@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gateway.accounts.models import FederatedIdentity, User
+from gateway.actor import Actor
 from gateway.audit.models import AuditEvent
+from gateway.groups import services as groups
+from gateway.orgs.access import AdminScope
 from gateway.orgs.models import MemberStatus, Membership, Role
 from tests.conftest import STRONG_PASSWORD, Auth, csrf_token, goes_on_to
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -173,3 +176,18 @@ def test_a_password_user_signs_in_normally_beside_sso(acme, auth, db):
     boss = _user(db, "boss@acme.example.com")
     assert boss is not None
     assert auth.login("boss@acme.example.com", STRONG_PASSWORD).status_code == 303
+
+
+def test_each_sign_in_puts_the_member_in_the_groups_the_idp_lists(acme, browser, client, db, idp, clock):
+    connect(db, client, idp, acme, clock, group_attribute="groups")
+    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
+    groups.create_group(db, scope, "ops", sso_name="Ops Team", now=clock.now())
+    groups.create_group(db, scope, "dev", sso_name="Developers", now=clock.now())
+    db.commit()
+    attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"]}
+
+    browser.sign_in(attributes={**attributes, "groups": ["Ops Team", "Developers", "Unmapped"]})
+    assert client.get("/auth/verify").headers["X-Auth-Groups"] == "dev,ops"
+
+    browser.sign_in(attributes={**attributes, "groups": ["Developers"]})
+    assert client.get("/auth/verify").headers["X-Auth-Groups"] == "dev"

@@ -1,0 +1,1 @@
+"""Registered applications: who may reach which app behind the gateway."""
