@@ -3,7 +3,8 @@
 from html import escape
 from wsgiref.simple_server import make_server
 
-FIELDS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role")
+FIELDS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role", "X-Auth-Groups",
+          "X-Auth-Amr")
 
 
 def app(environ, start_response):

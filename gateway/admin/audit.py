@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from gateway.admin import bp
 from gateway.audit import service as audit
@@ -13,9 +13,8 @@ from gateway.audit.actions import AuditAction
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
-from gateway.orgs.access import admin_scope
 from gateway.params import cursor
-from gateway.web import actor_from_request
+from gateway.web import admin_scope_of_request
 
 PAGE = 100
 
@@ -28,7 +27,7 @@ def _filters(values=None):
 @bp.get("/audit")
 @login_required
 def audit_log():
-    scope = admin_scope(current_user.ctx, actor_from_request())
+    scope = admin_scope_of_request()
     try:
         before = cursor(request.args.get("before"))
     except ValueError:
@@ -36,14 +35,14 @@ def audit_log():
     events = audit.query(get_session(), scope.org_id, _filters(), before=before, limit=PAGE + 1)
     next_before = events[PAGE - 1].id if len(events) > PAGE else None
     return render_template("admin/audit.html", events=events[:PAGE], next_before=next_before,
-                           filters=request.args, actions=[a.value for a in AuditAction])
+                           filters=request.args, actions=[a.value for a in AuditAction], scope=scope)
 
 
 @bp.post("/audit/export")
 @login_required
 def audit_export():
     # A POST behind the CSRF check: the export is itself recorded in the log.
-    scope = admin_scope(current_user.ctx, actor_from_request())
+    scope = admin_scope_of_request()
     fmt = request.form.get("format", "csv")
     if fmt not in ("csv", "json"):
         raise BadRequest("Export as format=csv or format=json.", code="bad_format")

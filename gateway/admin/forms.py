@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 ROLE_CHOICES = [SelectChoice("user", "User"), SelectChoice("admin", "Admin")]
 
@@ -17,7 +28,12 @@ class CreateUserForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
+    # Choices: every role name of the organization (gateway.orgs.roles.names), set per request.
     role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+
+    def offer(self, role_names) -> RoleForm:
+        self.role.choices = [SelectChoice(name, name.capitalize()) for name in role_names]
+        return self
 
 
 class ConfirmForm(FlaskForm):
@@ -32,3 +48,48 @@ class ActionForm(FlaskForm):
 
 class RequirementForm(FlaskForm):
     mfa_required = BooleanField("Require a second factor of members who sign in with a password")
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices, each a checkbox (the template lays them out in a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class AppForm(FlaskForm):
+    # Choices of roles and groups are the organization's, set per request; validate_choice off: an
+    # unknown name reaches the service, which names the problem.
+    name = StringField("Name", validators=[Length(max=200)])
+    routes = TextAreaField("Routes", validators=[Length(max=10000)])
+    access = RadioField("Who can reach it", choices=[
+        SelectChoice("everyone", "Everyone in the organization"),
+        SelectChoice("listed", "Only the roles and groups below")], default="everyone", validate_choice=False)
+    roles = CheckboxesField("Roles", choices=[], validate_choice=False)
+    groups = CheckboxesField("Groups", choices=[], validate_choice=False)
+    requires_mfa = BooleanField("Require a second factor")
+
+    def offer(self, role_names, group_names) -> AppForm:
+        self.roles.choices = [SelectChoice(name, name) for name in role_names]
+        self.groups.choices = [SelectChoice(name, name) for name in group_names]
+        return self
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    description = StringField("Description", validators=[Length(max=1000)])
+    sso_name = StringField("IdP group that fills it (SAML group attribute value)", validators=[Length(max=1000)])
+
+
+class GroupMemberForm(FlaskForm):
+    # The organization's members, set per request; validate_choice off: the service says who is not one.
+    user_id = SelectField("Member", choices=[], validate_choice=False)
+
+
+class NewRoleForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    description = StringField("Description", validators=[Length(max=1000)])
+
+
+class RoleDescriptionForm(FlaskForm):
+    description = StringField("Description", validators=[Length(max=1000)])

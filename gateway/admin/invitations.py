@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from gateway.admin import bp
 from gateway.admin.forms import ConfirmForm
@@ -12,19 +12,18 @@ from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict
 from gateway.invitations import services as invitations
 from gateway.invitations.forms import InviteForm
-from gateway.orgs.access import admin_scope
-from gateway.web import actor_from_request, settings, show_on
+from gateway.web import admin_scope_of_request, settings, show_on
 
 
 def _scope():
-    return admin_scope(current_user.ctx, actor_from_request())
+    return admin_scope_of_request()
 
 
 def _list_page(form: InviteForm, status: int = 200):
     scope = _scope()
     pending = invitations.list_pending(get_session(), scope)
     return render_template("admin/invitations.html", form=form, pending=pending, now=now(),
-                           smtp=bool(settings().smtp_url)), status
+                           smtp=bool(settings().smtp_url), scope=scope), status
 
 
 @bp.route("/invitations", methods=["GET", "POST"])
@@ -59,4 +58,4 @@ def delete_invitation(invitation_id: int):
         flash("Invitation deleted. Its link no longer works.", "notice")
         return redirect(url_for("admin.invitations_page"), 303)
     invitation = invitations.get(db, scope, invitation_id)
-    return render_template("admin/invitation_delete.html", invitation=invitation, form=form)
+    return render_template("admin/invitation_delete.html", invitation=invitation, form=form, scope=scope)

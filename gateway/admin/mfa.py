@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from gateway.admin import back_to_member, bp
 from gateway.admin.forms import ActionForm, RequirementForm
@@ -11,14 +11,13 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest
 from gateway.mfa import services as mfa
-from gateway.orgs.access import admin_scope
-from gateway.web import actor_from_request
+from gateway.web import admin_scope_of_request
 
 
 @bp.post("/mfa")
 @login_required
 def mfa_requirement():
-    scope = admin_scope(current_user.ctx, actor_from_request())
+    scope = admin_scope_of_request()
     form = RequirementForm()
     if not form.validate_on_submit():
         raise BadRequest("The form was incomplete.")
@@ -31,7 +30,7 @@ def mfa_requirement():
 @bp.post("/users/<int:user_id>/reset-mfa")
 @login_required
 def reset_mfa(user_id: int):
-    scope = admin_scope(current_user.ctx, actor_from_request())
+    scope = admin_scope_of_request()
     if not ActionForm().validate_on_submit():
         raise BadRequest("The form was incomplete.")
     return back_to_member(user_id, lambda: mfa.reset_factors(get_session(), scope, user_id, now=now()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -14,9 +14,8 @@ from gateway.admin.forms import ROLE_CHOICES
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict
-from gateway.orgs.access import admin_scope
 from gateway.sso import connections, saml_protocol
-from gateway.web import actor_from_request, settings, show_on
+from gateway.web import admin_scope_of_request, settings, show_on
 
 MAX_METADATA = 1024 * 1024
 
@@ -36,7 +35,7 @@ class SsoSettingsForm(FlaskForm):
 @bp.route("/sso", methods=["GET", "POST"])
 @login_required
 def sso_settings():
-    scope = admin_scope(current_user.ctx, actor_from_request())
+    scope = admin_scope_of_request()
     db = get_session()
     connection = connections.idp_settings(db, scope.org_id)
     form = SsoSettingsForm(obj=connection) if connection else SsoSettingsForm()

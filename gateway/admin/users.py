@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from gateway.admin import back_to_member, bp
-from gateway.admin.forms import ActionForm, ConfirmForm, CreateUserForm, RequirementForm, RoleForm
+from gateway.admin.forms import (
+    ActionForm,
+    ConfirmForm,
+    CreateUserForm,
+    RequirementForm,
+    RoleForm,
+)
+from gateway.apps import services as apps
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.groups import services as groups
 from gateway.invitations import services as invitations
 from gateway.mfa import services as mfa
-from gateway.orgs import lifecycle, members, team
-from gateway.orgs.access import AdminScope, admin_scope
+from gateway.orgs import lifecycle, members, roles, team
+from gateway.orgs.access import AdminScope, get_member
 from gateway.sessions import services as sessions
-from gateway.web import actor_from_request, passwords, show_on, undo
+from gateway.web import admin_scope_of_request, passwords, show_on, undo
+
 
 def _scope() -> AdminScope:
-    return admin_scope(current_user.ctx, actor_from_request())
+    return admin_scope_of_request()
 
 
 def _one_time_secret_page(template: str, status: int = 200, **context):
@@ -59,7 +68,7 @@ def create_user():
         else:
             return _one_time_secret_page("admin/temporary_password.html", 201, user=user,
                                          temporary=temporary, created=True)
-    return render_template("admin/user_new.html", form=form), 400 if form.errors else 200
+    return render_template("admin/user_new.html", form=form, scope=scope), 400 if form.errors else 200
 
 
 @bp.get("/users/<int:user_id>")
@@ -68,9 +77,14 @@ def user_detail(user_id: int):
     scope = _scope()
     db = get_session()
     member = team.member_detail(db, scope, user_id)
-    return render_template("admin/user_detail.html", member=member, scope=scope,
-                           role_form=RoleForm(role=member.role), action_form=ActionForm(),
-                           is_self=member.user_id == scope.actor.user_id, factors=mfa.factors_of(db, user_id))
+    membership = get_member(db, scope, user_id)
+    group_ids = {group.name: group.id for group in groups.list_groups(db, scope.org_id)}
+    return render_template("admin/user_detail.html", member=member, scope=scope, role_name=membership.role_name,
+                           role_form=RoleForm(role=membership.role_name).offer(roles.names(db, scope.org_id)),
+                           action_form=ActionForm(), is_self=member.user_id == scope.actor.user_id,
+                           factors=mfa.factors_of(db, user_id),
+                           groups=[(name, group_ids[name]) for name in groups.names_of(db, membership.id)],
+                           reach=apps.reach_of_member(db, scope.org_id, user_id))
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -96,7 +110,7 @@ def deactivate(user_id: int):
     member = team.member_detail(db, scope, user_id)
     active = sessions.count_active_for(db, user_id, now=now(), org_id=scope.org_id)
     return render_template("admin/confirm.html", member=member, form=form, action="deactivate",
-                           active_sessions=active)
+                           active_sessions=active, scope=scope)
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -144,4 +158,4 @@ def delete(user_id: int):
     active = sessions.count_active_for(db, user_id, now=now(), org_id=scope.org_id)
     form.version.data = str(member.version)
     return render_template("admin/confirm.html", member=member, form=form, action="delete",
-                           active_sessions=active)
+                           active_sessions=active, scope=scope)

@@ -16,8 +16,8 @@ from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 
 from gateway.errors import BadRequest, GatewayError, Unauthorized
-from gateway.orgs.access import AdminScope, admin_scope
-from gateway.web import actor_from_request
+from gateway.orgs.access import AdminScope
+from gateway.web import admin_scope_of_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
@@ -60,6 +60,10 @@ def operation(answer: type[BaseModel], *, status: int = 200, body: type[BaseMode
                 return result
             if type(result) is not answer:  # a programming error: the document would be wrong
                 raise TypeError(f"{request.endpoint} answered {type(result).__name__}, not {answer.__name__}")
+            if status == 204:  # No Content: the answer is the status alone
+                response = Response(status=204)
+                del response.headers["Content-Type"]
+                return response
             response = jsonify(result.model_dump(mode="json"))
             response.status_code = status
             return response
@@ -90,7 +94,7 @@ def _require_bearer_session():
 
 
 def scope_for(slug: str) -> AdminScope:
-    return admin_scope(current_user.ctx, actor_from_request(), slug)
+    return admin_scope_of_request(slug)
 
 
 def json_body() -> dict:
@@ -160,4 +164,5 @@ def _encodable(value) -> bool:
     return True
 
 
-from gateway.api import audit, invitations, openapi, saml, settings, users  # noqa: E402,F401  (routes register on bp)
+from gateway.api import (  # noqa: E402,F401  (routes register on bp)
+    apps, audit, groups, invitations, openapi, roles, saml, settings, users)

@@ -122,9 +122,12 @@ def _statuses(method: str, declared: Operation) -> list[int]:
 
 def _links(declared: Operation, path: str, routes) -> dict:
     links = {}
+    given = set(re.findall(r"{(\w+)}", path))
     for parameter, pointer in declared.links.items():
         for other_path, _, endpoint, _, _ in routes:
-            if f"{{{parameter}}}" in other_path and other_path != path:
+            others = set(re.findall(r"{(\w+)}", other_path)) - {parameter}
+            # Only where this request's path gives the rest (a group's members need its group_id).
+            if f"{{{parameter}}}" in other_path and other_path != path and others <= given:
                 parameters = {parameter: f"$response.body#{pointer}"}
                 parameters.update({p: f"$request.path.{p}" for p in re.findall(r"{(\w+)}", other_path)
                                    if p != parameter})
@@ -147,8 +150,9 @@ def _operation(path: str, method: str, endpoint: str, view, declared: Operation,
     if declared.body:
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": _REF.format(model=declared.body.__name__)}}}}
-    answer = {"description": " ".join(inspect.cleandoc(declared.answer.__doc__ or "OK").split("\n\n")[0].split()),
-              "content": {"application/json": {"schema": {"$ref": _REF.format(model=declared.answer.__name__)}}}}
+    answer = {"description": " ".join(inspect.cleandoc(declared.answer.__doc__ or "OK").split("\n\n")[0].split())}
+    if declared.status != 204:  # No Content has none
+        answer["content"] = {"application/json": {"schema": {"$ref": _REF.format(model=declared.answer.__name__)}}}
     if declared.csv:
         answer["content"]["text/csv"] = {"schema": {"type": "string"}}
     if links := _links(declared, path, routes):

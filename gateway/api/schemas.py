@@ -18,6 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from gateway.apps import services as apps
+from gateway.apps.models import Access
+from gateway.groups import services as groups
+from gateway.orgs import roles
 from gateway.orgs.models import MemberStatus, Role
 from gateway.orgs.team import PAGE_SIZE, TeamMember
 from gateway.params import MAX_ROW_ID
@@ -51,16 +55,55 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# A member's role: a built-in one or one of the organization's own, by the name gateway.orgs.roles
+# gives every role. Which custom roles exist is the organization's, not the document's: a name of
+# this shape that names none is refused by the service (400 `unknown_role`).
+_ROLE_NAME = {"pattern": roles.NAME.pattern,
+              "description": "admin, auditor, user, or the name of one of the organization's roles"}
+# A custom role's own name: never a built-in one (the service: 400 `built_in_role`).
+_CUSTOM_ROLE_NAME = {"pattern": roles.NAME.pattern, "not": {"enum": [str(role) for role in Role]}}
+# A group's name, as apps receive it in X-Auth-Groups (gateway.groups.services.NAME).
+_GROUP_NAME = {"pattern": groups.NAME.pattern}
+# What str.split() takes for whitespace (str.isspace()): an application's name collapses its runs.
+_WHITESPACE = r"\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+APP_NAME_LENGTH = (1, 80)
+# gateway.apps.services: 1 to 80 characters once runs of whitespace are one space. A pattern cannot
+# count after collapsing, so the document says only what every accepted name has (some text that is
+# not whitespace) and the service refuses a longer one (400 `invalid_name`).
+_APP_NAME = {"pattern": f"[^{_WHITESPACE}]",
+             "description": f"{APP_NAME_LENGTH[0]} to {APP_NAME_LENGTH[1]} characters, runs of whitespace "
+                            "counting as one space"}
+# A route is `host[:port][/path-prefix]`. Whether a text is one (an IDNA host, a canonical IPv4
+# address, a path prefix that decodes one way) is gateway.apps.urls' to say (400 `invalid_route`).
+_ROUTES = {"description": "Where the application is: `host[:port][/path-prefix]` (`wiki.example.com`, "
+                          "`example.com/wiki`, `10.0.0.5:8080`); a host is one organization's"}
+_ROUTE = {"minLength": 1}
+_ACCESS = {"enum": [access.value for access in Access],
+           "description": "`everyone` in the organization, or only the `listed` roles and groups"}
+DESCRIPTION_LENGTH = 200  # gateway.groups.services and gateway.orgs.roles
+SSO_NAME_LENGTH = 256
+_SSO_NAME = {"description": "The IdP's name of the group: members it lists at sign-in are put in this group, and "
+                            "taken out when it no longer does; null: members are added by hand"}
+
+
+def _unless_given(extra: dict | None = None):
+    """A field of a partial change: left out is unchanged (the document shows no default for it)."""
+    def schema(field: dict) -> None:
+        field.pop("default", None)
+        field.update(extra or {})
+    return schema
+
+
 class NewUser(_Body):
     """A person created in the organization with a temporary password."""
 
     email: str = Field(json_schema_extra=_EMAIL)
     name: str = Field(json_schema_extra=_NAME)
-    role: str = Field("user", json_schema_extra=_ROLES)
+    role: str = Field("user", json_schema_extra=_ROLE_NAME)
 
 
 class RoleChange(_Body):
-    role: str = Field(json_schema_extra=_ROLES)
+    role: str = Field(json_schema_extra=_ROLE_NAME)
 
 
 class NewInvitation(_Body):
@@ -101,7 +144,82 @@ class SettingsChange(_Body):
                                            "(from their next sign-in); SSO members are asked by their IdP")
 
 
-BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, SettingsChange)
+class NewApp(_Body):
+    """An application behind the gateway: where it is, and who may reach it.
+
+    The roles and groups are the organization's, by name (400 `unknown_role`, `unknown_group`).
+    """
+
+    name: str = Field(json_schema_extra=_APP_NAME)
+    routes: list[Annotated[str, Field(json_schema_extra=_ROUTE)]] = Field(
+        min_length=1, max_length=apps.MAX_ROUTES, json_schema_extra=_ROUTES)
+    access: str = Field("everyone", json_schema_extra=_ACCESS)
+    roles: list[Annotated[str, Field(json_schema_extra=_ROLE_NAME)]] = Field(
+        [], description="With `listed`: members with one of these roles")
+    groups: list[Annotated[str, Field(json_schema_extra=_GROUP_NAME)]] = Field(
+        [], description="With `listed`: members in one of these groups")
+    requires_mfa: bool = Field(False, description="Members reach it only from a session that passed a second "
+                                                  "factor")
+
+
+class AppChange(_Body):
+    """What changes of an application; whatever is left out stays as it is."""
+
+    name: str = Field(None, json_schema_extra=_unless_given(_APP_NAME))
+    routes: list[Annotated[str, Field(json_schema_extra=_ROUTE)]] = Field(
+        None, min_length=1, max_length=apps.MAX_ROUTES, json_schema_extra=_unless_given(_ROUTES))
+    access: str = Field(None, json_schema_extra=_unless_given(_ACCESS))
+    roles: list[Annotated[str, Field(json_schema_extra=_ROLE_NAME)]] = Field(None, json_schema_extra=_unless_given())
+    groups: list[Annotated[str, Field(json_schema_extra=_GROUP_NAME)]] = Field(
+        None, json_schema_extra=_unless_given())
+    requires_mfa: bool = Field(None, json_schema_extra=_unless_given())
+
+
+class NewGroup(_Body):
+    """A group of the organization's members, filled by hand or from the IdP."""
+
+    name: str = Field(json_schema_extra=_GROUP_NAME)
+    description: str = Field("", max_length=DESCRIPTION_LENGTH)
+    sso_name: str | None = Field(None, max_length=SSO_NAME_LENGTH, json_schema_extra=_SSO_NAME)
+
+
+class GroupChange(_Body):
+    """What changes of a group; whatever is left out stays as it is."""
+
+    name: str = Field(None, json_schema_extra=_unless_given(_GROUP_NAME))
+    description: str = Field(None, max_length=DESCRIPTION_LENGTH, json_schema_extra=_unless_given())
+    sso_name: str | None = Field(None, max_length=SSO_NAME_LENGTH, json_schema_extra=_unless_given(_SSO_NAME))
+
+
+def _integral(value):
+    # JSON has numbers, not integers: 5.0 is the integer 5 (JSON Schema says so too); 5.5 and "5" are not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class NewGroupMember(_Body):
+    """A member of the organization, put in the group by hand."""
+
+    user_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID), BeforeValidator(_integral)]
+
+
+class NewRole(_Body):
+    """A role of the organization's own: apps receive its name in X-Auth-Role, and rules can name it.
+
+    In the console its members have a user's rights.
+    """
+
+    name: str = Field(json_schema_extra=_CUSTOM_ROLE_NAME)
+    description: str = Field("", max_length=DESCRIPTION_LENGTH)
+
+
+class CustomRoleChange(_Body):
+    """A custom role's description (its name is what apps and rules know it by: it stays)."""
+
+    description: str = Field(max_length=DESCRIPTION_LENGTH)
+
+
+BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, SettingsChange, NewApp, AppChange, NewGroup, GroupChange,
+          NewGroupMember, NewRole, CustomRoleChange)
 
 
 class _Query(BaseModel):
@@ -194,7 +312,7 @@ class User(_Answer):
     id: int
     name: str
     email: str
-    role: Role
+    role: str = Field(json_schema_extra=_ROLE_NAME)
     status: MemberStatus
     sign_in_method: Literal["password", "sso"]
     joined_at: Timestamp
@@ -354,3 +472,152 @@ class AuditPage(_Answer):
     events: list[AuditEvent]
     next_before: int | None = Field(description="`before` for the next page; null on the last")
 
+
+
+class App(_Answer):
+    """An application behind the gateway and the rule that says who may reach it."""
+
+    id: int
+    name: str
+    routes: list[str] = Field(description="`host[:port][/path-prefix]`, normalised as /auth/verify reads URLs")
+    access: Literal["everyone", "listed"]
+    roles: list[str]
+    groups: list[str]
+    requires_mfa: bool
+
+    @classmethod
+    def of(cls, app: apps.AppView) -> App:
+        return cls(id=app.id, name=app.name, routes=app.routes, access=app.access, roles=app.roles,
+                   groups=app.groups, requires_mfa=app.requires_mfa)
+
+
+class AppAnswer(_Answer):
+    """An application."""
+
+    app: App
+
+
+class AppList(_Answer):
+    """The organization's applications, by name."""
+
+    apps: list[App]
+
+
+class Reacher(_Answer):
+    """An active member the application's rule admits, and why."""
+
+    user_id: int
+    name: str
+    email: str
+    role: str
+    why: str = Field(description="`everyone in the organization`, `role <name>` or `group <name>`")
+
+
+class AppAccess(_Answer):
+    """The application and every active member who may reach it, each with why."""
+
+    app: App
+    members: list[Reacher]
+
+
+class AppReach(_Answer):
+    """Whether the member reaches one application, and why."""
+
+    app: App
+    reaches: bool
+    why: str | None = Field(description="What admits them; null when the rule does not (or they are inactive)")
+
+
+class MemberAccess(_Answer):
+    """Every application of the organization, with whether (and why) the member reaches it."""
+
+    apps: list[AppReach]
+
+
+class Group(_Answer):
+    """A group of members: apps receive its name in X-Auth-Groups, and rules can name it."""
+
+    id: int
+    name: str
+    description: str
+    sso_name: str | None
+    members: int = Field(description="How many members it has")
+
+    @classmethod
+    def of(cls, group: groups.GroupView) -> Group:
+        return cls(id=group.id, name=group.name, description=group.description, sso_name=group.sso_name,
+                   members=group.members)
+
+
+class GroupAnswer(_Answer):
+    """A group."""
+
+    group: Group
+
+
+class GroupList(_Answer):
+    """The organization's groups, by name."""
+
+    groups: list[Group]
+
+
+class GroupMember(_Answer):
+    """A member in a group, and how they came to be in it."""
+
+    user_id: int
+    name: str
+    email: str
+    source: Literal["manual", "sso"] = Field(description="`manual`: put in by an admin; `sso`: from the IdP")
+
+    @classmethod
+    def of(cls, member: groups.GroupMemberView) -> GroupMember:
+        return cls(user_id=member.user_id, name=member.name, email=member.email, source=member.source)
+
+
+class GroupMemberList(_Answer):
+    """A group's members, by name."""
+
+    members: list[GroupMember]
+
+
+class GroupMemberAdded(_Answer):
+    """The member is in the group."""
+
+    member: GroupMember
+    added: bool = Field(description="False: they were in it already")
+
+
+class OrgRole(_Answer):
+    """A role: one of the built-in three, or one of the organization's own."""
+
+    name: str
+    description: str
+    built_in: bool
+    members: int = Field(description="How many members have it")
+
+    @classmethod
+    def of(cls, role: roles.RoleView) -> OrgRole:
+        return cls(name=role.name, description=role.description, built_in=role.built_in, members=role.members)
+
+
+class RoleAnswer(_Answer):
+    """A role."""
+
+    role: OrgRole
+
+
+class RoleList(_Answer):
+    """The built-in roles, then the organization's own, by name."""
+
+    roles: list[OrgRole]
+
+
+class RoleDeleted(_Answer):
+    """The role is gone; its members are users now, and rules naming it admit nobody by it."""
+
+    deleted: Literal[True]
+    members_moved: int = Field(description="How many members it had (now users)")
+
+
+class NoContent(_Answer):
+    """Done; nothing to answer."""

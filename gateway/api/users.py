@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gateway.api import body_as, bp, operation, query_as, scope_for
-from gateway.api.schemas import (Deactivated, NewUser, RoleChange, TeamQuery, User, UserAnswer, UserDeleted,
-                                 UserPage, UserWithPassword)
+from gateway.api.schemas import (App, AppReach, Deactivated, MemberAccess, NewUser, RoleChange, TeamQuery, User,
+                                 UserAnswer, UserDeleted, UserPage, UserWithPassword)
+from gateway.apps import services as apps
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.orgs import lifecycle, members, team
@@ -33,8 +34,8 @@ def list_users(slug: str):
 def create_user(slug: str):
     """Create a user; answers their temporary password once.
 
-    400 `invalid_email`, `invalid_name`, `unknown_role`; 409 `already_member`, or `email_taken` for
-    an address with an account elsewhere (invite it instead).
+    400 `invalid_email`, `invalid_name`, `unknown_role` (a role name the organization has none of);
+    409 `already_member`, or `email_taken` for an address with an account elsewhere (invite it instead).
     """
     scope = scope_for(slug)
     body = body_as(NewUser)
@@ -54,14 +55,22 @@ def get_user(slug: str, user_id: str):
 @bp.patch("/orgs/<slug>/users/<user_id>")
 @operation(UserAnswer, body=RoleChange, refusals=(409,))
 def update_user(slug: str, user_id: str):
-    """Change a member's role (the one thing that changes here).
+    """Change a member's role (the one thing that changes here): a built-in one or one of the organization's.
 
-    400 `unknown_role`; 409 `last_admin` for the last active admin.
+    400 `unknown_role` (a role name the organization has none of); 409 `last_admin` for the last active admin.
     """
     scope = scope_for(slug)
     body = body_as(RoleChange)  # only the role can be changed
     lifecycle.change_role(get_session(), scope, user_id, body.role, now=now())
     return UserAnswer(user=_member(scope, user_id))
+
+
+@bp.get("/orgs/<slug>/users/<user_id>/access")
+@operation(MemberAccess)
+def user_access(slug: str, user_id: str):
+    """Which applications the member reaches, and why (an inactive member reaches none)."""
+    reach = apps.reach_of_member(get_session(), scope_for(slug).org_id, user_id)
+    return MemberAccess(apps=[AppReach(app=App.of(r.app), reaches=r.why is not None, why=r.why) for r in reach])
 
 
 @bp.post("/orgs/<slug>/users/<user_id>/deactivate")

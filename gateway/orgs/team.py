@@ -93,7 +93,7 @@ def list_members(
 
 def _member(membership: Membership, user: User) -> TeamMember:
     return TeamMember(
-        user_id=user.id, name=user.name, email=user.email, role=str(membership.role),
+        user_id=user.id, name=user.name, email=user.email, role=membership.role_name,
         status=str(membership.status), sign_in_method="sso" if user.sso_only else "password",
         joined_at=membership.joined_at, last_login_at=user.last_login_at, last_seen_at=user.last_seen_at,
         version=membership.version,

@@ -73,7 +73,7 @@ def read_facts(environ) -> Facts:
     target = bad_url = None
     if url is not None:
         try:
-            target = target_of(url)
+            target = _target(environ, url)
         except BadUrl as exc:
             bad_url = str(exc)
     if not environ.get("QUERY_STRING"):
@@ -100,12 +100,33 @@ def original_url(environ) -> str | None:
     """The URL the browser asked the proxy for, from the headers the proxy sets."""
     if url := environ.get("HTTP_X_ORIGINAL_URL"):
         return url
+    return _forwarded_url(environ)
+
+
+def _forwarded_url(environ) -> str | None:
     host = environ.get("HTTP_X_FORWARDED_HOST")
     if not host:
         return None
     proto = environ.get("HTTP_X_FORWARDED_PROTO", "https")
     uri = environ.get("HTTP_X_FORWARDED_URI", "/")
     return f"{proto}://{host}{uri}"
+
+
+def _target(environ, url: str) -> Target:
+    """The original URL normalised. :raise BadUrl: unreadable, or named two ways.
+
+    nginx sets X-Original-URL; Caddy and Traefik set X-Forwarded-* and pass a client's own
+    X-Original-URL along. When both are there and disagree, one of them is the client's: refused.
+    """
+    target = target_of(url)
+    if "HTTP_X_ORIGINAL_URL" in environ and (forwarded := _forwarded_url(environ)) is not None:
+        try:
+            other = target_of(forwarded)
+        except BadUrl:
+            other = None
+        if other != target:
+            raise BadUrl("X-Original-URL and X-Forwarded-Host/-Uri name different addresses")
+    return target
 
 
 def header_value(text: str) -> str:

@@ -15,8 +15,10 @@ bp = Blueprint("forward_auth", __name__)
 def verify():
     """Forward-auth: the answer gateway.sessions.forward_auth.decide gives (see there)."""
     facts = forward_auth.read_facts(request.environ)
+    # Before the session is looked up: its touch writes, and on SQLite the directory's own session
+    # (a second connection) would wait on that write lock until it timed out.
+    directory = current_app.extensions["idgate.app_directory"].current()
     ctx = verified_context(facts.token) if facts.token and not facts.problem else None
     mint = forward_auth.minter(settings(), current_app.extensions["idgate.clock"])
-    directory = current_app.extensions["idgate.app_directory"].current()
     answer = forward_auth.decide(ctx, facts, directory=directory, settings=settings(), mint=mint)
     return Response(answer.body, status=answer.status, headers=answer.headers)

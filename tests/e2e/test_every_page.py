@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pyotp
 import pytest
@@ -71,6 +72,7 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
     admin.get_by_label("Email").fill("uma@acme.example.com")
     admin.get_by_role("button", name="Create account").click()
     violations += _accessibility_violations(admin)  # the temporary password, shown once
+    uma_password = admin.locator("#temporary-password").inner_text()
     admin.goto(f"{gateway}/admin/invitations")
     admin.get_by_label("Email address").fill("ivy@elsewhere.example.com")
     admin.get_by_role("button", name="Create invitation").click()
@@ -84,6 +86,9 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
         "/account", "/password/change", "/admin/users", "/admin/users/new", uma, f"{uma}/deactivate",
         f"{uma}/delete", "/admin/invitations", revoke, "/admin/sso", "/admin/audit",
     ])
+    console = _apps_groups_and_roles(admin, gateway, uma)
+    violations += console.violations
+    violations += _auditor_pages(gateway, person, admin, uma, uma_password, console.paths)
 
     # A second factor: the set-up page, the codes shown once, and the second step of the next sign-in.
     admin.goto(f"{gateway}/account/security")
@@ -107,6 +112,63 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
 
     violations += _passkey_pages(gateway, person)
     assert violations == []
+
+
+class Console(NamedTuple):
+    violations: list[str]
+    paths: list[str]  # the pages an admin and an auditor open
+
+
+def _apps_groups_and_roles(admin, gateway, uma) -> Console:
+    """A group with Uma in it, a custom role and an app for the group, each made through its form (a
+    refused one first, to show its errors); then every page of them, and Uma's with her groups and apps."""
+    admin.goto(f"{gateway}/admin/groups")
+    admin.get_by_label("Name", exact=True).fill("Ops Team")
+    admin.get_by_role("button", name="Create group").click()
+    violations = _accessibility_violations(admin)  # the name's error
+    admin.get_by_label("Name", exact=True).fill("ops")
+    admin.get_by_label("IdP group that fills it").fill("Operations")
+    admin.get_by_role("button", name="Create group").click()
+    admin.wait_for_url(re.compile(r".*/admin/groups/\d+$"))
+    group = admin.url.removeprefix(gateway)
+    admin.get_by_label("Member").select_option(label="Uma User (uma@acme.example.com)")
+    admin.get_by_role("button", name="Add to the group").click()
+    violations += _accessibility_violations(admin)  # a member, with a Remove button
+
+    admin.goto(f"{gateway}/admin/roles")
+    admin.get_by_label("Name", exact=True).fill("contractor")
+    admin.get_by_label("Description", exact=True).fill("Outside help")
+    admin.get_by_role("button", name="Create role").click()
+    violations += _accessibility_violations(admin)  # a custom role, with its own form
+
+    admin.goto(f"{gateway}/admin/apps/new")
+    admin.get_by_label("Name", exact=True).fill("Wiki")
+    admin.get_by_label("Routes").fill("not a host/wiki")
+    admin.get_by_label("Only the roles and groups below").check()
+    admin.get_by_label("ops", exact=True).check()
+    admin.get_by_role("button", name="Register").click()
+    violations += _accessibility_violations(admin)  # the route's error
+    admin.get_by_label("Routes").fill("wiki.acme.example.com\nacme.example.com/wiki")
+    admin.get_by_role("button", name="Register").click()
+    admin.wait_for_url(re.compile(r".*/admin/apps/\d+$"))
+    app = admin.url.removeprefix(gateway)
+    paths = ["/admin/apps", "/admin/apps/new", app, f"{app}/delete", "/admin/groups", group, f"{group}/delete",
+             "/admin/roles", "/admin/roles/contractor/delete", uma]
+    return Console(violations + _walk(admin, gateway, paths), paths)
+
+
+def _auditor_pages(gateway, person, admin, uma, uma_password, paths) -> list[str]:
+    """Uma made an auditor: the console's pages as she reads them, without their forms."""
+    admin.goto(f"{gateway}{uma}")
+    admin.get_by_label("Role", exact=True).select_option("auditor")
+    admin.get_by_role("button", name="Save role").click()
+    auditor = person()
+    sign_in(auditor, gateway, "uma@acme.example.com", uma_password)
+    auditor.wait_for_url(re.compile(r".*/password/change.*"))
+    auditor.get_by_label("New password").fill(ADMIN_PASSWORD)
+    auditor.get_by_role("button", name="Save password").click()
+    auditor.wait_for_url(re.compile(r".*/account.*"))
+    return _walk(auditor, gateway, ["/admin/users", "/admin/invitations", "/admin/sso", "/admin/audit", *paths])
 
 
 def _passkey_pages(gateway, person) -> list[str]:

@@ -75,6 +75,34 @@ def test_a_role_change_and_a_deactivation_reach_every_worker_before_the_next_req
         assert _metric(connection, "idgate_invalidation_ack_timeouts_total") == 0
 
 
+def test_joining_a_group_and_changing_an_apps_rule_reach_every_worker_before_the_next_request(cluster):
+    api, base = cluster.api, cluster.bases[0]
+    group = api.post(f"{base}/api/v1/orgs/acme/groups", json={"name": "ops"})
+    assert group.status_code == 201, group.text
+    app = api.post(f"{base}/api/v1/orgs/acme/apps", json={
+        "name": "Grafana", "routes": ["grafana.example.com"], "access": "listed", "groups": ["ops"]})
+    assert app.status_code == 201, app.text
+    connections = cluster.every_worker()
+    grafana = {"X-Original-URL": "https://grafana.example.com/d/1"}
+
+    def seen() -> list[int]:
+        return [connection.get(f"{connection.base}/auth/verify", headers={
+            "Authorization": f"Bearer {cluster.member}", **grafana}).status_code for connection in connections]
+
+    for round_ in range(2):
+        assert seen() == [403] * len(connections) and seen() == [403] * len(connections)  # the second from memory
+        joined = api.post(f"{cluster.bases[round_ % 2]}/api/v1/orgs/acme/groups/{group.json()['group']['id']}/members",
+                          json={"user_id": cluster.member_id})
+        assert joined.status_code in (200, 201, 204), joined.text
+        assert seen() == [200] * len(connections), f"round {round_}"
+        left = api.delete(f"{base}/api/v1/orgs/acme/groups/{group.json()['group']['id']}/members/{cluster.member_id}")
+        assert left.status_code in (200, 204), left.text
+    assert seen() == [403] * len(connections)
+    opened = api.patch(f"{cluster.bases[-1]}/api/v1/orgs/acme/apps/{app.json()['app']['id']}", json={"access": "everyone"})
+    assert opened.status_code == 200, opened.text
+    assert seen() == [200] * len(connections)
+
+
 def _metric(connection, name: str) -> float:
     body = connection.get(f"{connection.base}/metrics").text
     found = re.search(rf"^{name}(?:{{[^}}]*}})? ([\d.e+-]+)$", body, re.M)

@@ -1,5 +1,6 @@
 """schemathesis, every check, over the OpenAPI document a real `idgate serve` publishes, against that
-gateway holding real data: an organization with an admin and members, invitations, a SAML connection.
+gateway holding real data: an organization with an admin and members, invitations, a SAML connection,
+custom roles, groups and applications.
 
 The document is written from the same declarations the API checks its requests against and
 serializes its answers through (gateway.api.schemas), so what schemathesis finds is a real
@@ -54,7 +55,8 @@ def smtp():
 @pytest.fixture
 def gateway(served_database_url, tmp_path, smtp):
     """`idgate serve` with organization `acme`: its admin (whose token the run uses), another admin,
-    members (one deactivated), pending invitations, a SAML connection, and mail to send them with."""
+    members (one deactivated, one with a custom role), pending invitations, a SAML connection, roles,
+    groups and applications, and mail to send the invitations with."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(
@@ -80,21 +82,33 @@ def gateway(served_database_url, tmp_path, smtp):
 
 
 def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
-    """Members (another admin; one member deactivated) and invitations (mailed), through the API."""
+    """Members (another admin; one member deactivated; one with a custom role), invitations (mailed),
+    roles, groups with members and applications with rules naming them, through the API."""
     with requests.Session() as api:
         api.headers["Authorization"] = f"Bearer {token}"
+        roles = [api.post(f"{acme}/roles", json={"name": name}).json()["role"]["name"] for name in ("editor", "ops")]
         members = [api.post(f"{acme}/users", json=person).json()["user"] for person in (
             {"name": "Grace Hopper", "email": "grace@acme.example", "role": "admin"},
             {"name": "Alan Turing", "email": "alan@acme.example"},
-            {"name": "Edsger Dijkstra", "email": "edsger@acme.example"})]
+            {"name": "Edsger Dijkstra", "email": "edsger@acme.example"},
+            {"name": "Frances Allen", "email": "frances@acme.example", "role": "editor"})]
         assert api.post(f"{acme}/users/{members[2]['id']}/deactivate").status_code == 200
         invitations = [api.post(f"{acme}/invitations", json={"email": email, "send_email": True}).json()
                        for email in ("ada@acme.example", "barbara@acme.example")]
         assert len(smtp.wait_for(2)) == 2
         assert api.get(f"{acme}/saml").json()["connection"]["email_domains"] == ["sso.acme.example"]
+        groups = [api.post(f"{acme}/groups", json=group).json()["group"]["id"] for group in (
+            {"name": "sre", "description": "On call"}, {"name": "idgate-admins", "sso_name": "idgate-admins"})]
+        for member in members[1:3]:
+            assert api.post(f"{acme}/groups/{groups[0]}/members", json={"user_id": member["id"]}).status_code == 200
+        apps = [api.post(f"{acme}/apps", json=app).json()["app"]["id"] for app in (
+            {"name": "Wiki", "routes": ["wiki.acme.example", "acme.example/wiki"]},
+            {"name": "Grafana", "routes": ["grafana.acme.example"], "access": "listed", "roles": ["editor"],
+             "groups": ["sre"], "requires_mfa": True})]
         me = api.get(f"{acme}/users", params={"q": "ops@"}).json()["users"][0]["id"]
     return {"me": me, "members": [m["id"] for m in members],
-            "invitations": [i["invitation"]["id"] for i in invitations]}
+            "invitations": [i["invitation"]["id"] for i in invitations], "roles": roles, "groups": groups,
+            "apps": apps}
 
 
 def _config(gateway) -> str:
@@ -113,11 +127,20 @@ bearer = "{gateway["token"]}"
 slug = "acme"
 "path.user_id" = {{ dictionary = "members", probability = 0.5 }}
 "path.invitation_id" = {{ dictionary = "invitations", probability = 0.5 }}
+"path.app_id" = {{ dictionary = "apps", probability = 0.5 }}
+"path.group_id" = {{ dictionary = "groups", probability = 0.5 }}
+"path.role_name" = {{ dictionary = "roles", probability = 0.5 }}
 "body.metadata_xml" = {{ dictionary = "metadata", probability = 0.5 }}
 [dictionaries.members]
 values = {json.dumps(gateway["members"])}
 [dictionaries.invitations]
 values = {json.dumps(gateway["invitations"])}
+[dictionaries.apps]
+values = {json.dumps(gateway["apps"])}
+[dictionaries.groups]
+values = {json.dumps(gateway["groups"])}
+[dictionaries.roles]
+values = {json.dumps(gateway["roles"])}
 [dictionaries.metadata]
 values = [{json.dumps(gateway["metadata"])}]
 
@@ -127,6 +150,13 @@ values = [{json.dumps(gateway["metadata"])}]
 [[operations]]
 include-path = "/orgs/{{slug}}/saml"
 include-method = "PUT"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+
+# Which roles and groups an organization has is its data, not the document's: a role name of the
+# right shape that names none of its roles is refused (400 `unknown_role`, `unknown_group`). So is a
+# route no pattern can tell from a host (`00` is no canonical IPv4 address: 400 `invalid_route`).
+[[operations]]
+include-operation-id = ["create_user", "update_user", "create_app", "update_app"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 """
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -38,6 +39,23 @@ def render_shipped_config(*, id_site: int, app_site: int, idgate: int, app: int)
     conf = (ROOT / "deploy" / "Caddyfile").read_text()
     conf = _replace(conf, "\nid.example.com {", f"\nhttp://127.0.0.1:{id_site} {{")
     conf = _replace(conf, "\napp.example.com {", f"\nhttp://127.0.0.1:{app_site} {{")
+    conf = _replace(conf, "idgate:5000", f"127.0.0.1:{idgate}")
+    conf = _replace(conf, "app:8080", f"127.0.0.1:{app}")
+    return "{\n\tadmin off\n}\n\n" + conf
+
+
+def render_shipped_config_for_hosts(*, port: int, id_host: str, app_hosts: Sequence[str], idgate: int,
+                                    app: int) -> str:
+    """deploy/Caddyfile with its app site once per host of `app_hosts`, and its id site at
+    `id_host`, all on one plain-http port (Caddy picks the site by the Host header).
+
+    As in render_shipped_config, only the hosts and ports change, and `admin off` is added.
+    """
+    conf = (ROOT / "deploy" / "Caddyfile").read_text()
+    head, marker, app_site = conf.partition("\napp.example.com {")
+    assert marker and "\napp.example.com {" not in app_site, "app.example.com is no longer one site of the Caddyfile"
+    conf = head + "".join(f"\nhttp://{host}:{port} {{{app_site}" for host in app_hosts)
+    conf = _replace(conf, "\nid.example.com {", f"\nhttp://{id_host}:{port} {{")
     conf = _replace(conf, "idgate:5000", f"127.0.0.1:{idgate}")
     conf = _replace(conf, "app:8080", f"127.0.0.1:{app}")
     return "{\n\tadmin off\n}\n\n" + conf

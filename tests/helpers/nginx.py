@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -18,12 +19,21 @@ def available() -> bool:
     return Path(NGINX).exists()
 
 
-def render_shipped_config(*, listen: int, idgate: int, app: int) -> str:
-    """deploy/nginx.conf with this test's ports: the config operators use, not a copy."""
+def render_shipped_config(*, listen: int, idgate: int, app: int, server_names: Sequence[str] = ()) -> str:
+    """deploy/nginx.conf with this test's ports: the config operators use, not a copy.
+
+    With `server_names`, its server block once per name, all on the one listen port (the first is
+    the default server), as an operator puts several apps behind one nginx.
+    """
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     conf = conf.replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{idgate};")
     conf = conf.replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{app};")
-    return re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", conf)
+    conf = re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", conf)
+    if not server_names:
+        return conf
+    upstreams, marker, server = conf.partition("\nserver {")
+    assert marker and "\nserver {" not in server, "deploy/nginx.conf no longer has exactly one server block"
+    return upstreams + "".join(f"{marker}\n    server_name {name};{server}\n" for name in server_names)
 
 
 class Nginx:
@@ -62,7 +72,8 @@ http {{
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                requests.get(f"http://127.0.0.1:{self.port}/healthz-nginx", timeout=1)
+                # Any answer will do, the sign-in redirect too: it may name a host that does not resolve.
+                requests.get(f"http://127.0.0.1:{self.port}/healthz-nginx", timeout=1, allow_redirects=False)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.05)

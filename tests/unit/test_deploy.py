@@ -61,7 +61,8 @@ def test_docker_compose_itself_validates_the_file():
     assert result.returncode == 0, result.stderr
 
 
-HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role", "X-Auth-Token")
+HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Name", "X-Auth-Org", "X-Auth-Role", "X-Auth-Groups", "X-Auth-Amr",
+           "X-Auth-Token")
 
 
 def test_the_traefik_config_strips_client_identity_headers_and_uses_browser_mode():

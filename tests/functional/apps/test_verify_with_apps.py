@@ -250,3 +250,16 @@ def test_apps_receive_groups_in_the_header_and_the_token(app, db, acme, start, c
     assert answer.headers["X-Auth-Groups"] == "oncall,ops"
     claims = pyjwt.decode(answer.headers["X-Auth-Token"], options={"verify_signature": False})
     assert claims["groups"] == ["oncall", "ops"]
+
+
+def test_an_original_url_that_the_forwarded_headers_contradict_is_refused(app, db, acme, start):
+    # Caddy and Traefik set X-Forwarded-* and pass a client's own X-Original-URL along.
+    token = start(MembershipFactory(org=acme["org"]))
+    answer = Client(app.wsgi_app).get("/auth/verify", headers={
+        "Authorization": f"Bearer {token}", "X-Original-URL": WIKI, "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "grafana.example.com", "X-Forwarded-Uri": "/d/abc"})
+    assert answer.status_code == 403
+    agreeing = Client(app.wsgi_app).get("/auth/verify", headers={
+        "Authorization": f"Bearer {token}", "X-Original-URL": WIKI, "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "Example.com", "X-Forwarded-Uri": "/wiki/Home"})
+    assert agreeing.status_code == 200

@@ -3,6 +3,7 @@ refused, and what a service refuses the document does not allow."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import jsonschema_rs
@@ -12,8 +13,10 @@ from pydantic import ValidationError
 
 from gateway.accounts.emails import normalize_email
 from gateway.accounts.services import validate_name
-from gateway.api.schemas import NAME_LENGTH, AuditQuery, NewUser
+from gateway.api.schemas import NAME_LENGTH, AppChange, AuditQuery, NewApp, NewGroup, NewRole, NewUser, RoleChange
 from gateway.errors import BadRequest
+from gateway.groups import services as groups
+from gateway.orgs import roles
 
 
 def _property(model, name):
@@ -47,6 +50,54 @@ class TestName:
     def test_surrounding_spaces_are_the_services_to_drop(self):
         # Narrower than the service, never wider: " Ada " is taken as "Ada", but not advertised.
         assert _accepted(validate_name, " Ada ") and not _property(NewUser, "name").is_valid(" Ada ")
+
+
+class TestRoleName:
+    """A member's role is a built-in role or one of the organization's own; which exist, the service says."""
+
+    @pytest.mark.parametrize("name", ["admin", "auditor", "user", "editor", "x", "team-lead.eu_2", "a" * 40])
+    def test_a_role_name_the_document_allows_is_a_name_roles_have(self, name):
+        assert _property(NewUser, "role").is_valid(name) and _property(RoleChange, "role").is_valid(name)
+        assert _accepted(roles.parse_name, name)
+
+    @pytest.mark.parametrize("name", ["", "-lead", "two words", "a,b", "a" * 41, "édition", "a/b"])
+    def test_a_name_no_role_can_have_the_document_does_not_allow(self, name):
+        assert not _accepted(roles.parse_name, name)
+        assert not _property(NewUser, "role").is_valid(name)
+
+    @pytest.mark.parametrize("name", ["admin", "auditor", "user"])
+    def test_a_custom_role_is_never_named_as_a_built_in_one(self, name):
+        assert not _property(NewRole, "name").is_valid(name) and _property(NewRole, "name").is_valid(name + "s")
+
+
+class TestGroupName:
+    @pytest.mark.parametrize("name", ["ops", "a", "team:eu-west.1", "x" * 64])
+    def test_a_group_name_the_document_allows_is_taken(self, name):
+        assert _property(NewGroup, "name").is_valid(name)
+        assert _accepted(groups.parse_name, name)
+
+    @pytest.mark.parametrize("name", ["", "Ops Team", "a,b", "x" * 65, ":ops"])
+    def test_a_group_name_the_service_refuses_the_document_does_not_allow(self, name):
+        assert not _accepted(groups.parse_name, name)
+        assert not _property(NewGroup, "name").is_valid(name)
+
+
+class TestAppName:
+    def test_the_whitespace_a_name_collapses_is_pythons(self):
+        every = "".join(map(chr, range(0x110000)))
+        pattern = NewApp.model_json_schema()["properties"]["name"]["pattern"]
+        assert {c for c in every if c.isspace()} == set(every) - set(re.findall(pattern, every))
+
+    @pytest.mark.parametrize("name, allowed", [("Grafana", True), ("  Grafana  Cloud ", True), ("\u3000x", True),
+                                               ("", False), ("   ", False), ("\t\x1c\x85\u2028", False)])
+    def test_a_name_needs_something_that_is_not_whitespace(self, name, allowed):
+        assert _property(NewApp, "name").is_valid(name) is allowed
+        assert _property(AppChange, "name").is_valid(name) is allowed
+
+    def test_a_change_shows_no_default_for_what_it_leaves_alone(self):
+        properties = AppChange.model_json_schema()["properties"]
+        assert not any("default" in field for field in properties.values())
+        assert "required" not in AppChange.model_json_schema()
 
 
 class TestEmail:
