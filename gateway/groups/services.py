@@ -128,10 +128,14 @@ def members_of(db: Session, org_id: int, group_id) -> list[GroupMemberView]:
 def add_member(db: Session, scope: AdminScope, group_id, user_id, *, now: datetime) -> bool:
     """Put a member in a group by hand; False when they were in it already.
 
-    :raise NotFound: no such group or member here.
+    :raise NotFound: no such group here. :raise BadRequest: `user_id` names no member here (the input
+        is wrong, not the group).
     """
     group = get_group(db, scope.org_id, group_id)
-    membership = get_member(db, scope, user_id)
+    try:
+        membership = get_member(db, scope, user_id)
+    except NotFound as exc:
+        raise BadRequest(exc.message, code="unknown_member", field="user_id") from None
     added = insert_if_absent(db, GroupMember, group_id=group.id, membership_id=membership.id,
                              source=Source.MANUAL, added_at=now)
     if added:

@@ -77,7 +77,7 @@ def test_an_admin_adds_a_member_and_removes_them(client, db, signed_in_admin, sc
 def test_another_organizations_member_cannot_be_added(client, db, scope, ops):
     stranger = MembershipFactory(org=OrganizationFactory())
     db.flush()
-    assert post(client, f"/admin/groups/{ops.id}/members", user_id=str(stranger.user_id)).status_code == 404
+    assert post(client, f"/admin/groups/{ops.id}/members", user_id=str(stranger.user_id)).status_code == 400
     assert groups.members_of(db, scope.org_id, ops.id) == []
 
 

@@ -104,7 +104,7 @@ def test_members_are_added_listed_and_removed(api, db):
         response = api.post(f"/groups/{group['id']}/members", json=body)
         assert response.status_code == 400 and response.json["error"]["code"] == "invalid_field", body
     unknown = api.post(f"/groups/{group['id']}/members", json={"user_id": 999999})
-    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "unknown_member"
+    assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_member"
 
 
 def test_another_organizations_groups_and_members_are_not_found(api, db, clock):
@@ -123,7 +123,7 @@ def test_another_organizations_groups_and_members_are_not_found(api, db, clock):
         response = getattr(api, method)(path, **kw)
         assert response.status_code == 404 and response.json["error"]["code"] == "unknown_group", (method, path)
     outsider = api.post(f"/groups/{mine['id']}/members", json={"user_id": other.user_id})
-    assert outsider.status_code == 404 and outsider.json["error"]["code"] == "unknown_member"
+    assert outsider.status_code == 400 and outsider.json["error"]["code"] == "unknown_member"
     assert api.get("/groups").json["groups"] == [mine]
     db.expire_all()
     assert [m.user_id for m in groups.members_of(db, other.org_id, theirs.id)] == [other.user_id]

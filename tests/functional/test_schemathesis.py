@@ -155,8 +155,9 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 # Which roles and groups an organization has is its data, not the document's: a role name of the
 # right shape that names none of its roles is refused (400 `unknown_role`, `unknown_group`). So is a
 # route no pattern can tell from a host (`00` is no canonical IPv4 address: 400 `invalid_route`).
+# Nor who its members are: a user id of the right shape that names none is 400 `unknown_member`.
 [[operations]]
-include-operation-id = ["create_user", "update_user", "create_app", "update_app"]
+include-operation-id = ["create_user", "update_user", "create_app", "update_app", "add_group_member"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 """
 

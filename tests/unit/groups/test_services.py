@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.actor import Actor
-from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.errors import BadRequest, Conflict
 from gateway.groups import services as groups
 from gateway.orgs.access import AdminScope
 from tests.factories import MembershipFactory, OrganizationFactory
@@ -50,7 +50,7 @@ def test_members_are_added_once_and_removed(db, scope, admin, clock):
 def test_only_members_of_this_organization_join_its_groups(db, scope, clock):
     group = groups.create_group(db, scope, "ops", now=clock.now())
     stranger = MembershipFactory(org=OrganizationFactory())
-    with pytest.raises(NotFound):
+    with pytest.raises(BadRequest):
         groups.add_member(db, scope, group.id, stranger.user_id, now=clock.now())
 
 
