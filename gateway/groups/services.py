@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts.models import User
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
-from gateway.db import insert_if_absent
+from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.groups.models import Group, GroupMember, Source
 from gateway.orgs.access import AdminScope, get_member
@@ -169,8 +169,7 @@ def sync_from_idp(db: Session, org_id: int, user_id: int, idp_groups, *, now: da
     """At each sign-in through the organization's IdP: the member is in exactly those groups whose
     IdP name the assertion lists, among the groups filled from the IdP. Groups an admin filled by
     hand are left as they are."""
-    mapped = dict(db.execute(select(Group.sso_name, Group.id).where(Group.org_id == org_id,
-                                                                      Group.sso_name.is_not(None))).all())
+    mapped = dict(core_execute(db, _IDP_FILLED, {"org_id": org_id}).all())
     if not mapped:
         return  # the common case, and the sign-in's only extra query
     membership_id = db.scalar(select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id))
@@ -185,6 +184,13 @@ def sync_from_idp(db: Session, org_id: int, user_id: int, idp_groups, *, now: da
     for group_id in sorted(wanted - set(held)):
         insert_if_absent(db, GroupMember, group_id=group_id, membership_id=membership_id, source=Source.SSO,
                          added_at=now)
+
+
+# Built once, bound per call: asked at every SSO sign-in (the ACS), where the ORM's execution costs a
+# third of the request's time over stock python3-saml.
+_groups = Group.__table__
+_IDP_FILLED = select(_groups.c.sso_name, _groups.c.id).where(_groups.c.org_id == bindparam("org_id"),
+                                                             _groups.c.sso_name.is_not(None))
 
 
 def _ensure_name_free(db: Session, org_id: int, name: str) -> None:
