@@ -162,8 +162,12 @@ def decide(ctx: SessionContext | None, facts: Facts, *, directory: Directory, se
                             settings=settings)
     if (facts.mfa or (app is not None and app.requires_mfa)) and "mfa" not in ctx.amr:
         return _sign_in_first(_login_url(facts, settings, "/login/verify"), facts)
-    return Answer("200 OK", [
-        _EMPTY,
+    return Answer("200 OK", [_EMPTY, *ctx.identity_headers, ("X-Auth-Token", mint(ctx)), _NO_STORE, _VARY])
+
+
+def identity_headers(ctx: SessionContext) -> tuple[tuple[str, str], ...]:
+    """Who the member is, for the app behind the proxy (read through ctx.identity_headers)."""
+    return (
         ("X-Auth-User-Id", str(ctx.user_id)),
         ("X-Auth-Email", header_value(ctx.email)),
         ("X-Auth-Name", header_value(ctx.name)),
@@ -171,10 +175,7 @@ def decide(ctx: SessionContext | None, facts: Facts, *, directory: Directory, se
         ("X-Auth-Role", ctx.role or ""),
         ("X-Auth-Groups", header_value(",".join(ctx.groups))),
         ("X-Auth-Amr", " ".join(ctx.amr)),
-        ("X-Auth-Token", mint(ctx)),
-        _NO_STORE,
-        _VARY,
-    ])
+    )
 
 
 def minter(settings, clock, count: Callable[[bool], None] | None = None) -> Callable[[SessionContext], str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
@@ -41,6 +42,13 @@ class SessionContext:
     owes: str | None = None  # gateway.mfa.policy.Owed: the step a restricted session must take
     amr: tuple[str, ...] = ()  # RFC 8176: how the holder authenticated
     groups: tuple[str, ...] = ()  # the member's groups in org_id, by name, sorted
+
+    @cached_property
+    def identity_headers(self) -> tuple[tuple[str, str], ...]:
+        """The X-Auth-* headers /auth/verify sends for this session, but the token: built once per
+        context, since the verify cache answers many requests with one."""
+        from gateway.sessions.forward_auth import identity_headers  # the headers are forward-auth's
+        return identity_headers(self)
 
 
 # The columns _resolve() reads a SessionContext from, per table. A commit that updates one of them,
