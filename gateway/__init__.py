@@ -89,15 +89,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.tokens import introspection
     from gateway.tokens.views import bp as tokens_bp
     from gateway.sessions.views import bp as forward_auth_bp
+    from gateway.oidc import server as oidc_server
+    from gateway.oidc.views import bp as oidc_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp,
+                      oidc_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.
     csrf.exempt("gateway.sso.views.acs")
     csrf.exempt("gateway.sso.views.sls")
     csrf.exempt("gateway.tokens.views.introspect")  # machine-to-machine, HTTP Basic client auth
+    csrf.exempt("gateway.oidc.views.token")  # the client's back end, with its own authentication
+    csrf.exempt("gateway.oidc.views.userinfo")  # a bearer access token, never a cookie
     introspection.init_app(app)
+    oidc_server.init_app(app)
 
     from gateway import housekeeping, limits, logs, metrics
     from gateway import web

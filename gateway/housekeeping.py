@@ -23,6 +23,7 @@ from gateway import ratelimit_storage
 from gateway.db import transaction
 from gateway.mail import outbox
 from gateway.metrics import HOUSEKEEPING_DELETED
+from gateway.oidc import logout
 from gateway.sessions import services as sessions
 from gateway.sso import signin
 
@@ -90,7 +91,7 @@ def _schedule(response):
         if due is not None and now < due:
             return response
         app.extensions[_DUE] = now + INTERVAL
-    response.call_on_close(lambda: run(app))
+    response.call_on_close(lambda: (run(app), logout.deliver_after_commit(app)))  # and back-channel logouts due again
     return response
 
 

@@ -43,9 +43,14 @@ NOWHERE = Reach(None, False)
 
 
 class Directory:
-    def __init__(self, routes: dict[str, list[tuple[str, AppEntry]]]):
+    def __init__(self, routes: dict[str, list[tuple[str, AppEntry]]], apps: dict[int, AppEntry] | None = None):
         # Longest prefix first: "/wiki/admin" before "/wiki" before "/".
         self._hosts = {host: tuple(sorted(entries, key=lambda pair: -len(pair[0]))) for host, entries in routes.items()}
+        self._apps = apps or {}
+
+    def app(self, app_id: int) -> AppEntry | None:
+        """An app by id (an OpenID Connect client's, which no route names)."""
+        return self._apps.get(app_id)
 
     def __len__(self) -> int:
         return len(self._hosts)
@@ -85,7 +90,7 @@ def load(connection) -> Directory:
     for app_id, host, prefix in connection.execute(_ROUTES):
         if app_id in apps:
             routes.setdefault(host, []).append((prefix, apps[app_id]))
-    return Directory(routes)
+    return Directory(routes, apps)
 
 
 class Directories:

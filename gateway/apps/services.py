@@ -30,6 +30,7 @@ from gateway.db import insert_if_absent
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.groups import services as groups
 from gateway.groups.models import Group, GroupMember
+from gateway.oidc.models import OidcClient
 from gateway.orgs import roles
 from gateway.orgs.access import AdminScope
 from gateway.orgs.models import Membership, MemberStatus
@@ -87,10 +88,11 @@ def view(db: Session, app: App) -> AppView:
 
 
 def create_app(db: Session, scope: AdminScope, *, name, routes, access=Access.EVERYONE, roles_=(), groups_=(),
-               requires_mfa: bool = False, now: datetime) -> App:
+               requires_mfa: bool = False, now: datetime, needs_routes: bool = True) -> App:
     """:raise BadRequest: a bad name, route, role or group. :raise Conflict: the name is taken here, or a
-    host is another organization's, or a route is another app's."""
-    name, access, routes = _name(name), _access(access), _parse_routes(routes)
+    host is another organization's, or a route is another app's. (An OpenID Connect client's app
+    signs in through the provider and `needs_routes` not: it may be behind no proxy at all.)"""
+    name, access, routes = _name(name), _access(access), _parse_routes(routes, needs_routes)
     rule = _rule(db, scope.org_id, roles_, groups_)  # everything is checked before anything is written
     _ensure_name_free(db, scope.org_id, name)
     app = App(org_id=scope.org_id, name=name, access=access, requires_mfa=bool(requires_mfa),
@@ -110,7 +112,7 @@ def update_app(db: Session, scope: AdminScope, app_id, *, name=_UNSET, routes=_U
                groups_=_UNSET, requires_mfa=_UNSET, now: datetime) -> App:
     """Change what is given; the rest stays."""
     app = get_app(db, scope.org_id, app_id)
-    routes = _UNSET if routes is _UNSET else _parse_routes(routes)
+    routes = _UNSET if routes is _UNSET else _parse_routes(routes, not _is_oidc_client(db, app))
     rule = None
     if roles_ is not _UNSET or groups_ is not _UNSET:
         current = view(db, app)
@@ -143,11 +145,11 @@ def delete_app(db: Session, scope: AdminScope, app_id, *, now: datetime) -> None
 
 # -- routes and hosts ----------------------------------------------------------------------------
 
-def _parse_routes(texts) -> list[tuple[str, str]]:
+def _parse_routes(texts, needed: bool = True) -> list[tuple[str, str]]:
     if isinstance(texts, str):
         texts = texts.split()
     wanted = sorted({parse_route(text) for text in texts})
-    if not wanted:
+    if not wanted and needed:
         raise BadRequest("An application needs at least one host.", code="no_routes", field="routes")
     if len(wanted) > MAX_ROUTES:
         raise BadRequest(f"An application has at most {MAX_ROUTES} routes.", code="too_many_routes", field="routes")
@@ -201,6 +203,10 @@ def _set_rule(db: Session, app: App, wanted_roles: set[str], group_ids: list[int
     db.add_all([AppRuleRole(app_id=app.id, role=name) for name in sorted(wanted_roles)])
     db.add_all([AppRuleGroup(app_id=app.id, group_id=group_id) for group_id in group_ids])
     db.flush()
+
+
+def _is_oidc_client(db: Session, app: App) -> bool:
+    return db.scalar(select(exists().where(OidcClient.app_id == app.id)))
 
 
 def _views(db: Session, apps: list[App]) -> list[AppView]:

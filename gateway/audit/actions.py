@@ -52,3 +52,10 @@ class AuditAction(StrEnum):
     APP_CREATE = "app:create"
     APP_UPDATE = "app:update"
     APP_DELETE = "app:delete"
+    OIDC_CLIENT_CREATE = "oidc_client:create"
+    OIDC_CLIENT_UPDATE = "oidc_client:update"
+    OIDC_CLIENT_DELETE = "oidc_client:delete"
+    OIDC_CLIENT_SECRET = "oidc_client:secret_rotate"
+    # A code used twice or a refresh token used after its rotation: someone holds a copy, so
+    # everything the grant gave is revoked.
+    OIDC_REPLAY = "oidc:replay"

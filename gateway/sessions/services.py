@@ -217,11 +217,20 @@ def replace(db: Session, session_id: int, *, amr: str, owes: str | None, actor: 
 
 
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:
-    db.execute(
+    ended = db.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
-    )
+    ).rowcount
+    if ended:
+        _ended(db, [session_id], now=now)
+
+
+def _ended(db: Session, session_ids: list[int], *, now: datetime) -> None:
+    """What ended sessions gave OpenID Connect clients ends with them; the clients are told."""
+    from gateway.oidc import logout  # the provider builds on sessions, not the other way round
+
+    logout.sessions_ended(db, session_ids, now=now)
 
 
 def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | None = None,
@@ -234,7 +243,9 @@ def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | No
         query = query.where(UserSession.org_id == org_id)
     if keep is not None:
         query = query.where(UserSession.id != keep)
-    return db.execute(query.values(revoked_at=now)).rowcount
+    ended = list(db.scalars(query.values(revoked_at=now).returning(UserSession.id)))
+    _ended(db, ended, now=now)
+    return len(ended)
 
 
 def count_active_for(db: Session, user_id: int, *, now: datetime, org_id: int | None = None) -> int:

@@ -1,7 +1,7 @@
 """POST /oauth/introspect — RFC 7662 on authlib's IntrospectionEndpoint, client_secret_basic.
 
-A token is an idgate session token (the opaque cookie or bearer value) or a
-downstream JWT we signed. Either is `active` only while its session is: RFC
+A token is an idgate session token (the opaque cookie or bearer value), a
+downstream JWT we signed, or an access token of our OpenID Connect provider. Each is `active` only while its session is: RFC
 7662 §2.2 "active: false" covers expired, revoked, deactivated and unknown.
 """
 
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict
+from gateway.oidc import grants as oidc_grants
 from gateway.sessions import services as sessions
 from gateway.tokens import jwt
 from gateway.tokens.models import Client
@@ -86,6 +87,8 @@ class Introspection(IntrospectionEndpoint):
         if claims is not None:
             ctx = sessions.resolve_by_id(db, claims.get("sid"), settings=settings, now=moment)
             token_type, exp, iat = "jwt", claims["exp"], claims["iat"]
+        elif (active := oidc_grants.active_access_token(db, token_string, settings=settings, now=moment)) is not None:
+            ctx, token_type, exp, iat = active.ctx, "access_token", int(active.expires_at.timestamp()), None
         else:
             ctx = sessions.resolve(db, token_string, settings=settings, now=moment)
             token_type = "session"
@@ -107,7 +110,7 @@ class Introspection(IntrospectionEndpoint):
         return dict(token.claims, active=True)
 
 
-class _AsPublished:
+class AsPublished:
     """The Flask request under the gateway's public URL (IDGATE_BASE_URL).
 
     authlib judges "OAuth 2 must use https" by the URL it sees, but an app on the
@@ -126,23 +129,23 @@ class _AsPublished:
 
 class _Server(AuthorizationServer):
     def create_oauth2_request(self, request):
-        return FlaskOAuth2Request(_AsPublished(flask_request, current_app.extensions["idgate.settings"].base_url))
+        return FlaskOAuth2Request(AsPublished(flask_request, current_app.extensions["idgate.settings"].base_url))
 
 
 def respond(server: AuthorizationServer):
     """The endpoint's answer to the current request, an OAuth 2 error where authlib would raise."""
-    if not _basic_credentials_readable():
+    if not basic_credentials_readable():
         # authlib reads them without catching an empty value or a name that is not UTF-8: refuse
         # them as it refuses wrong ones.
         return server.handle_error_response(None, InvalidClientError(
             status_code=401, description="The client credentials cannot be read."))
     try:
         return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
-    except InsecureTransportError as error:  # IDGATE_BASE_URL is plain http off loopback (_AsPublished)
+    except InsecureTransportError as error:  # IDGATE_BASE_URL is plain http off loopback (AsPublished)
         return server.handle_error_response(None, error)
 
 
-def _basic_credentials_readable() -> bool:
+def basic_credentials_readable() -> bool:
     # The way authlib reads the header, minus what it does not catch.
     header = flask_request.headers.get("Authorization", "")
     if " " not in header:

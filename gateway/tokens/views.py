@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from gateway.oidc import discovery as oidc_discovery
 from gateway.tokens import introspection, keys
 from gateway.web import settings
 
@@ -19,17 +20,9 @@ def jwks():
 
 @bp.get("/.well-known/openid-configuration")
 def discovery():
-    base = settings().base_url
-    return jsonify(
-        issuer=base,
-        jwks_uri=f"{base}/.well-known/jwks.json",
-        introspection_endpoint=f"{base}/oauth/introspect",
-        introspection_endpoint_auth_methods_supported=["client_secret_basic"],
-        id_token_signing_alg_values_supported=[keys.ALGORITHM],
-        authorization_endpoint=f"{base}/login",
-        end_session_endpoint=f"{base}/logout",
-        claims_supported=["iss", "sub", "aud", "email", "name", "org", "role", "sid", "iat", "exp", "jti"],
-    )
+    response = jsonify(oidc_discovery.document(settings().base_url))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.post("/oauth/introspect")

@@ -25,7 +25,7 @@ def _verify_with_jwks(client, token: str) -> dict:
 
 def test_init_generates_the_signing_key(runner, client):
     assert runner.invoke(args=["init"]).exit_code == 0
-    assert len(client.get("/.well-known/jwks.json").json["keys"]) == 1
+    assert sorted(k["alg"] for k in client.get("/.well-known/jwks.json").json["keys"]) == ["ES256", "RS256"]
 
 
 def test_rotation_publishes_the_new_key_beside_the_old_one(runner, auth, client, db):
@@ -39,7 +39,8 @@ def test_rotation_publishes_the_new_key_beside_the_old_one(runner, auth, client,
     assert result.exit_code == 0
     new_kid = result.output.split("New signing key ")[1].split(";")[0]
 
-    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]] == [new_kid, old_kid]
+    published = client.get("/.well-known/jwks.json").json["keys"]
+    assert [k["kid"] for k in published if k["alg"] == "ES256"] == [new_kid, old_kid]
     after = client.get("/auth/verify").headers["X-Auth-Token"]
     assert pyjwt.get_unverified_header(after)["kid"] == new_kid
     assert _verify_with_jwks(client, before)["sub"] == _verify_with_jwks(client, after)["sub"]
@@ -47,6 +48,6 @@ def test_rotation_publishes_the_new_key_beside_the_old_one(runner, auth, client,
 
 def test_discovery_advertises_the_signing_algorithm(client):
     document = client.get("/.well-known/openid-configuration").json
-    assert document["id_token_signing_alg_values_supported"] == ["ES256"]
+    assert document["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert document["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic"]
     assert client.get(document["jwks_uri"].removeprefix("http://127.0.0.1:5000")).status_code == 200

@@ -55,19 +55,35 @@ def test_the_key_is_created_on_first_use_when_nobody_ran_init(certs):
     assert published == [current]
 
 
+def _published(certs, alg="ES256"):
+    return [entry for entry in keys.jwks(certs)["keys"] if entry["alg"] == alg]
+
+
 def test_the_kid_is_the_rfc7638_thumbprint(certs):
-    (entry,) = keys.jwks(certs)["keys"]
+    (entry,) = _published(certs)
     assert entry["kid"] == rfc7638_thumbprint(entry)
 
 
 def test_the_jwks_publishes_public_halves_only(certs):
     keys.rotate(certs)
     document = keys.jwks(certs)
-    assert len(document["keys"]) == 2
-    for entry in document["keys"]:
+    assert len(document["keys"]) == 4
+    ec, rsa = _published(certs, "ES256"), _published(certs, "RS256")
+    assert len(ec) == len(rsa) == 2
+    for entry in ec:
         assert set(entry) == {"kty", "crv", "x", "y", "kid", "use", "alg"}
-        assert (entry["kty"], entry["crv"], entry["use"], entry["alg"]) == ("EC", "P-256", "sig", "ES256")
+        assert (entry["kty"], entry["crv"], entry["use"]) == ("EC", "P-256", "sig")
+    for entry in rsa:
+        assert set(entry) == {"kty", "n", "e", "kid", "use", "alg"}
+        assert (entry["kty"], entry["use"]) == ("RSA", "sig")
     json.dumps(document)  # served as is
+
+
+def test_rotation_rotates_the_rsa_key_too(certs):
+    old = keys.signing_keys(certs, keys.RSA)[0].kid
+    keys.rotate(certs)
+    current, published = keys.signing_keys(certs, keys.RSA)
+    assert current.kid != old and [key.kid for key in published] == [current.kid, old]
 
 
 def test_rotation_makes_a_new_current_key_and_keeps_the_old_one_published(certs):
@@ -83,15 +99,15 @@ def test_a_second_rotation_retires_the_oldest_key(certs):
     first = keys.signing_keys(certs)[0].kid
     second = keys.rotate(certs)
     third = keys.rotate(certs)
-    assert [entry["kid"] for entry in keys.jwks(certs)["keys"]] == [third, second]
+    assert [entry["kid"] for entry in _published(certs)] == [third, second]
     assert first not in {entry["kid"] for entry in keys.jwks(certs)["keys"]}
 
 
 def test_rotating_before_any_key_exists_still_leaves_two(certs):
     keys.rotate(certs)
-    assert len(keys.jwks(certs)["keys"]) == 2
+    assert len(_published(certs)) == 2
 
 
 def test_the_key_set_verifies_with_every_published_key(certs):
     keys.rotate(certs)
-    assert {key.kid for key in keys.key_set(certs).keys} == {e["kid"] for e in keys.jwks(certs)["keys"]}
+    assert {key.kid for key in keys.key_set(certs).keys} == {e["kid"] for e in _published(certs)}

@@ -1,0 +1,136 @@
+"""The provider's endpoints: /oauth/authorize, /oauth/token, /oauth/userinfo, /oauth/logout.
+Each parses, asks authlib or one service, and answers."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Error,
+)
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from sqlalchemy import select
+
+from gateway.accounts import services as accounts
+from gateway.clock import now
+from gateway.db import get_session
+from gateway.oidc import authorize as decision
+from gateway.oidc import claims, grants, logout
+from gateway.oidc.server import EndUser, Issuer
+from gateway.sessions.cookies import clear_session_cookie
+from gateway.sessions.login import signed_in_context
+from gateway.sessions.models import UserSession
+from gateway.tokens.introspection import basic_credentials_readable
+from gateway.web import actor_from_request, forms_lead_to, settings
+
+bp = Blueprint("oidc", __name__)
+
+
+def _server():
+    return current_app.extensions["idgate.oidc"]
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize():
+    server, db, moment = _server(), get_session(), now()
+    ctx = signed_in_context()
+    auth_time = db.scalar(select(UserSession.created_at).where(UserSession.id == ctx.session_id)) if ctx else None
+    try:
+        grant = server.get_consent_grant(end_user=EndUser(ctx, auth_time) if ctx else None)
+        asked = _asked(grant)
+    except OAuth2Error as error:
+        return _refused(server, error)
+    client = grant.request.client
+    app = current_app.extensions["idgate.app_directory"].current().app(client.row.app_id)
+    decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment)
+    if decided.step is decision.Step.SIGN_IN:
+        return redirect(f"/login?{urlencode({'next': _again(moment)})}")
+    if decided.step is decision.Step.STEP_UP:
+        return redirect(f"/login/verify?{urlencode({'next': request.full_path})}")
+    if decided.step is decision.Step.REFUSE:
+        return _refused(server, OAuth2Error(error=decided.error, description=decided.description,
+                                            redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+    if decided.step is decision.Step.CONSENT:
+        forms_lead_to(grant.redirect_uri)  # the answer to the post is a redirect there
+        return render_template("oidc/consent.html", app=app, scopes=grant.request.payload.scope.split(),
+                               email=ctx.email, action=request.full_path)
+    return server.create_authorization_response(grant_user=EndUser(ctx, auth_time), grant=grant)
+
+
+def _asked(grant) -> decision.Request:
+    """The request's own demands. :raise OAuth2Error: one we cannot read."""
+    data, state = grant.request.payload.data, grant.request.payload.state
+    max_age = data.get("max_age")
+    if max_age is not None:
+        if not str(max_age).isdigit() or len(str(max_age)) > 9:
+            raise InvalidRequestError("max_age is a number of seconds.", redirect_uri=grant.redirect_uri, state=state)
+        max_age = int(max_age)
+    after = data.get(decision.AFTER)
+    after = int(after) if after and str(after).isdigit() and len(after) <= 12 else None
+    consented = request.method == "POST" and request.form.get("consent") == "allow"
+    if request.method == "POST" and request.form.get("consent") == "deny":
+        raise AccessDeniedError("The member did not consent.", redirect_uri=grant.redirect_uri, state=state)
+    return decision.Request(frozenset(str(data.get("prompt") or "").split()), max_age,
+                            frozenset(str(data.get("acr_values") or "").split()), after, consented)
+
+
+def _again(moment) -> str:
+    """This authorization request, to come back to once signed in (again)."""
+    params = [(name, value) for name, value in request.args.items(multi=True) if name != decision.AFTER]
+    params = [(name, value) for name, value in params if name != "prompt" or "none" in value.split()]
+    params.append((decision.AFTER, str(int(moment.timestamp()))))
+    return f"{request.path}?{urlencode(params)}"
+
+
+def _refused(server, error: OAuth2Error):
+    """An OAuth error: back to the client when its redirect URI was checked (with `iss`, RFC 9207
+    §2), else a page here (never a redirect to an address nobody vouched for)."""
+    if error.redirect_uri:
+        response = server.handle_error_response(None, error)
+        Issuer().add_issuer_parameter(server, response)
+        return response
+    return render_template("errors/error.html", status=400, code=error.error or "invalid_request",
+                           message=error.description or "This sign-in request cannot be read."), 400
+
+
+@bp.post("/oauth/token")
+def token():
+    server = _server()
+    if not basic_credentials_readable():
+        return server.handle_error_response(None, InvalidClientError(
+            status_code=401, description="The client credentials cannot be read."))
+    return server.create_token_response()
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+def userinfo():
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.form.get("access_token")
+    active = grants.active_access_token(get_session(), token, settings=settings(), now=now())
+    if active is None:
+        response = jsonify(error="invalid_token", error_description="The access token is not active.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    response = jsonify(claims.of(active.ctx, active.grant.scope))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/oauth/logout", methods=["GET", "POST"])
+def end_session():
+    """RP-initiated logout: signs out at once when the ID token names this session; asks first
+    otherwise (a link anyone can send must not sign people out)."""
+    db, moment, ctx = get_session(), now(), signed_in_context()
+    asked = logout.read_request(db, request.values, settings=settings())
+    if ctx is not None and (asked.session_id == ctx.session_id or request.method == "POST"):
+        accounts.sign_out(db, session_id=ctx.session_id, actor=actor_from_request(), now=moment)
+        return clear_session_cookie(redirect(asked.then or "/login", 303))
+    if ctx is None:
+        return redirect(asked.then or "/login", 303)
+    if asked.then:
+        forms_lead_to(asked.then)
+    return render_template("oidc/logout.html", email=ctx.email, action=request.full_path)

@@ -1,0 +1,220 @@
+"""The authorization code flow through the Flask test client: a member signs in to a client, the
+client redeems the code (PKCE S256), reads /userinfo and refreshes; and the refusals on the way."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt as pyjwt
+import pytest
+
+from gateway.actor import Actor
+from gateway.apps import services as apps
+from gateway.oidc import clients
+from gateway.orgs.access import AdminScope
+from tests.factories import MembershipFactory
+
+REDIRECT = "https://grafana.example.com/login/generic_oauth"
+
+
+@pytest.fixture
+def member(db, auth):
+    membership = MembershipFactory()
+    db.flush()
+    return membership
+
+
+@pytest.fixture
+def registered(db, member, clock):
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    client, secret = clients.create_client(db, scope, name="Grafana", redirect_uris=[REDIRECT],
+                                           post_logout_redirect_uris=["https://grafana.example.com/"],
+                                           now=clock.now())
+    db.commit()
+    return client, secret
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize(client, client_id, challenge, **extra):
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid email profile",
+              "state": "st4te", "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
+              "code_challenge_method": "S256", **extra}
+    return client.get(f"/oauth/authorize?{urlencode(params)}")
+
+
+def answer_of(response) -> dict:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT), location
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+def exchange(client, registered, code, verifier, **extra):
+    row, secret = registered
+    return client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                             "code_verifier": verifier, **extra},
+                       headers={"Authorization": "Basic " + base64.b64encode(f"{row.client_id}:{secret}".encode()).decode()})
+
+
+def test_a_signed_in_member_gets_a_code_tokens_and_claims(client, auth, member, registered, app):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    answer = answer_of(authorize(client, registered[0].client_id, challenge, nonce="n0nce"))
+    assert answer["state"] == "st4te" and answer["iss"] == app.extensions["idgate.settings"].base_url
+
+    tokens = exchange(client, registered, answer["code"], verifier)
+    assert tokens.status_code == 200, tokens.json
+    body = tokens.json
+    assert body["token_type"].lower() == "bearer" and "refresh_token" not in body
+    claims = pyjwt.decode(body["id_token"], options={"verify_signature": False})
+    assert pyjwt.get_unverified_header(body["id_token"])["alg"] == "RS256"
+    assert claims["sub"] == str(member.user_id) and claims["aud"] == [registered[0].client_id]
+    assert claims["nonce"] == "n0nce" and claims["email"] == member.user.email and claims["org"] == member.org.slug
+    assert "auth_time" in claims and claims["azp"] == registered[0].client_id
+
+    info = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert info.status_code == 200 and info.json["sub"] == str(member.user_id) and info.json["email"] == member.user.email
+
+
+def test_a_code_works_once_and_its_replay_revokes_the_tokens(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    first = exchange(client, registered, code, verifier)
+    assert first.status_code == 200
+    again = exchange(client, registered, code, verifier)
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+    info = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {first.json['access_token']}"})
+    assert info.status_code == 401
+
+
+def test_pkce_plain_and_missing_are_refused(client, auth, member, registered):
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    for extra in ({"code_challenge_method": "plain"}, {"code_challenge_method": ""}):
+        answer = answer_of(authorize(client, registered[0].client_id, challenge, **extra))
+        assert answer["error"] == "invalid_request" and "code" not in answer
+
+
+def test_a_wrong_verifier_is_refused(client, auth, member, registered):
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    assert exchange(client, registered, code, "x" * 50).json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("uri", [REDIRECT + "/", REDIRECT.upper(), REDIRECT.replace("grafana.example.com", "grafana.example.com:443"),
+                                 REDIRECT + "/..;/x", "https://evil.example@grafana.example.com/login/generic_oauth",
+                                 REDIRECT + "?x=1", REDIRECT + "#f"])
+def test_a_redirect_uri_not_registered_exactly_is_never_redirected_to(client, auth, member, registered, uri):
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    response = authorize(client, registered[0].client_id, challenge, redirect_uri=uri)
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_without_a_session_the_browser_goes_to_sign_in_and_comes_back(client, auth, member, registered):
+    _, challenge = pkce()
+    response = authorize(client, registered[0].client_id, challenge)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+    next_url = parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]
+    signed_in = auth.login(member.user.email, next=next_url)
+    assert signed_in.status_code == 303 and signed_in.headers["Location"].endswith(next_url.split("?", 1)[1])
+    assert "code" in answer_of(client.get(signed_in.headers["Location"]))
+
+
+def test_prompt_none_without_a_session_is_login_required(client, registered):
+    _, challenge = pkce()
+    assert answer_of(authorize(client, registered[0].client_id, challenge, prompt="none"))["error"] == "login_required"
+
+
+def test_a_member_the_rule_refuses_gets_access_denied(client, auth, member, registered, db, clock):
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    apps.update_app(db, scope, registered[0].app_id, access="listed", roles_=["admin"], now=clock.now())
+    db.commit()
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    assert answer_of(authorize(client, registered[0].client_id, challenge))["error"] == "access_denied"
+
+
+def test_offline_access_gives_a_refresh_token_that_rotates_and_whose_reuse_revokes_the_family(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge, scope="openid offline_access"))["code"]
+    first = exchange(client, registered, code, verifier).json
+    row, secret = registered
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{row.client_id}:{secret}".encode()).decode()}
+    second = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                         headers=basic)
+    assert second.status_code == 200, second.json
+    assert second.json["refresh_token"] != first["refresh_token"]
+    reused = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                         headers=basic)
+    assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
+    after = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": second.json["refresh_token"]},
+                        headers=basic)
+    assert after.status_code == 400
+
+
+def test_signing_out_makes_the_tokens_inactive(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    access = exchange(client, registered, code, verifier).json["access_token"]
+    auth.logout()
+    assert client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+
+
+def test_a_wrong_client_secret_is_invalid_client(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    response = exchange(client, (registered[0], "wrong"), code, verifier)
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def test_discovery_names_every_endpoint_and_the_issuer(client, app):
+    document = client.get("/.well-known/openid-configuration").json
+    base = app.extensions["idgate.settings"].base_url
+    assert document["issuer"] == base and document["token_endpoint"] == f"{base}/oauth/token"
+    assert document["code_challenge_methods_supported"] == ["S256"] and "RS256" in document["id_token_signing_alg_values_supported"]
+
+
+def test_signing_out_queues_a_signed_back_channel_logout_that_is_retried_until_delivered(client, auth, member, db, clock, app):
+    from gateway.oidc import logout
+    from gateway.oidc.models import BackchannelLogout
+
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
+                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
+    db.commit()
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, row.client_id, challenge))["code"]
+    id_token = exchange(client, (row, secret), code, verifier).json["id_token"]
+    sid = pyjwt.decode(id_token, options={"verify_signature": False})["sid"]
+    sent = []
+    auth.logout()
+
+    class Down:
+        status_code = 503
+
+    settings = app.extensions["idgate.settings"]
+    make = app.extensions["idgate.sessionmaker"]
+    assert logout.deliver_pending(make, settings, clock.now, post=lambda uri, token: Down()) == (0, 1)
+    clock.advance(seconds=3600)
+    assert logout.deliver_pending(make, settings, clock.now,
+                                  post=lambda uri, token: sent.append((uri, token)) or type("Ok", (), {"status_code": 200})()) == (1, 0)
+    ((uri, token),) = sent
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert uri == "https://wiki.example.com/logout" and claims["sid"] == sid and claims["aud"] == row.client_id
+    assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"] and "nonce" not in claims
+    assert db.query(BackchannelLogout).count() == 0
