@@ -28,6 +28,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the address was proven to be the holder's (an invitation's link, sent to it, was used).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     def __repr__(self) -> str:  # no secrets in reprs
         return f"<User {self.id} {self.email}>"

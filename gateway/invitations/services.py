@@ -193,6 +193,8 @@ def _join(db: Session, invitation: Invitation, user: User, actor: Actor, now: da
     except IntegrityError:
         raise orgs.AlreadyMember("You are already a member of this organization.") from None
     user.last_org_id = org.id
+    if user.email_verified_at is None:
+        user.email_verified_at = now  # the link was sent to this address (an invitation is locked to it)
     record(db, actor.as_user(user.id, user.email, org.id), AuditAction.INVITATION_ACCEPT, now=now,
            org_id=org.id, target_id=user.id, target_email=user.email, role=str(invitation.role))
     return membership

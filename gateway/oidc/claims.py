@@ -21,8 +21,7 @@ def of(ctx: SessionContext, scope: str) -> dict:
     if "profile" in names:
         claims.update(name=ctx.name, preferred_username=ctx.email, org=ctx.org_slug, role=ctx.role)
     if "email" in names:
-        # Not yet proven anywhere: addresses are typed by admins or people signing up.
-        claims.update(email=ctx.email, email_verified=False)
+        claims.update(email=ctx.email, email_verified=ctx.email_verified)
     if "groups" in names:
         claims["groups"] = list(ctx.groups)
     return claims

@@ -42,6 +42,7 @@ class SessionContext:
     owes: str | None = None  # gateway.mfa.policy.Owed: the step a restricted session must take
     amr: tuple[str, ...] = ()  # RFC 8176: how the holder authenticated
     groups: tuple[str, ...] = ()  # the member's groups in org_id, by name, sorted
+    email_verified: bool = False  # the address was proven (an invitation's link reached it)
 
     @cached_property
     def identity_headers(self) -> tuple[tuple[str, str], ...]:
@@ -57,7 +58,7 @@ class SessionContext:
 CONTEXT_COLUMNS = {
     "sessions": frozenset({"token_hash", "user_id", "org_id", "restricted", "owes", "amr", "revoked_at",
                            "expires_at"}),
-    "users": frozenset({"email", "name"}),
+    "users": frozenset({"email", "name", "email_verified_at"}),
     "memberships": frozenset({"user_id", "org_id", "status", "role", "custom_role_id"}),
     "organizations": frozenset({"slug", "name"}),
     "custom_roles": frozenset({"name"}),
@@ -146,7 +147,8 @@ _CONTEXT = (
     select(_sessions.c.id, _sessions.c.user_id, _users.c.email, _users.c.name, _orgs.c.id, _orgs.c.slug,
            _orgs.c.name, _memberships.c.role, _sessions.c.restricted, _sessions.c.expires_at, _sessions.c.owes,
            _sessions.c.amr, _sessions.c.org_id, _memberships.c.status, _sessions.c.revoked_at,
-           _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _memberships.c.id, _custom.c.name)
+           _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _memberships.c.id, _custom.c.name,
+           _users.c.email_verified_at)
     .join(_users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _sessions.c.user_id)
                & (_memberships.c.org_id == _sessions.c.org_id))
@@ -171,7 +173,8 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
     if row is None:
         return None
     (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
-     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, membership_id, custom_role) = row
+     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, membership_id, custom_role,
+     email_verified_at) = row
     if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
     if session_org_id is not None and status != MemberStatus.ACTIVE:
@@ -186,6 +189,7 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
         session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,
         org_name=org_name, role=custom_role or (str(role) if role is not None else None), restricted=restricted,
         expires_at=expires_at, owes=owes, amr=tuple(amr.split()), groups=groups,
+        email_verified=email_verified_at is not None,
     )
 
 

@@ -65,6 +65,7 @@ def test_a_new_person_registers_gets_a_personal_organization_and_joins(app, db, 
     user = db.scalar(select(User).where(User.email == "fresh@example.com"))
     memberships = db.scalars(select(Membership).where(Membership.user_id == user.id)).all()
     assert len(memberships) == 2  # the personal organization and the inviting one
+    assert user.email_verified_at is not None  # the link reached the address: OIDC's email_verified
     assert db.scalar(select(func.count()).select_from(Invitation)) == 0
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "invitation:accept")).target_email == \
         "fresh@example.com"

@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table('oidc_clients',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('app_id', sa.Integer(), nullable=False),
@@ -130,3 +132,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_oidc_clients_org_id'))
 
     op.drop_table('oidc_clients')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('email_verified_at')
