@@ -43,14 +43,9 @@ NOWHERE = Reach(None, False)
 
 
 class Directory:
-    def __init__(self, routes: dict[str, list[tuple[str, AppEntry]]], apps: dict[int, AppEntry] | None = None):
+    def __init__(self, routes: dict[str, list[tuple[str, AppEntry]]]):
         # Longest prefix first: "/wiki/admin" before "/wiki" before "/".
         self._hosts = {host: tuple(sorted(entries, key=lambda pair: -len(pair[0]))) for host, entries in routes.items()}
-        self._apps = apps or {}
-
-    def app(self, app_id: int) -> AppEntry | None:
-        """An app by id (an OpenID Connect client's, which no route names)."""
-        return self._apps.get(app_id)
 
     def __len__(self) -> int:
         return len(self._hosts)
@@ -76,21 +71,33 @@ _ROLES = select(AppRuleRole.app_id, AppRuleRole.role)
 _GROUPS = select(AppRuleGroup.app_id, Group.name).join(Group, Group.id == AppRuleGroup.group_id)
 
 
-def load(connection) -> Directory:
+def _entries(connection, only: int | None = None) -> dict[int, AppEntry]:
+    narrow = (lambda query, column: query) if only is None else (lambda query, column: query.where(column == only))
     roles, groups = {}, {}
-    for app_id, role in connection.execute(_ROLES):
+    for app_id, role in connection.execute(narrow(_ROLES, AppRuleRole.app_id)):
         roles.setdefault(app_id, set()).add(role)
-    for app_id, group in connection.execute(_GROUPS):
+    for app_id, group in connection.execute(narrow(_GROUPS, AppRuleGroup.app_id)):
         groups.setdefault(app_id, set()).add(group)
     apps = {}
-    for app_id, name, org_id, slug, org_name, access, requires_mfa in connection.execute(_APPS):
+    for app_id, name, org_id, slug, org_name, access, requires_mfa in connection.execute(narrow(_APPS, App.id)):
         rule = Rule(access == Access.EVERYONE, frozenset(roles.get(app_id, ())), frozenset(groups.get(app_id, ())))
         apps[app_id] = AppEntry(app_id, name, org_id, slug, org_name, rule, bool(requires_mfa))
+    return apps
+
+
+def entry(connection, app_id: int) -> AppEntry | None:
+    """One app's entry, read in the caller's transaction (the OpenID Connect provider's: on SQLite a
+    second connection would wait for the write lock the request already holds)."""
+    return _entries(connection, app_id).get(app_id)
+
+
+def load(connection) -> Directory:
+    apps = _entries(connection)
     routes = {}
     for app_id, host, prefix in connection.execute(_ROUTES):
         if app_id in apps:
             routes.setdefault(host, []).append((prefix, apps[app_id]))
-    return Directory(routes, apps)
+    return Directory(routes)
 
 
 class Directories:

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from sqlalchemy import select
 
 from gateway.accounts import services as accounts
+from gateway.apps import directory
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.oidc import authorize as decision
@@ -44,7 +45,7 @@ def authorize():
     except OAuth2Error as error:
         return _refused(server, error)
     client = grant.request.client
-    app = current_app.extensions["idgate.app_directory"].current().app(client.row.app_id)
+    app = directory.entry(db.connection(), client.row.app_id)
     decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment)
     if decided.step is decision.Step.SIGN_IN:
         return redirect(f"/login?{urlencode({'next': _again(moment)})}")
