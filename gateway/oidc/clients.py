@@ -202,8 +202,8 @@ def get_client(db: Session, org_id: int, client_pk) -> OidcClient:
 
 
 def by_client_id(db: Session, client_id) -> OidcClient | None:
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
-        return None
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64 or not client_id.isprintable():
+        return None  # (PostgreSQL refuses a NUL in a query outright)
     return db.scalar(select(OidcClient).where(OidcClient.client_id == client_id))
 
 

@@ -34,6 +34,7 @@ from gateway.tokens.introspection import AsPublished
 
 SCOPES = ("openid", "email", "profile", "groups", "offline_access")
 ID_TOKEN_LIFETIME = 300
+MAX_NONCE = 255  # oidc_grants.nonce
 
 
 class Client(ClientMixin):
@@ -193,6 +194,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 class IdToken(OpenIDCode):
+    def validate_openid_authorization_request(self, grant, redirect_uri):
+        if len(grant.request.payload.data.get("nonce") or "") > MAX_NONCE:
+            raise InvalidRequestError(f"A nonce has at most {MAX_NONCE} characters.", redirect_uri=redirect_uri)
+        super().validate_openid_authorization_request(grant, redirect_uri)
+
     def exists_nonce(self, nonce, request):
         # A nonce this client sent before is refused: a replayed authorization request.
         return get_session().scalar(select(exists().where(OidcGrant.client_pk == request.client.row.id,

@@ -28,6 +28,7 @@ from gateway.tokens.introspection import basic_credentials_readable
 from gateway.web import actor_from_request, forms_lead_to, settings
 
 bp = Blueprint("oidc", __name__)
+MAX_PARAMETER = 4096
 
 
 def _server():
@@ -37,6 +38,8 @@ def _server():
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
     server, db, moment = _server(), get_session(), now()
+    if not _readable(request.values):
+        return _refused(server, InvalidRequestError("A parameter is too long or holds a control character."))
     ctx = signed_in_context()
     auth_time = db.scalar(select(UserSession.created_at).where(UserSession.id == ctx.session_id)) if ctx else None
     try:
@@ -44,6 +47,8 @@ def authorize():
         asked = _asked(grant)
     except OAuth2Error as error:
         return _refused(server, error)
+    except ValueError:  # authlib's error text would quote characters an error may not carry
+        return _refused(server, InvalidRequestError("A parameter holds characters it may not."))
     client = grant.request.client
     app = directory.entry(db.connection(), client.row.app_id)
     decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment)
@@ -59,6 +64,12 @@ def authorize():
         return render_template("oidc/consent.html", app=app, scopes=grant.request.payload.scope.split(),
                                email=ctx.email, action=request.full_path)
     return server.create_authorization_response(grant_user=EndUser(ctx, auth_time), grant=grant)
+
+
+def _readable(values) -> bool:
+    """No parameter of the protocol's is this long, or holds a control character (PostgreSQL
+    stores no NUL): refused before any of it is looked up."""
+    return all(len(value) <= MAX_PARAMETER and value.isprintable() for value in values.values())
 
 
 def _asked(grant) -> decision.Request:
@@ -103,7 +114,13 @@ def token():
     if not basic_credentials_readable():
         return server.handle_error_response(None, InvalidClientError(
             status_code=401, description="The client credentials cannot be read."))
-    return server.create_token_response()
+    if not _readable(request.values):
+        return server.handle_error_response(None, InvalidRequestError(
+            "A parameter is too long or holds a control character."))
+    try:
+        return server.create_token_response()
+    except ValueError:  # authlib's error text would quote characters an error may not carry
+        return server.handle_error_response(None, InvalidRequestError("A parameter holds characters it may not."))
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])

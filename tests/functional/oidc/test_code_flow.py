@@ -218,3 +218,53 @@ def test_signing_out_queues_a_signed_back_channel_logout_that_is_retried_until_d
     assert uri == "https://wiki.example.com/logout" and claims["sid"] == sid and claims["aud"] == row.client_id
     assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"] and "nonce" not in claims
     assert db.query(BackchannelLogout).count() == 0
+
+
+GARBAGE = ["", "x" * 5000, "\u202e\u0000", "%00", "../..", "a b", "é" * 30, "[]", "{}", "null"]
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_garbage_in_any_parameter_is_a_clear_4xx_never_a_500(client, auth, member, registered, value):
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    base = {"response_type": "code", "client_id": registered[0].client_id, "redirect_uri": REDIRECT,
+            "scope": "openid", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}
+    for name in [*base, "nonce", "prompt", "max_age", "acr_values", "idgate_after"]:
+        answer = client.get(f"/oauth/authorize?{urlencode({**base, name: value})}")
+        assert answer.status_code in (200, 302, 303, 400), (name, value, answer.status_code)
+    for data in ({"grant_type": value}, {"grant_type": "authorization_code", "code": value, "code_verifier": value,
+                                          "redirect_uri": value}, {"grant_type": "refresh_token", "refresh_token": value}):
+        answer = client.post("/oauth/token", data=data, headers={"Authorization": "Basic " + base64.b64encode(
+            f"{registered[0].client_id}:{registered[1]}".encode()).decode()})
+        assert 400 <= answer.status_code < 500, (data, answer.status_code)
+    assert client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {value}"}).status_code == 401
+    assert client.get(f"/oauth/logout?{urlencode({'id_token_hint': value, 'post_logout_redirect_uri': value, 'client_id': value, 'state': value})}"
+                      ).status_code in (200, 303)
+
+
+def test_a_deactivated_members_tokens_are_inactive_at_once(client, auth, member, registered, db, clock, app):
+    from gateway.orgs import lifecycle
+
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge, scope="openid offline_access"))["code"]
+    tokens = exchange(client, registered, code, verifier).json
+    admin = MembershipFactory(org=member.org, admin=True)
+    db.flush()
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor(user_id=admin.user_id))
+    lifecycle.deactivate(db, scope, member.user_id, now=clock.now())
+    db.commit()
+    assert client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+    refreshed = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                            headers={"Authorization": "Basic " + base64.b64encode(
+                                f"{registered[0].client_id}:{registered[1]}".encode()).decode()})
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+
+
+def test_the_id_token_hint_must_be_ours_whatever_its_alg_says(client, auth, member, registered):
+    auth.login(member.user.email)
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(b'{"iss":"http://localhost","sid":"1","aud":"x"}').rstrip(b"=").decode()
+    answer = client.get(f"/oauth/logout?{urlencode({'id_token_hint': f'{header}.{body}.', 'post_logout_redirect_uri': 'https://grafana.example.com/'})}")
+    assert answer.status_code == 200 and "Sign out?" in answer.get_data(as_text=True)  # asks: nobody vouched
+    assert client.get("/auth/verify").status_code == 200  # still signed in
