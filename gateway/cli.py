@@ -34,12 +34,13 @@ def init_command():
     from gateway.sso.keys import ensure_sp_keypair
 
     upgrade(current_app)
-    from gateway.tokens.keys import ensure_signing_key
+    from gateway.tokens.keys import FAMILIES, ensure_signing_key
 
     certs_dir = current_app.extensions["idgate.settings"].certs_dir
     key_path, cert_path = ensure_sp_keypair(certs_dir)
-    ensure_signing_key(certs_dir)
-    click.echo(f"SAML SP key pair: {cert_path}; token signing key in {certs_dir}")
+    for family in FAMILIES:
+        ensure_signing_key(certs_dir, family)
+    click.echo(f"SAML SP key pair: {cert_path}; token signing keys (ES256, RS256) in {certs_dir}")
     click.echo(f"Database ready: {current_app.extensions['idgate.engine'].url.render_as_string(hide_password=True)}")
 
 
@@ -179,6 +180,63 @@ def client_create_command(name: str):
     click.echo(f"client_secret (shown once): {secret}")
 
 
+def _operator_scope(db, slug: str):
+    """Organization `slug`, administered from the command line (whoever runs it runs the server).
+    :raise NotFound: no organization has that slug."""
+    from gateway.errors import NotFound
+    from gateway.orgs.access import AdminScope
+    from gateway.sso.connections import organization
+
+    try:
+        org = organization(db, slug)
+    except NotFound:
+        raise NotFound(f"No organization has the slug {slug!r}.") from None
+    return AdminScope(org.id, org.slug, org.name, Actor(user_agent="idgate cli"))
+
+
+@click.group("oidc")
+def oidc_group():
+    """The OpenID Connect provider."""
+
+
+@oidc_group.group("client")
+def oidc_client_group():
+    """An organization's OpenID Connect clients."""
+
+
+@oidc_client_group.command("create")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help="Where the client receives its code, matched exactly (repeatable).")
+@click.option("--public", is_flag=True, help="A client that keeps no secret (single-page or native app): PKCE only.")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Where the client may send people after signing them out (repeatable).")
+@click.option("--backchannel-logout-uri", help="Where the gateway posts a logout token when a session ends.")
+@with_appcontext
+def oidc_client_create_command(slug, name, redirect_uris, public, post_logout_redirect_uris, backchannel_logout_uri):
+    """Register an OpenID Connect client of organization SLUG, and its app NAME (whose rule says who
+    may sign in); prints client_id and, for a confidential client, client_secret once."""
+    from gateway.clock import now
+    from gateway.db import transaction
+    from gateway.oidc import clients
+
+    try:
+        with transaction() as db:
+            client, secret = clients.create_client(
+                db, _operator_scope(db, slug), name=name, redirect_uris=list(redirect_uris), public=public,
+                post_logout_redirect_uris=list(post_logout_redirect_uris),
+                backchannel_logout_uri=backchannel_logout_uri, now=now())
+            client_id = client.client_id
+    except GatewayError as exc:
+        _fail(exc)
+    click.echo(f"client_id: {client_id}")
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+        click.echo("The secret is shown once: only its hash is kept.", err=True)
+    click.echo(f"issuer: {current_app.extensions['idgate.settings'].base_url}")
+
+
 @click.group("outbox")
 def outbox_group():
     """Outgoing mail."""
@@ -203,7 +261,8 @@ def outbox_send_command():
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, org_group, saml_group, keys_group, client_group, outbox_group):
+    for command in (init_command, serve_command, org_group, saml_group, keys_group, client_group, oidc_group,
+                    outbox_group):
         app.cli.add_command(command)
 
 

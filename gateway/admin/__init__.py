@@ -26,4 +26,14 @@ def back_to_member(user_id: int, action, success):
     return redirect(url_for("admin.user_detail", user_id=user_id), 303)
 
 
-from gateway.admin import apps, audit, groups, invitations, mfa, roles, sso, users  # noqa: F401  (routes register on bp)
+from gateway.admin import (  # noqa: F401  (routes register on bp)
+    apps,
+    audit,
+    groups,
+    invitations,
+    mfa,
+    oidc_clients,
+    roles,
+    sso,
+    users,
+)

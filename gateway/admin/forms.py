@@ -93,3 +93,25 @@ class NewRoleForm(FlaskForm):
 
 class RoleDescriptionForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=1000)])
+
+
+ALG_CHOICES = [SelectChoice("RS256", "RS256 (what every client accepts)"), SelectChoice("ES256", "ES256")]
+
+
+class OidcClientUrisForm(FlaskForm):
+    """What an OpenID Connect client's page changes: its URIs (one a line) and how it signs members in.
+    Fields are named after gateway.oidc.clients' parameters; validate_choice off: the service names
+    an unknown algorithm."""
+
+    redirect_uris = TextAreaField("Redirect URIs", validators=[Length(max=25000)])
+    post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs", validators=[Length(max=25000)])
+    backchannel_logout_uri = StringField("Back-channel logout URI", validators=[Length(max=2100)])
+    id_token_alg = SelectField("ID token signature", choices=ALG_CHOICES, default="RS256", validate_choice=False)
+    require_consent = BooleanField("Ask members for consent")
+
+
+class OidcClientForm(OidcClientUrisForm):
+    """Registering a client: its application's name, and whether it keeps a secret."""
+
+    name = StringField("Name", validators=[Length(max=200)])
+    public = BooleanField("Public client (no secret: a single-page or native app, PKCE only)")

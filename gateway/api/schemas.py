@@ -21,6 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from gateway.apps import services as apps
 from gateway.apps.models import Access
 from gateway.groups import services as groups
+from gateway.oidc import clients
+from gateway.oidc.models import SigningAlg
 from gateway.orgs import roles
 from gateway.orgs.models import MemberStatus, Role
 from gateway.orgs.team import PAGE_SIZE, TeamMember
@@ -218,8 +220,58 @@ class CustomRoleChange(_Body):
     description: str = Field(max_length=DESCRIPTION_LENGTH)
 
 
+# An OpenID Connect client's URI, as gateway.oidc.clients.check_uri takes it: what every URI it
+# takes has, within the whitespace it drops around one. An http or https scheme (in any case: the
+# scheme is read case-blind), an authority after `//`, and printable ASCII but for a space, `#` (a
+# fragment) and `*` (a wildcard). That http is for loopback hosts only, a port a number, no user
+# named, at most 2000 characters: the service says (400 `invalid_uri`).
+_URI_TEXT = "[!\"$-)+-~]"
+_URI = f"[{_WHITESPACE}]*[hH][tT][tT][pP][sS]?://{_URI_TEXT}+[{_WHITESPACE}]*"
+_REDIRECT_URI = {"pattern": f"^{_URI}$"}
+_REDIRECT_URIS = {"description": "Absolute https URIs (http only on 127.0.0.1, [::1] or localhost), without "
+                                 "fragment or user; matched exactly as written, no wildcard"}
+_LOGOUT_URIS = {"description": "Where a client may send a browser after signing it out (RP-initiated logout)"}
+_BACKCHANNEL_URI = {"pattern": f"^(?:{_URI})?$"}  # empty is none, as null is
+_BACKCHANNEL = {"description": "Where the gateway posts a logout token when a member's session ends (OIDC "
+                               "Back-Channel Logout 1.0); null or empty: none"}
+_SIGNING_ALG = {"enum": [alg.value for alg in SigningAlg],
+                "description": "How its ID tokens are signed; RS256 is what every client accepts"}
+_CONSENT = {"description": "Members are asked to agree before the client first receives their identity"}
+RedirectUri = Annotated[str, Field(json_schema_extra=_REDIRECT_URI)]
+BackchannelUri = Annotated[str, Field(json_schema_extra=_BACKCHANNEL_URI)]
+
+
+class NewOidcClient(_Body):
+    """An OpenID Connect client: an application of the organization (named `name`, open to everyone in
+    it until its rule says otherwise) that signs members in through the gateway."""
+
+    name: str = Field(json_schema_extra=_APP_NAME)
+    redirect_uris: list[RedirectUri] = Field(min_length=1, max_length=clients.MAX_URIS,
+                                             json_schema_extra=_REDIRECT_URIS)
+    public: bool = Field(False, description="A client that cannot keep a secret (in a browser, on a device): it "
+                                            "gets none and proves itself with PKCE alone")
+    post_logout_redirect_uris: list[RedirectUri] = Field([], max_length=clients.MAX_URIS,
+                                                         json_schema_extra=_LOGOUT_URIS)
+    backchannel_logout_uri: BackchannelUri | None = Field(None, json_schema_extra=_BACKCHANNEL)
+    id_token_signed_response_alg: str = Field(SigningAlg.RS256.value, json_schema_extra=_SIGNING_ALG)
+    require_consent: bool = Field(False, json_schema_extra=_CONSENT)
+
+
+class OidcClientChange(_Body):
+    """What changes of a client (URI lists are replaced whole); whatever is left out stays as it is. Its
+    name and who may sign in are its application's (/apps/{app_id})."""
+
+    redirect_uris: list[RedirectUri] = Field(None, min_length=1, max_length=clients.MAX_URIS,
+                                             json_schema_extra=_unless_given(_REDIRECT_URIS))
+    post_logout_redirect_uris: list[RedirectUri] = Field(None, max_length=clients.MAX_URIS,
+                                                         json_schema_extra=_unless_given(_LOGOUT_URIS))
+    backchannel_logout_uri: BackchannelUri | None = Field(None, json_schema_extra=_unless_given(_BACKCHANNEL))
+    id_token_signed_response_alg: str = Field(None, json_schema_extra=_unless_given(_SIGNING_ALG))
+    require_consent: bool = Field(None, json_schema_extra=_unless_given(_CONSENT))
+
+
 BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, SettingsChange, NewApp, AppChange, NewGroup, GroupChange,
-          NewGroupMember, NewRole, CustomRoleChange)
+          NewGroupMember, NewRole, CustomRoleChange, NewOidcClient, OidcClientChange)
 
 
 class _Query(BaseModel):
@@ -617,6 +669,58 @@ class RoleDeleted(_Answer):
 
     deleted: Literal[True]
     members_moved: int = Field(description="How many members it had (now users)")
+
+
+class OidcClient(_Answer):
+    """An OpenID Connect client of the organization; its name and who may sign in to it are its application's."""
+
+    id: int
+    app_id: int = Field(description="Its application: the name, and the rule of who may sign in")
+    name: str
+    client_id: str
+    public: bool = Field(description="No secret: it proves itself with PKCE alone")
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    id_token_signed_response_alg: Literal["RS256", "ES256"]
+    require_consent: bool
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, client: clients.ClientView) -> OidcClient:
+        return cls(id=client.id, app_id=client.app_id, name=client.name, client_id=client.client_id,
+                   public=client.public, redirect_uris=client.redirect_uris,
+                   post_logout_redirect_uris=client.post_logout_redirect_uris,
+                   backchannel_logout_uri=client.backchannel_logout_uri,
+                   id_token_signed_response_alg=client.id_token_alg, require_consent=client.require_consent,
+                   created_at=client.created_at)
+
+
+class OidcClientAnswer(_Answer):
+    """An OpenID Connect client."""
+
+    oidc_client: OidcClient
+
+
+class OidcClientList(_Answer):
+    """The organization's OpenID Connect clients, by name."""
+
+    oidc_clients: list[OidcClient]
+
+
+class RegisteredOidcClient(_Answer):
+    """The client registered, and its secret: shown this once, only its hash is stored."""
+
+    oidc_client: OidcClient
+    client_secret: str | None = Field(description="For `client_secret_basic` or `client_secret_post`; null for a "
+                                                  "public client")
+
+
+class RotatedSecret(_Answer):
+    """The client's new secret: shown this once, only its hash is stored; the old one no longer works."""
+
+    oidc_client: OidcClient
+    client_secret: str
 
 
 class NoContent(_Answer):

@@ -87,8 +87,9 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
         f"{uma}/delete", "/admin/invitations", revoke, "/admin/sso", "/admin/audit",
     ])
     console = _apps_groups_and_roles(admin, gateway, uma)
-    violations += console.violations
-    violations += _auditor_pages(gateway, person, admin, uma, uma_password, console.paths)
+    oidc = _oidc_clients(admin, gateway)
+    violations += console.violations + oidc.violations
+    violations += _auditor_pages(gateway, person, admin, uma, uma_password, [*console.paths, *oidc.paths])
 
     # A second factor: the set-up page, the codes shown once, and the second step of the next sign-in.
     admin.goto(f"{gateway}/account/security")
@@ -154,6 +155,26 @@ def _apps_groups_and_roles(admin, gateway, uma) -> Console:
     app = admin.url.removeprefix(gateway)
     paths = ["/admin/apps", "/admin/apps/new", app, f"{app}/delete", "/admin/groups", group, f"{group}/delete",
              "/admin/roles", "/admin/roles/contractor/delete", uma]
+    return Console(violations + _walk(admin, gateway, paths), paths)
+
+
+def _oidc_clients(admin, gateway) -> Console:
+    """An OpenID Connect client registered through its form (a refused URI first, to show its error),
+    its secret shown once, then its pages."""
+    admin.goto(f"{gateway}/admin/oidc-clients")
+    admin.get_by_label("Name", exact=True).fill("Grafana")
+    admin.get_by_label("Redirect URIs", exact=True).fill("http://grafana.acme.example.com/login/generic_oauth")
+    admin.get_by_role("button", name="Register client").click()
+    violations = _accessibility_violations(admin)  # the URI's error
+    admin.get_by_label("Redirect URIs", exact=True).fill("https://grafana.acme.example.com/login/generic_oauth")
+    admin.get_by_label("Ask members for consent").check()
+    admin.get_by_role("button", name="Register client").click()
+    assert admin.locator("#client-secret").is_visible()
+    violations += _accessibility_violations(admin)  # the client secret, shown once
+    admin.get_by_role("link", name="Continue to Grafana").click()
+    admin.wait_for_url(re.compile(r".*/admin/oidc-clients/\d+$"))
+    client = admin.url.removeprefix(gateway)
+    paths = ["/admin/oidc-clients", client, f"{client}/delete"]
     return Console(violations + _walk(admin, gateway, paths), paths)
 
 

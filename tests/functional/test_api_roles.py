@@ -141,8 +141,10 @@ def acme(api, db):
     api.post("/roles", json={"name": "editor"})
     app = api.post("/apps", json={"name": "Wiki", "routes": ["wiki.example.com"]}).json["app"]
     invitation = api.post("/invitations", json={"email": "ivy@example.com"}).json["invitation"]
+    oidc_client = api.post("/oidc-clients", json={"name": "Grafana", "redirect_uris": ["https://grafana.example.com/cb"]}
+                           ).json["oidc_client"]
     return {"slug": api.org.slug, "user_id": member.user_id, "group_id": group["id"], "role_name": "editor",
-            "app_id": app["id"], "invitation_id": invitation["id"]}
+            "app_id": app["id"], "invitation_id": invitation["id"], "oidc_client_id": oidc_client["id"]}
 
 
 def _api_routes(app) -> list[tuple[str, str]]:

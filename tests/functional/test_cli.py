@@ -1,12 +1,16 @@
-"""The `idgate` command line: init and org create."""
+"""The `idgate` command line: init, org create and oidc client create."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.accounts.models import User
+from gateway.apps.models import App
+from gateway.oidc import clients
+from gateway.oidc.models import OidcClient
 from gateway.orgs.models import Membership, Organization, Role
 
 
@@ -48,3 +52,53 @@ def test_init_is_idempotent(runner):
     second = runner.invoke(args=["init"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert "Database ready" in second.output
+
+
+class TestOidcClientCreate:
+    """`idgate oidc client create SLUG NAME --redirect-uri URI…`: the client and its app, its secret printed once."""
+
+    @staticmethod
+    def _org(runner):
+        assert runner.invoke(args=["org", "create", "acme", "--name", "Acme", "--admin-email", "a@example.com",
+                                   "--admin-name", "Ada Admin"]).exit_code == 0
+
+    def test_a_confidential_client_prints_its_id_and_secret_once_and_keeps_only_a_hash(self, runner, db):
+        self._org(runner)
+        result = runner.invoke(args=[
+            "oidc", "client", "create", "acme", "Grafana", "--redirect-uri", "https://grafana.example.com/cb",
+            "--redirect-uri", "http://127.0.0.1:3000/cb", "--post-logout-redirect-uri", "https://grafana.example.com/",
+            "--backchannel-logout-uri", "https://grafana.example.com/backchannel"])
+        assert result.exit_code == 0, result.output
+        client_id = re.search(r"^client_id: (\S+)$", result.stdout, re.MULTILINE).group(1)
+        secret = re.search(r"^client_secret: (\S+)$", result.stdout, re.MULTILINE).group(1)
+
+        client = db.scalar(select(OidcClient).where(OidcClient.client_id == client_id))
+        assert clients.secret_matches(client, secret) and secret not in client.secret_hash
+        view = clients.view(db, client)
+        assert view.name == "Grafana" and not view.public
+        assert view.redirect_uris == ["http://127.0.0.1:3000/cb", "https://grafana.example.com/cb"]
+        assert view.post_logout_redirect_uris == ["https://grafana.example.com/"]
+        assert view.backchannel_logout_uri == "https://grafana.example.com/backchannel"
+
+    def test_a_public_client_prints_no_secret(self, runner, db):
+        self._org(runner)
+        result = runner.invoke(args=["oidc", "client", "create", "acme", "SPA", "--public",
+                                     "--redirect-uri", "https://spa.example.com/cb"])
+        assert result.exit_code == 0, result.output
+        assert "client_id: " in result.stdout and "client_secret" not in result.output
+
+    @pytest.mark.parametrize("args, message", [
+        (["acme", "Grafana", "--redirect-uri", "https://*.example.com/cb"], "wildcard"),
+        (["acme", "Grafana", "--redirect-uri", "http://grafana.example.com/cb"], "must use https"),
+        (["acme", "Grafana", "--redirect-uri", "https://grafana.example.com/cb",
+          "--backchannel-logout-uri", "https://grafana.example.com/bc#x"], "fragment"),
+        (["nowhere", "Grafana", "--redirect-uri", "https://grafana.example.com/cb"], "No organization has the slug"),
+        (["acme", "Grafana"], "--redirect-uri"),
+    ])
+    def test_bad_input_is_a_clear_message_and_nothing_is_written(self, runner, db, args, message):
+        self._org(runner)
+        result = runner.invoke(args=["oidc", "client", "create", *args])
+        assert result.exit_code != 0
+        assert message in result.output and "Traceback" not in result.output
+        assert db.scalar(select(func.count()).select_from(OidcClient)) == 0
+        assert db.scalar(select(func.count()).select_from(App)) == 0

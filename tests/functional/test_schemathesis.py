@@ -1,6 +1,6 @@
 """schemathesis, every check, over the OpenAPI document a real `idgate serve` publishes, against that
 gateway holding real data: an organization with an admin and members, invitations, a SAML connection,
-custom roles, groups and applications.
+custom roles, groups, applications and OpenID Connect clients.
 
 The document is written from the same declarations the API checks its requests against and
 serializes its answers through (gateway.api.schemas), so what schemathesis finds is a real
@@ -56,7 +56,7 @@ def smtp():
 def gateway(served_database_url, tmp_path, smtp):
     """`idgate serve` with organization `acme`: its admin (whose token the run uses), another admin,
     members (one deactivated, one with a custom role), pending invitations, a SAML connection, roles,
-    groups and applications, and mail to send the invitations with."""
+    groups, applications and OpenID Connect clients, and mail to send the invitations with."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(
@@ -83,7 +83,8 @@ def gateway(served_database_url, tmp_path, smtp):
 
 def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
     """Members (another admin; one member deactivated; one with a custom role), invitations (mailed),
-    roles, groups with members and applications with rules naming them, through the API."""
+    roles, groups with members, applications with rules naming them and OpenID Connect clients (one
+    confidential, one public), through the API."""
     with requests.Session() as api:
         api.headers["Authorization"] = f"Bearer {token}"
         roles = [api.post(f"{acme}/roles", json={"name": name}).json()["role"]["name"] for name in ("editor", "ops")]
@@ -105,10 +106,14 @@ def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
             {"name": "Wiki", "routes": ["wiki.acme.example", "acme.example/wiki"]},
             {"name": "Grafana", "routes": ["grafana.acme.example"], "access": "listed", "roles": ["editor"],
              "groups": ["sre"], "requires_mfa": True})]
+        oidc_clients = [api.post(f"{acme}/oidc-clients", json=client).json()["oidc_client"]["id"] for client in (
+            {"name": "Grafana OIDC", "redirect_uris": ["https://grafana.acme.example/login/generic_oauth"],
+             "backchannel_logout_uri": "https://grafana.acme.example/backchannel"},
+            {"name": "Dashboard", "redirect_uris": ["http://127.0.0.1:8765/cb"], "public": True})]
         me = api.get(f"{acme}/users", params={"q": "ops@"}).json()["users"][0]["id"]
     return {"me": me, "members": [m["id"] for m in members],
             "invitations": [i["invitation"]["id"] for i in invitations], "roles": roles, "groups": groups,
-            "apps": apps}
+            "apps": apps, "oidc_clients": oidc_clients}
 
 
 def _config(gateway) -> str:
@@ -130,6 +135,7 @@ slug = "acme"
 "path.app_id" = {{ dictionary = "apps", probability = 0.5 }}
 "path.group_id" = {{ dictionary = "groups", probability = 0.5 }}
 "path.role_name" = {{ dictionary = "roles", probability = 0.5 }}
+"path.oidc_client_id" = {{ dictionary = "oidc_clients", probability = 0.5 }}
 "body.metadata_xml" = {{ dictionary = "metadata", probability = 0.5 }}
 [dictionaries.members]
 values = {json.dumps(gateway["members"])}
@@ -141,6 +147,8 @@ values = {json.dumps(gateway["apps"])}
 values = {json.dumps(gateway["groups"])}
 [dictionaries.roles]
 values = {json.dumps(gateway["roles"])}
+[dictionaries.oidc_clients]
+values = {json.dumps(gateway["oidc_clients"])}
 [dictionaries.metadata]
 values = [{json.dumps(gateway["metadata"])}]
 
@@ -156,8 +164,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 # right shape that names none of its roles is refused (400 `unknown_role`, `unknown_group`). So is a
 # route no pattern can tell from a host (`00` is no canonical IPv4 address: 400 `invalid_route`).
 # Nor who its members are: a user id of the right shape that names none is 400 `unknown_member`.
+# Nor can a pattern say which hosts are loopback ones (plain http is for those only), whether a port
+# is one, or that an authority names no user: a client's URI of the right shape is 400 `invalid_uri`.
 [[operations]]
-include-operation-id = ["create_user", "update_user", "create_app", "update_app", "add_group_member"]
+include-operation-id = ["create_user", "update_user", "create_app", "update_app", "add_group_member",
+                        "create_oidc_client", "update_oidc_client"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 """
 

@@ -13,9 +13,22 @@ from pydantic import ValidationError
 
 from gateway.accounts.emails import normalize_email
 from gateway.accounts.services import validate_name
-from gateway.api.schemas import NAME_LENGTH, AppChange, AuditQuery, NewApp, NewGroup, NewRole, NewUser, RoleChange
+from gateway.api.schemas import (
+    NAME_LENGTH,
+    AppChange,
+    AuditQuery,
+    NewApp,
+    NewGroup,
+    NewOidcClient,
+    NewRole,
+    NewUser,
+    OidcClientChange,
+    RoleChange,
+)
 from gateway.errors import BadRequest
 from gateway.groups import services as groups
+from gateway.oidc import clients
+from gateway.oidc.models import SigningAlg
 from gateway.orgs import roles
 
 
@@ -98,6 +111,70 @@ class TestAppName:
         properties = AppChange.model_json_schema()["properties"]
         assert not any("default" in field for field in properties.values())
         assert "required" not in AppChange.model_json_schema()
+
+
+
+_BMP = tuple(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF)  # every character but a lone surrogate
+
+
+def _uri_items(model, name):
+    return jsonschema_rs.validator_for(model.model_json_schema()["properties"][name]["items"])
+
+
+class TestOidcClientUri:
+    """A client's URI: the document allows every one the service takes (gateway.oidc.clients.check_uri);
+    the service refuses every one the document does not allow."""
+
+    @pytest.mark.parametrize("where", ["https://app{}.example.com/", "{}https://a/", "https://a/{}"])
+    def test_every_character_the_service_takes_the_document_allows(self, where):
+        document = _uri_items(NewOidcClient, "redirect_uris")
+        refused = [hex(ord(c)) for c in _BMP
+                   if _accepted(clients.check_uri, where.format(c)) and not document.is_valid(where.format(c))]
+        assert refused == []
+
+    @pytest.mark.parametrize("where", ["https://a/{}", "https://a/x{}y", "https://a/?q={}"])
+    def test_in_the_path_and_query_a_character_is_taken_by_both_or_by_neither(self, where):
+        document = _uri_items(NewOidcClient, "redirect_uris")
+        differ = [hex(ord(c)) for c in _BMP
+                  if document.is_valid(where.format(c)) != _accepted(clients.check_uri, where.format(c))]
+        assert differ == []
+
+    @pytest.mark.parametrize("uri", ["https://app.example.com/callback", "HTTPS://App.Example.com/cb/",
+                                     "http://127.0.0.1:8765/cb", "http://[::1]/cb", "https://a/cb?x=1&y=@",
+                                     " https://app.example.com/cb\n"])
+    def test_a_uri_the_service_takes_the_document_allows(self, uri):
+        assert _accepted(clients.check_uri, uri)
+        for model, name in ((NewOidcClient, "redirect_uris"), (NewOidcClient, "post_logout_redirect_uris"),
+                            (OidcClientChange, "redirect_uris")):
+            assert _uri_items(model, name).is_valid(uri)
+        assert _property(NewOidcClient, "backchannel_logout_uri").is_valid(uri)
+
+    @pytest.mark.parametrize("uri", ["", "   ", "/callback", "app.example.com/cb", "https:/a", "https://",
+                                     "ftp://a/", "javascript:alert(1)", "https://a/#x", "https://*.a/", "https://a/b c",
+                                     "https://a/caf\u00e9", "https://a\u3000b/"])
+    def test_a_uri_the_document_refuses_the_service_refuses(self, uri):
+        assert not _uri_items(NewOidcClient, "redirect_uris").is_valid(uri)
+        assert not _accepted(clients.check_uri, uri)
+
+    def test_an_empty_or_null_back_channel_uri_is_none_to_both(self):
+        for value in ("", None):
+            assert _property(NewOidcClient, "backchannel_logout_uri").is_valid(value)
+        assert not _property(NewOidcClient, "backchannel_logout_uri").is_valid("  ")
+        assert not _accepted(clients.check_uri, "  ")
+
+    def test_the_lists_are_as_long_as_the_service_takes_counted_as_sent(self):
+        schema = NewOidcClient.model_json_schema()["properties"]
+        assert schema["redirect_uris"]["maxItems"] == schema["post_logout_redirect_uris"]["maxItems"] == clients.MAX_URIS
+        assert schema["redirect_uris"]["minItems"] == 1 and "uniqueItems" not in schema["redirect_uris"]
+
+    def test_the_algorithms_are_the_services(self):
+        allowed = NewOidcClient.model_json_schema()["properties"]["id_token_signed_response_alg"]["enum"]
+        assert allowed == [alg.value for alg in SigningAlg]
+
+    def test_a_change_shows_no_default_for_what_it_leaves_alone(self):
+        properties = OidcClientChange.model_json_schema()["properties"]
+        assert not any("default" in field for field in properties.values())
+        assert "required" not in OidcClientChange.model_json_schema()
 
 
 class TestEmail:
