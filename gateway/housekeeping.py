@@ -54,6 +54,7 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
     """
     before = now - MARGIN
     requests, assertions = signin.forget_expired(db, before=before)
+    logout.sessions_expired(db, now=now)  # the clients a session that ran out signed into hear of it first
     return Purged(
         sessions=sessions.delete_ended(db, before=before),
         saml_requests=requests,

@@ -1,7 +1,8 @@
 """Logout for the provider's clients: RP-initiated (OIDC RP-Initiated Logout 1.0) and back-channel
 (OIDC Back-Channel Logout 1.0).
 
-When a session ends for any reason (sign-out, a sign-out everywhere, deactivation, removal), every
+When a session ends for any reason (sign-out, a sign-out everywhere, deactivation, removal; one
+that ran out is found by housekeeping within its ten minutes), every
 grant it gave is revoked and each client with a back-channel logout URI that it signed into gets a
 signed logout token. The tokens wait in a table like mail in the outbox, written in the same
 transaction as the ending, delivered after it commits and retried with the outbox's backoff: a
@@ -21,13 +22,14 @@ import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
 from gateway.mail.outbox import backoff
 from gateway.oidc import clients
 from gateway.oidc.models import BackchannelLogout, OidcClient, OidcGrant, UriKind
+from gateway.sessions.models import UserSession
 from gateway.tokens import keys
 
 log = logging.getLogger("idgate.oidc.logout")
@@ -98,6 +100,15 @@ def sessions_ended(db: Session, session_ids, *, now: datetime) -> int:
     if queued:
         db.info.setdefault("after_commit", []).append(deliver_after_commit)
     return len(queued)
+
+
+def sessions_expired(db: Session, *, now: datetime) -> int:
+    """sessions_ended for the sessions that ran out (absolute or idle limit) with grants whose
+    clients were not told yet: housekeeping asks before it deletes them (their grants go with them)."""
+    ran_out = select(UserSession.id).where(or_(UserSession.expires_at <= now, UserSession.idle_expires_at <= now))
+    session_ids = db.scalars(select(OidcGrant.session_id).distinct()
+                             .where(OidcGrant.logout_sent.is_(False), OidcGrant.session_id.in_(ran_out))).all()
+    return sessions_ended(db, session_ids, now=now)
 
 
 def logout_token(client_id: str, user_id: int, session_id: int, settings: Settings) -> str:

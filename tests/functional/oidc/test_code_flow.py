@@ -268,3 +268,119 @@ def test_the_id_token_hint_must_be_ours_whatever_its_alg_says(client, auth, memb
     answer = client.get(f"/oauth/logout?{urlencode({'id_token_hint': f'{header}.{body}.', 'post_logout_redirect_uri': 'https://grafana.example.com/'})}")
     assert answer.status_code == 200 and "Sign out?" in answer.get_data(as_text=True)  # asks: nobody vouched
     assert client.get("/auth/verify").status_code == 200  # still signed in
+
+
+@pytest.fixture
+def public_client(db, member, clock):
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    row, secret = clients.create_client(db, scope, name="Cli", redirect_uris=[REDIRECT], public=True,
+                                        id_token_alg="ES256", now=clock.now())
+    db.commit()
+    assert secret is None
+    return row
+
+
+def test_a_public_client_signs_in_with_pkce_alone_and_gets_an_es256_id_token(client, auth, member, public_client):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, public_client.client_id, challenge))["code"]
+    tokens = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                               "code_verifier": verifier, "client_id": public_client.client_id})
+    assert tokens.status_code == 200, tokens.json
+    assert pyjwt.get_unverified_header(tokens.json["id_token"])["alg"] == "ES256"
+
+
+def test_a_public_client_may_not_claim_a_secret_and_a_confidential_one_must_give_its_own(client, auth, member,
+                                                                                         registered, public_client):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    # A confidential client that sends no secret is refused, as is one that names itself only.
+    no_secret = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                                  "code_verifier": verifier, "client_id": registered[0].client_id})
+    assert no_secret.status_code == 401 and no_secret.json["error"] == "invalid_client"
+    posted = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                               "code_verifier": verifier, "client_id": registered[0].client_id,
+                                               "client_secret": "wrong"})
+    assert posted.status_code == 401
+
+
+def test_the_id_token_verifies_against_the_published_keys(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    id_token = exchange(client, registered, code, verifier).json["id_token"]
+    kid = pyjwt.get_unverified_header(id_token)["kid"]
+    (key,) = [entry for entry in client.get("/.well-known/jwks.json").json["keys"] if entry["kid"] == kid]
+    claims = pyjwt.decode(id_token, pyjwt.PyJWK(key).key, algorithms=["RS256"], audience=registered[0].client_id)
+    assert claims["iss"] == client.get("/.well-known/openid-configuration").json["issuer"]
+
+
+def test_an_access_token_is_active_at_introspection_while_its_session_is(client, auth, member, registered, db, clock):
+    from gateway.tokens.introspection import create_client as introspection_client
+
+    introspector, secret = introspection_client(db, "Resource server", now=clock.now())
+    db.commit()
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{introspector.client_id}:{secret}".encode()).decode()}
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    access = exchange(client, registered, code, verifier).json["access_token"]
+    answer = client.post("/oauth/introspect", data={"token": access}, headers=basic).json
+    assert answer["active"] is True and answer["sub"] == str(member.user_id)
+    auth.logout()
+    assert client.post("/oauth/introspect", data={"token": access}, headers=basic).json == {"active": False}
+
+
+def test_an_app_that_requires_a_second_factor_steps_up_first(client, auth, member, registered, db, clock):
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    apps.update_app(db, scope, registered[0].app_id, requires_mfa=True, now=clock.now())
+    db.commit()
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    response = authorize(client, registered[0].client_id, challenge)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login/verify?next=%2Foauth%2Fauthorize")
+    assert answer_of(authorize(client, registered[0].client_id, challenge, prompt="none"))["error"] == "interaction_required"
+
+
+def test_a_client_that_asks_for_consent_gets_an_answer_from_the_member(client, auth, member, registered, db):
+    from tests.conftest import csrf_token_in
+
+    registered[0].require_consent = True
+    db.commit()
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    page = authorize(client, registered[0].client_id, challenge)
+    assert page.status_code == 200 and "Allow Grafana?" in page.get_data(as_text=True)
+    assert "https://grafana.example.com" in page.headers["Content-Security-Policy"]  # the post leads there
+    token = csrf_token_in(page.get_data(as_text=True))
+    allowed = client.post(page.request.full_path, data={"csrf_token": token, "consent": "allow"})
+    assert "code" in answer_of(allowed)
+    another = authorize(client, registered[0].client_id, challenge)  # (a nonce is used once)
+    denied = client.post(another.request.full_path, data={"csrf_token": token, "consent": "deny"})
+    assert answer_of(denied)["error"] == "access_denied"
+    assert client.post(another.request.full_path, data={"consent": "allow"}).status_code == 400  # no CSRF token
+
+
+def test_the_sign_in_page_names_the_app_that_asks(client, member, registered):
+    _, challenge = pkce()
+    to_sign_in = authorize(client, registered[0].client_id, challenge).headers["Location"]
+    page = client.get(to_sign_in)
+    assert "to continue to <strong>Grafana</strong>" in page.get_data(as_text=True)
+    assert "https://grafana.example.com" in page.headers["Content-Security-Policy"]
+
+
+def test_a_session_that_runs_out_is_logged_out_of_its_clients_by_housekeeping(client, auth, member, db, clock, app):
+    from gateway import housekeeping
+    from gateway.oidc.models import BackchannelLogout
+
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
+                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
+    db.commit()
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    exchange(client, (row, secret), answer_of(authorize(client, row.client_id, challenge))["code"], verifier)
+    clock.advance(days=2)  # past the session's limits
+    housekeeping.purge_expired(db, now=clock.now(), epoch_now=0)
+    assert db.query(BackchannelLogout).filter_by(client_pk=row.id).count() == 1
