@@ -22,7 +22,7 @@ from gateway.mfa.views import options_json, passkeys_elsewhere, passkeys_here
 from gateway.sessions.login import step_page
 from gateway.sso import logout as single_logout
 from gateway.oidc import clients as oidc_clients
-from gateway.web import actor_from_request, forms_lead_to, passwords, settings, show_on
+from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,8 +65,6 @@ def _login_page(form, next_url, status=200, passkey_form=None, **shown):
     """The sign-in page: email and password, and "Sign in with a passkey" where this page can use one;
     the app asking, when the sign-in is for an OpenID Connect client."""
     asking = oidc_clients.asking(get_session(), next_url)
-    if asking is not None:
-        forms_lead_to(asking[1])
     return render_template("accounts/login.html", form=form, next=next_url, passkeys=passkeys_here(),
                            asking=asking and asking[0],
                            passkeys_at=passkeys_elsewhere(),

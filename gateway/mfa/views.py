@@ -20,8 +20,7 @@ from gateway.mfa.policy import MFA, Owed
 from gateway.redirects import account_page, safe_next, safe_redirect_target
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sessions.login import step_page
-from gateway.oidc import clients as oidc_clients
-from gateway.web import actor_from_request, forms_lead_to, settings, show_on, undo
+from gateway.web import actor_from_request, settings, show_on, undo
 
 bp = Blueprint("mfa", __name__)
 
@@ -57,8 +56,6 @@ def verify():
 
 def _verify_page(form, passkey_form, next_url, status):
     ctx, db = current_user.ctx, get_session()
-    if (asking := oidc_clients.asking(db, next_url)) is not None:
-        forms_lead_to(asking[1])  # a step-up for an OpenID Connect client ends at its redirect URI
     return render_template("mfa/verify.html", form=form, passkey_form=passkey_form,
                            factors=services.factors_of(db, ctx.user_id), next=next_url,
                            owed=ctx.owes == Owed.SECOND_FACTOR, passkeys=passkeys_here(),

@@ -19,7 +19,7 @@ from gateway.apps import directory
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.oidc import authorize as decision
-from gateway.oidc import claims, grants, logout
+from gateway.oidc import claims, clients, grants, logout
 from gateway.oidc.server import EndUser, Issuer
 from gateway.sessions.cookies import clear_session_cookie
 from gateway.sessions.login import signed_in_context
@@ -29,6 +29,17 @@ from gateway.web import actor_from_request, forms_lead_to, settings
 
 bp = Blueprint("oidc", __name__)
 MAX_PARAMETER = 4096
+
+
+@bp.before_app_request
+def _lead_on_to_the_asking_client():
+    """A page on the way to an authorization request (sign-in, password change, second factor)
+    ends, through redirects, at the client's redirect URI: browsers hold a form's redirects to the
+    page's form-action, so the page names that origin too."""
+    next_url = request.args.get("next") or (request.form.get("next") if request.method == "POST" else None)
+    if next_url and next_url.startswith("/oauth/authorize?") and \
+            (asking := clients.asking(get_session(), next_url)) is not None:
+        forms_lead_to(asking[1])
 
 
 def _server():
