@@ -71,7 +71,8 @@ _ROLES = select(AppRuleRole.app_id, AppRuleRole.role)
 _GROUPS = select(AppRuleGroup.app_id, Group.name).join(Group, Group.id == AppRuleGroup.group_id)
 
 
-def _entries(connection, only: int | None = None) -> dict[int, AppEntry]:
+def entries(connection, only: int | None = None) -> dict[int, AppEntry]:
+    """Every app's entry by id (or `only` that one's)."""
     narrow = (lambda query, column: query) if only is None else (lambda query, column: query.where(column == only))
     roles, groups = {}, {}
     for app_id, role in connection.execute(narrow(_ROLES, AppRuleRole.app_id)):
@@ -88,11 +89,11 @@ def _entries(connection, only: int | None = None) -> dict[int, AppEntry]:
 def entry(connection, app_id: int) -> AppEntry | None:
     """One app's entry, read in the caller's transaction (the OpenID Connect provider's: on SQLite a
     second connection would wait for the write lock the request already holds)."""
-    return _entries(connection, app_id).get(app_id)
+    return entries(connection, app_id).get(app_id)
 
 
 def load(connection) -> Directory:
-    apps = _entries(connection)
+    apps = entries(connection)
     routes = {}
     for app_id, host, prefix in connection.execute(_ROUTES):
         if app_id in apps:

@@ -5,21 +5,25 @@ of two requests using one code (or one refresh token) at once, the database lets
 through, and the other finds it used and revokes the whole grant (RFC 6749 §4.1.2, RFC 9700 §4.14).
 A token is active while its grant is, its session is (gateway.sessions.services.resolve_by_id:
 not revoked, not expired, the membership active) and it has not expired itself.
+
+Each round trip of the code flow runs these, so they are prebuilt Core statements
+(gateway.db.core_execute), not the ORM's unit of work.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
+from gateway.db import core_execute
 from gateway.oidc.models import OidcClient, OidcCode, OidcGrant, OidcToken, TokenKind
 from gateway.sessions import services as sessions
 from gateway.sessions.services import SessionContext
@@ -33,24 +37,69 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Redeemed:
-    """A code just used: its grant and what the session it came from says now."""
+class Grant(NamedTuple):
+    id: int
+    client_pk: int
+    session_id: int
+    user_id: int
+    scope: str
+    nonce: str | None
+    auth_time: datetime
+    revoked_at: datetime | None
 
-    grant: OidcGrant
-    code: OidcCode
+
+class Redeemed(NamedTuple):
+    """A code just used: its grant, where it was sent, its PKCE challenge, and what the session
+    it came from says now."""
+
+    grant: Grant
+    redirect_uri: str
+    code_challenge: str
     ctx: SessionContext
+
+
+class Active(NamedTuple):
+    """An active token: its grant and the session's context now."""
+
+    grant: Grant
+    ctx: SessionContext
+    expires_at: datetime
+
+
+_grants, _codes, _tokens = OidcGrant.__table__, OidcCode.__table__, OidcToken.__table__
+_GRANT = (_grants.c.id, _grants.c.client_pk, _grants.c.session_id, _grants.c.user_id, _grants.c.scope,
+          _grants.c.nonce, _grants.c.auth_time, _grants.c.revoked_at)
+# Built once, bound per call.
+_OPEN_GRANT = insert(_grants).returning(_grants.c.id)
+_ADD_CODE = insert(_codes)
+_ADD_TOKEN = insert(_tokens)
+_CODE = (select(_codes.c.expires_at, _codes.c.redirect_uri, _codes.c.code_challenge, *_GRANT)
+         .join(_grants, _grants.c.id == _codes.c.grant_id).where(_codes.c.code_hash == bindparam("verifier")))
+_SPEND_CODE = (update(_codes).where(_codes.c.code_hash == bindparam("verifier"), _codes.c.used_at.is_(None))
+               .values(used_at=bindparam("now")).returning(_codes.c.code_hash))
+_TOKEN = (select(_tokens.c.expires_at, *_GRANT).join(_grants, _grants.c.id == _tokens.c.grant_id)
+          .where(_tokens.c.token_hash == bindparam("verifier"), _tokens.c.kind == bindparam("kind")))
+_SPEND_TOKEN = (update(_tokens).where(_tokens.c.token_hash == bindparam("verifier"), _tokens.c.used_at.is_(None))
+                .values(used_at=bindparam("now")).returning(_tokens.c.token_hash))
+_REVOKE = (update(_grants).where(_grants.c.id == bindparam("grant_id"), _grants.c.revoked_at.is_(None))
+           .values(revoked_at=bindparam("now")))
+_NONCE_USED = (select(_grants.c.id).where(_grants.c.client_pk == bindparam("client_pk"),
+                                          _grants.c.nonce == bindparam("nonce")).limit(1))
 
 
 def issue_code(db: Session, code: str, *, client_pk: int, ctx: SessionContext, auth_time: datetime, scope: str,
                nonce: str | None, redirect_uri: str, code_challenge: str, now: datetime) -> None:
     """A grant for this sign-in and its code (only the code's verifier is kept)."""
-    grant = OidcGrant(client_pk=client_pk, session_id=ctx.session_id, user_id=ctx.user_id, scope=scope,
-                      nonce=nonce, auth_time=auth_time, amr=" ".join(ctx.amr), created_at=now)
-    db.add(grant)
-    db.flush()  # the grant's id, for its code
-    db.add(OidcCode(code_hash=digest(code), grant_id=grant.id, redirect_uri=redirect_uri,
-                    code_challenge=code_challenge, expires_at=now + CODE_LIFETIME))
+    grant_id = core_execute(db, _OPEN_GRANT, {
+        "client_pk": client_pk, "session_id": ctx.session_id, "user_id": ctx.user_id, "scope": scope, "nonce": nonce,
+        "auth_time": auth_time, "amr": " ".join(ctx.amr), "created_at": now, "logout_sent": False,
+    }).scalar_one()
+    core_execute(db, _ADD_CODE, {"code_hash": digest(code), "grant_id": grant_id, "redirect_uri": redirect_uri,
+                                 "code_challenge": code_challenge, "expires_at": now + CODE_LIFETIME})
+
+
+def nonce_used(db: Session, client_pk: int, nonce: str) -> bool:
+    return core_execute(db, _NONCE_USED, {"client_pk": client_pk, "nonce": nonce}).first() is not None
 
 
 def redeem_code(db: Session, code, *, client_pk: int, settings: Settings, now: datetime) -> Redeemed | None:
@@ -59,40 +108,27 @@ def redeem_code(db: Session, code, *, client_pk: int, settings: Settings, now: d
     if not isinstance(code, str) or not 1 <= len(code) <= MAX_TOKEN_LENGTH:
         return None
     verifier = digest(code)
-    found = db.execute(select(OidcCode, OidcGrant).join(OidcGrant, OidcGrant.id == OidcCode.grant_id)
-                       .where(OidcCode.code_hash == verifier)).first()
-    if found is None or found[1].client_pk != client_pk:
+    found = core_execute(db, _CODE, {"verifier": verifier}).first()
+    if found is None or found[4] != client_pk:
         return None
-    stored, grant = found
-    won = db.execute(update(OidcCode).where(OidcCode.code_hash == verifier, OidcCode.used_at.is_(None))
-                     .values(used_at=now)).rowcount == 1
-    if not won:
+    expires_at, redirect_uri, code_challenge, *columns = found
+    grant = Grant(*columns)
+    if core_execute(db, _SPEND_CODE, {"verifier": verifier, "now": now}).first() is None:
         _revoke_replayed(db, grant, "code", now=now)
         return None
-    if now >= stored.expires_at or grant.revoked_at is not None:
+    if now >= expires_at or grant.revoked_at is not None:
         return None
-    ctx = sessions.resolve_by_id(db, grant.session_id, settings=settings, now=now)
-    if ctx is None or ctx.restricted:
-        return None
-    return Redeemed(grant, stored, ctx)
+    ctx = _live(db, grant, settings, now)
+    return None if ctx is None else Redeemed(grant, redirect_uri, code_challenge, ctx)
 
 
 def save_tokens(db: Session, grant_id: int, *, access_token: str, refresh_token: str | None,
                 refresh_expires_at: datetime, now: datetime) -> None:
-    db.add(OidcToken(token_hash=digest(access_token), grant_id=grant_id, kind=TokenKind.ACCESS,
-                     expires_at=now + ACCESS_TOKEN_LIFETIME))
+    core_execute(db, _ADD_TOKEN, {"token_hash": digest(access_token), "grant_id": grant_id, "kind": TokenKind.ACCESS,
+                                  "expires_at": now + ACCESS_TOKEN_LIFETIME})
     if refresh_token is not None:
-        db.add(OidcToken(token_hash=digest(refresh_token), grant_id=grant_id, kind=TokenKind.REFRESH,
-                         expires_at=refresh_expires_at))
-
-
-@dataclass(frozen=True)
-class Active:
-    """An active token: its grant and the session's context now."""
-
-    grant: OidcGrant
-    ctx: SessionContext
-    expires_at: datetime
+        core_execute(db, _ADD_TOKEN, {"token_hash": digest(refresh_token), "grant_id": grant_id,
+                                      "kind": TokenKind.REFRESH, "expires_at": refresh_expires_at})
 
 
 def use_refresh_token(db: Session, token, *, client_pk: int, settings: Settings, now: datetime) -> Active | None:
@@ -101,46 +137,45 @@ def use_refresh_token(db: Session, token, *, client_pk: int, settings: Settings,
     if not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_LENGTH:
         return None
     verifier = digest(token)
-    found = _token(db, verifier, TokenKind.REFRESH)
-    if found is None or found[1].client_pk != client_pk:
+    found = core_execute(db, _TOKEN, {"verifier": verifier, "kind": TokenKind.REFRESH}).first()
+    if found is None or found[2] != client_pk:
         return None
-    stored, grant = found
-    won = db.execute(update(OidcToken).where(OidcToken.token_hash == verifier, OidcToken.used_at.is_(None))
-                     .values(used_at=now)).rowcount == 1
-    if not won:
+    expires_at, *columns = found
+    grant = Grant(*columns)
+    if core_execute(db, _SPEND_TOKEN, {"verifier": verifier, "now": now}).first() is None:
         _revoke_replayed(db, grant, "refresh_token", now=now)
         return None
-    return _active(db, stored, grant, settings=settings, now=now)
+    return _active(db, grant, expires_at, settings, now)
 
 
 def active_access_token(db: Session, token, *, settings: Settings, now: datetime) -> Active | None:
     """What an access token (at /userinfo, at introspection) stands for, if it is active."""
     if not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_LENGTH:
         return None
-    found = _token(db, digest(token), TokenKind.ACCESS)
-    return None if found is None else _active(db, *found, settings=settings, now=now)
+    found = core_execute(db, _TOKEN, {"verifier": digest(token), "kind": TokenKind.ACCESS}).first()
+    if found is None:
+        return None
+    expires_at, *columns = found
+    return _active(db, Grant(*columns), expires_at, settings, now)
 
 
 def revoke_grant(db: Session, grant_id: int, *, now: datetime) -> None:
-    db.execute(update(OidcGrant).where(OidcGrant.id == grant_id, OidcGrant.revoked_at.is_(None))
-               .values(revoked_at=now))
+    core_execute(db, _REVOKE, {"grant_id": grant_id, "now": now})
 
 
-def _token(db: Session, verifier: str, kind: TokenKind):
-    return db.execute(select(OidcToken, OidcGrant).join(OidcGrant, OidcGrant.id == OidcToken.grant_id)
-                      .where(OidcToken.token_hash == verifier, OidcToken.kind == kind)).first()
-
-
-def _active(db: Session, stored: OidcToken, grant: OidcGrant, *, settings: Settings, now: datetime) -> Active | None:
-    if now >= stored.expires_at or grant.revoked_at is not None:
+def _active(db: Session, grant: Grant, expires_at: datetime, settings: Settings, now: datetime) -> Active | None:
+    if now >= expires_at or grant.revoked_at is not None:
         return None
+    ctx = _live(db, grant, settings, now)
+    return None if ctx is None else Active(grant, ctx, expires_at)
+
+
+def _live(db: Session, grant: Grant, settings: Settings, now: datetime) -> SessionContext | None:
     ctx = sessions.resolve_by_id(db, grant.session_id, settings=settings, now=now)
-    if ctx is None or ctx.restricted:
-        return None
-    return Active(grant, ctx, stored.expires_at)
+    return None if ctx is None or ctx.restricted else ctx
 
 
-def _revoke_replayed(db: Session, grant: OidcGrant, what: str, *, now: datetime) -> None:
+def _revoke_replayed(db: Session, grant: Grant, what: str, *, now: datetime) -> None:
     revoke_grant(db, grant.id, now=now)
     client = db.get(OidcClient, grant.client_pk)
     record(db, Actor(), AuditAction.OIDC_REPLAY, now=now, org_id=client.org_id, target_id=grant.user_id,

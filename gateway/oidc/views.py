@@ -12,10 +12,8 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
 )
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
-from sqlalchemy import select
 
 from gateway.accounts import services as accounts
-from gateway.apps import directory
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.oidc import authorize as decision
@@ -23,7 +21,6 @@ from gateway.oidc import claims, clients, grants, logout
 from gateway.oidc.server import EndUser, Issuer
 from gateway.sessions.cookies import clear_session_cookie
 from gateway.sessions.login import signed_in_context
-from gateway.sessions.models import UserSession
 from gateway.tokens.introspection import basic_credentials_readable
 from gateway.web import actor_from_request, forms_lead_to, settings
 
@@ -48,11 +45,11 @@ def _server():
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
-    server, db, moment = _server(), get_session(), now()
+    server, moment = _server(), now()
     if not _readable(request.values):
         return _refused(server, InvalidRequestError("A parameter is too long or holds a control character."))
     ctx = signed_in_context()
-    auth_time = db.scalar(select(UserSession.created_at).where(UserSession.id == ctx.session_id)) if ctx else None
+    auth_time = ctx.started_at if ctx else None
     try:
         grant = server.get_consent_grant(end_user=EndUser(ctx, auth_time) if ctx else None)
         asked = _asked(grant)
@@ -61,7 +58,7 @@ def authorize():
     except ValueError:  # authlib's error text would quote characters an error may not carry
         return _refused(server, InvalidRequestError("A parameter holds characters it may not."))
     client = grant.request.client
-    app = directory.entry(db.connection(), client.row.app_id)
+    app = client.row.app
     decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment)
     if decided.step is decision.Step.SIGN_IN:
         return redirect(f"/login?{urlencode({'next': _again(moment)})}")

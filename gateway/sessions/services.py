@@ -43,6 +43,7 @@ class SessionContext:
     amr: tuple[str, ...] = ()  # RFC 8176: how the holder authenticated
     groups: tuple[str, ...] = ()  # the member's groups in org_id, by name, sorted
     email_verified: bool = False  # the address was proven (an invitation's link reached it)
+    started_at: datetime | None = None  # when its holder signed in (OpenID Connect's auth_time)
 
     @cached_property
     def identity_headers(self) -> tuple[tuple[str, str], ...]:
@@ -66,7 +67,8 @@ CONTEXT_COLUMNS = {
 }
 # Tables where any write, an insert too, changes what /auth/verify decides: who is in which group,
 # and the registered applications (gateway.apps.directory), their routes and rules.
-ACCESS_TABLES = frozenset({"group_members", "apps", "app_hosts", "app_routes", "app_rule_roles", "app_rule_groups"})
+ACCESS_TABLES = frozenset({"group_members", "apps", "app_hosts", "app_routes", "app_rule_roles", "app_rule_groups",
+                           "oidc_clients", "oidc_client_uris"})  # (the last two: gateway.oidc.registry)
 
 
 def hash_token(token: str) -> str:
@@ -148,7 +150,7 @@ _CONTEXT = (
            _orgs.c.name, _memberships.c.role, _sessions.c.restricted, _sessions.c.expires_at, _sessions.c.owes,
            _sessions.c.amr, _sessions.c.org_id, _memberships.c.status, _sessions.c.revoked_at,
            _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _memberships.c.id, _custom.c.name,
-           _users.c.email_verified_at)
+           _users.c.email_verified_at, _sessions.c.created_at)
     .join(_users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _sessions.c.user_id)
                & (_memberships.c.org_id == _sessions.c.org_id))
@@ -174,7 +176,7 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
         return None
     (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
      session_org_id, status, revoked_at, idle_expires_at, last_seen_at, membership_id, custom_role,
-     email_verified_at) = row
+     email_verified_at, started_at) = row
     if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
     if session_org_id is not None and status != MemberStatus.ACTIVE:
@@ -189,7 +191,7 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
         session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,
         org_name=org_name, role=custom_role or (str(role) if role is not None else None), restricted=restricted,
         expires_at=expires_at, owes=owes, amr=tuple(amr.split()), groups=groups,
-        email_verified=email_verified_at is not None,
+        email_verified=email_verified_at is not None, started_at=started_at,
     )
 
 
