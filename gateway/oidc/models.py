@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -56,9 +56,11 @@ class OidcGrant(Base):
     """What one sign-in gave one client; its tokens are active while it and its session are."""
 
     __tablename__ = "oidc_grants"
+    # A nonce the client sent before is refused (gateway.oidc.server): found by this index, not a scan.
+    __table_args__ = (Index("ix_oidc_grants_client_pk_nonce", "client_pk", "nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_pk: Mapped[int] = mapped_column(ForeignKey("oidc_clients.id", ondelete="CASCADE"), index=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("oidc_clients.id", ondelete="CASCADE"))
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(500))

@@ -78,7 +78,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_oidc_grants'))
     )
     with op.batch_alter_table('oidc_grants', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_oidc_grants_client_pk'), ['client_pk'], unique=False)
+        batch_op.create_index('ix_oidc_grants_client_pk_nonce', ['client_pk', 'nonce'], unique=False)
         batch_op.create_index(batch_op.f('ix_oidc_grants_session_id'), ['session_id'], unique=False)
 
     op.create_table('oidc_codes',
@@ -119,7 +119,7 @@ def downgrade() -> None:
     op.drop_table('oidc_codes')
     with op.batch_alter_table('oidc_grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_oidc_grants_session_id'))
-        batch_op.drop_index(batch_op.f('ix_oidc_grants_client_pk'))
+        batch_op.drop_index('ix_oidc_grants_client_pk_nonce')
 
     op.drop_table('oidc_grants')
     op.drop_table('oidc_client_uris')
