@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Iterator
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from gateway import prepared
@@ -50,6 +52,24 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class comma_joined(FunctionElement):
+    """An aggregate of text values joined by commas (string_agg on PostgreSQL, group_concat on
+    SQLite), with the comma in the SQL itself: prebuilt statements take no literal parameters."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(comma_joined)
+def _group_concat(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined, "postgresql")
+def _string_agg(element, compiler, **kw):
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
 
 
 def refuse_nul_characters(values) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.accounts.models import User
 from gateway.actor import Actor
 from gateway.config import Settings
-from gateway.db import core_execute
+from gateway.db import comma_joined, core_execute
 from gateway.groups.models import Group, GroupMember
 from gateway.orgs.models import CustomRole, Membership, MemberStatus, Organization
 from gateway.sessions.cookies import MAX_TOKEN_LENGTH
@@ -144,23 +144,24 @@ def resolve_by_id(db: Session, session_id, *, settings: Settings, now: datetime)
 
 
 _users, _memberships, _orgs, _custom = User.__table__, Membership.__table__, Organization.__table__, CustomRole.__table__
+_groups, _group_members = Group.__table__, GroupMember.__table__
+# The member's groups in the same query, as one text: group names never hold a comma (groups.parse_name).
+_GROUP_NAMES = (select(comma_joined(_groups.c.name))
+                .select_from(_group_members.join(_groups, _groups.c.id == _group_members.c.group_id))
+                .where(_group_members.c.membership_id == _memberships.c.id).scalar_subquery())
 # Built once, bound per call: every signed-in page and every uncached /auth/verify starts here.
 _CONTEXT = (
     select(_sessions.c.id, _sessions.c.user_id, _users.c.email, _users.c.name, _orgs.c.id, _orgs.c.slug,
            _orgs.c.name, _memberships.c.role, _sessions.c.restricted, _sessions.c.expires_at, _sessions.c.owes,
            _sessions.c.amr, _sessions.c.org_id, _memberships.c.status, _sessions.c.revoked_at,
-           _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _memberships.c.id, _custom.c.name,
-           _users.c.email_verified_at, _sessions.c.created_at)
+           _sessions.c.idle_expires_at, _sessions.c.last_seen_at, _custom.c.name,
+           _users.c.email_verified_at, _sessions.c.created_at, _GROUP_NAMES)
     .join(_users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _sessions.c.user_id)
                & (_memberships.c.org_id == _sessions.c.org_id))
     .outerjoin(_orgs, _orgs.c.id == _sessions.c.org_id)
     .outerjoin(_custom, _custom.c.id == _memberships.c.custom_role_id)
 )
-_GROUP_NAMES = (select(Group.__table__.c.name)
-                .join(GroupMember.__table__, GroupMember.__table__.c.group_id == Group.__table__.c.id)
-                .where(GroupMember.__table__.c.membership_id == bindparam("membership_id"))
-                .order_by(Group.__table__.c.name))
 _BY_TOKEN = _CONTEXT.where(_sessions.c.token_hash == bindparam("token_hash"))
 _BY_ID = _CONTEXT.where(_sessions.c.id == bindparam("session_id"))
 _TOUCH_SESSION = (update(_sessions).where(_sessions.c.id == bindparam("session_id"))
@@ -175,8 +176,8 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
     if row is None:
         return None
     (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
-     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, membership_id, custom_role,
-     email_verified_at, started_at) = row
+     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, custom_role,
+     email_verified_at, started_at, group_names) = row
     if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
     if session_org_id is not None and status != MemberStatus.ACTIVE:
@@ -185,8 +186,7 @@ def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: d
         core_execute(db, _TOUCH_SESSION, {"session_id": session_id, "now": now,
                                           "idle": min(now + settings.session_idle, expires_at)})
         core_execute(db, _TOUCH_USER, {"user_id": user_id, "now": now})
-    groups = () if membership_id is None else tuple(
-        name for name, in core_execute(db, _GROUP_NAMES, {"membership_id": membership_id}).all())
+    groups = tuple(sorted(group_names.split(","))) if group_names else ()
     return SessionContext(
         session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,
         org_name=org_name, role=custom_role or (str(role) if role is not None else None), restricted=restricted,
