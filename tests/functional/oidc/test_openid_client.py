@@ -6,13 +6,11 @@ relying party will; the code's replay must be refused."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from sqlalchemy import text
 
 from gateway.db import make_engine
@@ -20,14 +18,10 @@ from tests.helpers.processes import (
     ROOT,
     clean_env,
     free_port,
-    idgate,
-    start_idgate_serve,
-    stop,
 )
 
 RP_SCRIPT = ROOT / "tests" / "e2e" / "oidc_rp.mjs"
 OPENID_CLIENT = ROOT / "tests" / "e2e" / "node_modules" / "openid-client"
-NEW_PASSWORD = "walnut harbor lantern 2046 quietly"
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,50 +30,19 @@ pytestmark = [
 ]
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-@pytest.fixture
-def gateway(served_database_url, tmp_path):
-    """`idgate init`, organization acme with its admin, an OpenID Connect client registered by the
-    command line, and `idgate serve` on a free port."""
-    port, rp_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = clean_env(IDGATE_DATABASE_URL=served_database_url, IDGATE_INSTANCE_PATH=str(tmp_path / "instance"),
-                    IDGATE_BASE_URL=base, IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024",
-                    IDGATE_ARGON2_PARALLELISM="1")
-    idgate("init", env=env, cwd=tmp_path)
-    created = idgate("org", "create", "acme", "--name", "Acme", "--admin-email", "ops@acme.example",
-                     "--admin-name", "Olga Ops", env=env, cwd=tmp_path).stdout
-    temporary = re.search(r"\(shown once\): (\S+)", created).group(1)
+@pytest.fixture(scope="module")
+def gateway(provider):
+    """A client registered for the relying party (which listens nowhere: it reads the redirect)."""
+    rp_port = free_port()
     redirect, bye = f"http://127.0.0.1:{rp_port}/cb", f"http://127.0.0.1:{rp_port}/bye"
-    registered = idgate("oidc", "client", "create", "acme", "Grafana", "--redirect-uri", redirect,
-                        "--post-logout-redirect-uri", bye, env=env, cwd=tmp_path).stdout
-    client_id = re.search(r"client_id: (\S+)", registered).group(1)
-    secret = re.search(r"client_secret: (\S+)", registered).group(1)
-    server = start_idgate_serve(env=env, cwd=tmp_path, port=port)
-    try:
-        yield {"database_url": served_database_url, "base": base, "temporary": temporary,
-               "client_id": client_id, "secret": secret, "redirect": redirect, "bye": bye}
-    finally:
-        print(stop(server))
+    client_id, secret = provider.register("Grafana", redirect, post_logout_redirect_uri=bye)
+    return {"base": provider.base, "client_id": client_id, "secret": secret, "redirect": redirect, "bye": bye,
+            "database_url": provider.database_url, "provider": provider}
 
 
-def _session_of_member(base: str, temporary: str) -> str:
-    """Sign in as a browser would (the temporary password, then the new one it must choose); the
-    idgate_session cookie."""
-    with requests.Session() as browser:
-        signed_in = browser.post(f"{base}/login", data={"csrf_token": _csrf(browser.get(f"{base}/login").text),
-                                                         "email": "ops@acme.example", "password": temporary})
-        assert signed_in.status_code == 200, signed_in.text[:500]
-        form = browser.get(f"{base}/password/change")
-        changed = browser.post(f"{base}/password/change",
-                               data={"csrf_token": _csrf(form.text), "new_password": NEW_PASSWORD})
-        assert changed.status_code == 200, changed.text[:500]
-        token = browser.cookies.get("idgate_session")
-        assert token
-        return token
+def _session_of_member(gateway: dict) -> str:
+    """The idgate_session cookie of a browser signed in through the form."""
+    return gateway["provider"].browser().cookies.get("idgate_session")
 
 
 def _relying_party(gateway: dict, session: str) -> subprocess.CompletedProcess:
@@ -90,7 +53,7 @@ def _relying_party(gateway: dict, session: str) -> subprocess.CompletedProcess:
 
 
 def test_openid_client_signs_a_member_in_reads_userinfo_refreshes_and_cannot_replay_the_code(gateway):
-    session = _session_of_member(gateway["base"], gateway["temporary"])
+    session = _session_of_member(gateway)
     engine = make_engine(gateway["database_url"])
     try:
         with engine.connect() as connection:
