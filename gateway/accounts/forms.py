@@ -37,3 +37,4 @@ class ChangePasswordForm(FlaskForm):
 
 class SwitchForm(FlaskForm):
     org = HiddenField(validators=[DataRequired(), Length(max=40)])
+    next = HiddenField(validators=[Length(max=4096)])  # where to go on (an authorization request), checked

@@ -184,4 +184,4 @@ def switch():
     ctx = current_user.ctx
     services.switch_organization(get_session(), user_id=ctx.user_id, session_id=ctx.session_id,
                                  org_slug=form.org.data, actor=actor_from_request(), now=now())
-    return redirect(url_for("accounts.account"), 303)
+    return redirect(safe_redirect_target(form.next.data or None, lambda: url_for("accounts.account")), 303)

@@ -23,6 +23,7 @@ AFTER = "idgate_after"
 
 class Step(Enum):
     SIGN_IN = "sign_in"  # (again): no session, prompt=login, or older than max_age
+    SWITCH = "switch"  # a member of the app's organization, working in another: offer to switch
     STEP_UP = "step_up"  # a second factor is required and this session did not use one
     CONSENT = "consent"  # the page that asks
     REFUSE = "refuse"  # an OAuth error for the client
@@ -44,7 +45,8 @@ class Request(NamedTuple):
 
 
 def decide(ctx: SessionContext | None, auth_time: datetime | None, app: AppEntry | None, asked: Request, *,
-           require_consent: bool, now: datetime) -> Decision:
+           require_consent: bool, now: datetime, member_there: bool = False) -> Decision:
+    """`member_there`: the holder is an active member of the app's organization too."""
     silent = "none" in asked.prompt
     if ctx is None:
         return Decision(Step.REFUSE, "login_required", "Nobody is signed in.") if silent else Decision(Step.SIGN_IN)
@@ -56,6 +58,8 @@ def decide(ctx: SessionContext | None, auth_time: datetime | None, app: AppEntry
             return Decision(Step.REFUSE, "login_required", "A fresh sign-in is needed.")
         return Decision(Step.SIGN_IN)
     if app is None or app.org_id != ctx.org_id:
+        if app is not None and member_there and not silent:
+            return Decision(Step.SWITCH)
         return Decision(Step.REFUSE, "access_denied", "This application belongs to another organization.")
     if not app.rule.admits(ctx.role, ctx.groups):
         # (error_description is ASCII without quotes: no app name in it)

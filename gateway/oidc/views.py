@@ -14,11 +14,13 @@ from authlib.oauth2.rfc6749.errors import (
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from gateway.accounts import services as accounts
+from gateway.accounts.forms import SwitchForm
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.oidc import authorize as decision
 from gateway.oidc import claims, clients, grants, logout
 from gateway.oidc.server import EndUser, Issuer
+from gateway.orgs import services as memberships
 from gateway.sessions.cookies import clear_session_cookie
 from gateway.sessions.login import signed_in_context
 from gateway.tokens.introspection import basic_credentials_readable
@@ -59,7 +61,13 @@ def authorize():
         return _refused(server, InvalidRequestError("A parameter holds characters it may not."))
     client = grant.request.client
     app = client.row.app
-    decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment)
+    member_there = ctx is not None and app is not None and app.org_id != ctx.org_id and \
+        memberships.is_active_member(get_session(), ctx.user_id, app.org_id)
+    decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment,
+                              member_there=member_there)
+    if decided.step is decision.Step.SWITCH:
+        return render_template("oidc/switch.html", app=app, email=ctx.email, working_in=ctx.org_name,
+                               form=SwitchForm(org=app.org_slug, next=request.full_path))
     if decided.step is decision.Step.SIGN_IN:
         return redirect(f"/login?{urlencode({'next': _again(moment)})}")
     if decided.step is decision.Step.STEP_UP:

@@ -86,3 +86,8 @@ def memberships_of(db: Session, user_id: int) -> list[Membership]:
         select(Membership).options(joinedload(Membership.org))
         .where(Membership.user_id == user_id).order_by(Membership.joined_at, Membership.id)
     ))
+
+
+def is_active_member(db: Session, user_id: int, org_id: int) -> bool:
+    return db.scalar(select(exists().where(Membership.user_id == user_id, Membership.org_id == org_id,
+                                           Membership.status == MemberStatus.ACTIVE)))

@@ -384,3 +384,22 @@ def test_a_session_that_runs_out_is_logged_out_of_its_clients_by_housekeeping(cl
     clock.advance(days=2)  # past the session's limits
     housekeeping.purge_expired(db, now=clock.now(), epoch_now=0)
     assert db.query(BackchannelLogout).filter_by(client_pk=row.id).count() == 1
+
+
+def test_a_member_working_in_another_organization_is_offered_to_switch_and_continue(client, auth, member, registered,
+                                                                                     db):
+    from tests.conftest import csrf_token_in
+
+    elsewhere = MembershipFactory(user=member.user)  # their other organization
+    db.flush()
+    auth.login(member.user.email)
+    client.post("/account/switch", data={"org": elsewhere.org.slug, "csrf_token": csrf_token_in(
+        client.get("/account").get_data(as_text=True))})
+    assert client.get("/auth/verify").headers["X-Auth-Org"] == elsewhere.org.slug
+    _, challenge = pkce()
+    page = authorize(client, registered[0].client_id, challenge)
+    assert page.status_code == 200 and f"Switch to {member.org.name} and continue" in page.get_data(as_text=True)
+    switched = client.post("/account/switch", data={"org": member.org.slug, "next": page.request.full_path,
+                                                    "csrf_token": csrf_token_in(page.get_data(as_text=True))})
+    assert switched.status_code == 303 and switched.headers["Location"].startswith("/oauth/authorize?")
+    assert "code" in answer_of(client.get(switched.headers["Location"]))

@@ -49,6 +49,14 @@ def test_the_apps_rule_and_organization_decide_access():
     assert decide(CTX, SIGNED_IN, elsewhere, asked(), require_consent=False, now=NOW).error == "access_denied"
 
 
+def test_a_member_of_the_apps_organization_working_in_another_is_offered_to_switch_unless_silent():
+    elsewhere = APP._replace(org_id=8)
+    assert decide(CTX, SIGNED_IN, elsewhere, asked(), require_consent=False, now=NOW,
+                  member_there=True).step is Step.SWITCH
+    assert decide(CTX, SIGNED_IN, elsewhere, asked("none"), require_consent=False, now=NOW,
+                  member_there=True).error == "access_denied"
+
+
 def test_a_second_factor_asked_by_the_app_or_acr_values_steps_up():
     assert decide(CTX, SIGNED_IN, APP._replace(requires_mfa=True), asked(), require_consent=False,
                   now=NOW).step is Step.STEP_UP
