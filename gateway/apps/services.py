@@ -48,6 +48,7 @@ class AppView:
     roles: list[str]
     groups: list[str]
     requires_mfa: bool
+    oidc_client: int | None = None  # the OpenID Connect client this app is (its id), if it is one
 
     @property
     def rule(self) -> rules.Rule:
@@ -136,7 +137,11 @@ def update_app(db: Session, scope: AdminScope, app_id, *, name=_UNSET, routes=_U
 
 
 def delete_app(db: Session, scope: AdminScope, app_id, *, now: datetime) -> None:
+    """The app, its routes and rule; an OpenID Connect client's app takes the client along."""
     app = get_app(db, scope.org_id, app_id)
+    if client_id := db.scalar(select(OidcClient.client_id).where(OidcClient.app_id == app.id)):
+        record(db, scope.actor, AuditAction.OIDC_CLIENT_DELETE, now=now, org_id=scope.org_id, app=app.name,
+               client_id=client_id)
     db.execute(delete(AppRoute).where(AppRoute.app_id == app.id))
     _release_unused_hosts(db, scope.org_id)
     db.delete(app)
@@ -223,8 +228,9 @@ def _views(db: Session, apps: list[App]) -> list[AppView]:
                                     .join(Group, Group.id == AppRuleGroup.group_id)
                                     .where(AppRuleGroup.app_id.in_(ids)).order_by(Group.name)):
         group_names.setdefault(app_id, []).append(group)
+    clients = dict(db.execute(select(OidcClient.app_id, OidcClient.id).where(OidcClient.app_id.in_(ids))).all())
     return [AppView(app.id, app.name, routes.get(app.id, []), str(app.access), role_names.get(app.id, []),
-                    group_names.get(app.id, []), app.requires_mfa) for app in apps]
+                    group_names.get(app.id, []), app.requires_mfa, clients.get(app.id)) for app in apps]
 
 
 def _summary(db: Session, app: App) -> dict:

@@ -185,10 +185,9 @@ def rotate_secret(db: Session, scope: AdminScope, client_pk, *, now: datetime) -
 
 
 def delete_client(db: Session, scope: AdminScope, client_pk, *, now: datetime) -> None:
-    """The client, its app and everything it was given (grants, tokens) go."""
+    """The client, its app and everything it was given (grants, tokens) go (audited by the app's
+    deletion, which takes a client along however it is reached)."""
     client = get_client(db, scope.org_id, client_pk)
-    record(db, scope.actor, AuditAction.OIDC_CLIENT_DELETE, now=now, org_id=scope.org_id,
-           app=db.get(App, client.app_id).name, client_id=client.client_id)
     apps.delete_app(db, scope, client.app_id, now=now)
 
 

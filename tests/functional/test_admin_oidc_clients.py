@@ -243,3 +243,17 @@ def test_who_may_sign_in_is_set_on_its_app_page_which_needs_no_route(client, db,
     db.expire_all()
     app = apps.view(db, apps.get_app(db, scope.org_id, grafana.app_id))
     assert (app.routes, app.access, app.roles) == ([], "listed", ["admin"])
+
+
+def test_the_apps_pages_say_which_app_is_an_oidc_client(client, grafana):
+    link = f'href="/admin/oidc-clients/{grafana.id}"'
+    assert link in client.get("/admin/apps").get_data(as_text=True)
+    assert link in client.get(f"/admin/apps/{grafana.app_id}").get_data(as_text=True)
+    deleting = client.get(f"/admin/apps/{grafana.app_id}/delete").get_data(as_text=True)
+    assert "It is an OpenID Connect client: the client goes with it" in deleting and "Its routes" not in deleting
+
+
+def test_deleting_a_clients_app_is_audited_as_the_clients_deletion_too(client, db, grafana):
+    post(client, f"/admin/apps/{grafana.app_id}/delete")
+    actions = {event.action for event in db.query(AuditEvent)}
+    assert {"app:delete", "oidc_client:delete"} <= actions
