@@ -11,6 +11,7 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.e2e.test_every_page import _accessibility_violations
 from tests.helpers.downstream import downstream_app
 
 NEW_PASSWORD = "copper meadow violin 5521 drift"
@@ -42,6 +43,7 @@ def test_a_new_member_signs_in_to_an_oidc_app_and_lands_back_with_a_code(gateway
         page.goto(_authorization_url(gateway, client_id, callback))
         page.wait_for_url(re.compile(r".*/login\?next=.*"))
         assert "to continue to Grafana" in page.locator("main").inner_text()
+        violations = _accessibility_violations(page)
         screenshot(page, "oidc-sign-in")
         page.get_by_label("Email").fill("ola@oidc.example.com")
         page.get_by_label("Password").fill(temporary)
@@ -58,6 +60,14 @@ def test_a_new_member_signs_in_to_an_oidc_app_and_lands_back_with_a_code(gateway
         page.goto(_authorization_url(gateway, consenting, callback) + "&prompt=consent")
         page.wait_for_url(re.compile(r".*/oauth/authorize\?.*"))
         assert page.get_by_role("heading").inner_text() == "Allow Wiki?"
+        violations += _accessibility_violations(page)
         screenshot(page, "oidc-consent")
         page.get_by_role("button", name="Allow").click()
         page.wait_for_url(re.compile(re.escape(callback) + r"\?code=.*"))
+
+        page.goto(f"{gateway}/oauth/logout")  # no id_token_hint: it asks first
+        assert page.get_by_role("heading").inner_text() == "Sign out?"
+        violations += _accessibility_violations(page)
+        page.get_by_role("main").get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r".*/login$"))
+        assert violations == []
