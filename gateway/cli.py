@@ -245,18 +245,21 @@ def outbox_group():
 @outbox_group.command("send")
 @with_appcontext
 def outbox_send_command():
-    """Deliver queued mail now (retries what failed before)."""
+    """Deliver queued mail and back-channel logouts now (retries what failed before)."""
     from gateway.db import transaction
     from gateway.mail import outbox
+    from gateway.oidc import logout
 
-    settings = current_app.extensions["idgate.settings"]
+    settings, clock = current_app.extensions["idgate.settings"], current_app.extensions["idgate.clock"]
     transport = outbox.Transport(settings.smtp_url, settings.mail_from)
-    sent, failed = outbox.send_pending(current_app.extensions["idgate.sessionmaker"], transport,
-                                       current_app.extensions["idgate.clock"].now, due_only=False)
+    sessions = current_app.extensions["idgate.sessionmaker"]
+    sent, failed = outbox.send_pending(sessions, transport, clock.now, due_only=False)
+    told, not_told = logout.deliver_pending(sessions, settings, clock.now, due_only=False)
     with transaction() as db:
-        waiting = outbox.backlog(db)
+        waiting, logouts_waiting = outbox.backlog(db), logout.backlog(db)
     click.echo(f"Sent {sent}, failed {failed}, waiting {waiting}.")
-    if failed:
+    click.echo(f"Back-channel logouts: delivered {told}, failed {not_told}, waiting {logouts_waiting}.")
+    if failed or not_told:
         raise SystemExit(1)
 
 

@@ -22,7 +22,7 @@ import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
@@ -120,14 +120,18 @@ def logout_token(client_id: str, user_id: int, session_id: int, settings: Settin
                       algorithms=[keys.RSA.alg])
 
 
-def deliver_pending(make_session: sessionmaker, settings: Settings, now, post=None) -> tuple[int, int]:
-    """POST every due logout token to its client; (delivered, failed). Each its own transaction."""
+def deliver_pending(make_session: sessionmaker, settings: Settings, now, post=None, *,
+                    due_only: bool = True) -> tuple[int, int]:
+    """POST every due logout token (or, with due_only=False, every waiting one) to its client;
+    (delivered, failed). Each its own transaction."""
     post = post or (lambda uri, token: requests.post(uri, data={"logout_token": token}, timeout=TIMEOUT,
                                                      allow_redirects=False))
     delivered = failed = 0
     with make_session() as db:
-        due = list(db.scalars(select(BackchannelLogout.id).where(BackchannelLogout.next_attempt_at <= now())
-                              .order_by(BackchannelLogout.id).limit(BATCH)))
+        query = select(BackchannelLogout.id)
+        if due_only:
+            query = query.where(BackchannelLogout.next_attempt_at <= now())
+        due = list(db.scalars(query.order_by(BackchannelLogout.id).limit(BATCH)))
     for row_id in due:
         with make_session() as db, db.begin():
             # SKIP LOCKED: two instances delivering at once never send one twice.
@@ -153,6 +157,10 @@ def deliver_pending(make_session: sessionmaker, settings: Settings, now, post=No
                 db.delete(row)
                 delivered += 1
     return delivered, failed
+
+
+def backlog(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(BackchannelLogout))
 
 
 def deliver_after_commit(app) -> None:

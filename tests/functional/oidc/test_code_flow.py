@@ -403,3 +403,24 @@ def test_a_member_working_in_another_organization_is_offered_to_switch_and_conti
                                                     "csrf_token": csrf_token_in(page.get_data(as_text=True))})
     assert switched.status_code == 303 and switched.headers["Location"].startswith("/oauth/authorize?")
     assert "code" in answer_of(client.get(switched.headers["Location"]))
+
+
+def test_idgate_outbox_send_delivers_waiting_back_channel_logouts_too(client, auth, member, db, clock, runner,
+                                                                      monkeypatch):
+    from gateway.oidc import logout
+    from gateway.oidc.models import BackchannelLogout
+
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
+                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
+    db.commit()
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    exchange(client, (row, secret), answer_of(authorize(client, row.client_id, challenge))["code"], verifier)
+    auth.logout()
+    posted = []
+    monkeypatch.setattr(logout.requests, "post", lambda uri, **kw: posted.append(uri) or type("Ok", (), {
+        "status_code": 200})())
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0 and "Back-channel logouts: delivered 1, failed 0, waiting 0." in result.output
+    assert posted == ["https://wiki.example.com/logout"] and db.query(BackchannelLogout).count() == 0
