@@ -424,3 +424,51 @@ def test_idgate_outbox_send_delivers_waiting_back_channel_logouts_too(client, au
     result = runner.invoke(args=["outbox", "send"])
     assert result.exit_code == 0 and "Back-channel logouts: delivered 1, failed 0, waiting 0." in result.output
     assert posted == ["https://wiki.example.com/logout"] and db.query(BackchannelLogout).count() == 0
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token", "code token", "id_token token"])
+def test_implicit_and_hybrid_flows_are_not_offered(client, auth, member, registered, response_type):
+    auth.login(member.user.email)
+    _, challenge = pkce()
+    answer = answer_of(authorize(client, registered[0].client_id, challenge, response_type=response_type))
+    assert answer["error"] == "unsupported_response_type" and "code" not in answer and "access_token" not in answer
+
+
+@pytest.mark.parametrize("grant_type", ["password", "client_credentials", "implicit"])
+def test_no_other_grant_is_offered(client, registered, grant_type):
+    row, secret = registered
+    answer = client.post("/oauth/token", data={"grant_type": grant_type, "username": "x", "password": "y"},
+                         headers={"Authorization": "Basic " + base64.b64encode(f"{row.client_id}:{secret}".encode()).decode()})
+    assert answer.status_code == 400 and answer.json["error"] == "unsupported_grant_type"
+
+
+def test_a_code_lives_sixty_seconds(client, auth, member, registered, clock):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    code = answer_of(authorize(client, registered[0].client_id, challenge))["code"]
+    clock.advance(seconds=61)
+    assert exchange(client, registered, code, verifier).json["error"] == "invalid_grant"
+
+
+def test_userinfo_takes_the_token_in_a_post_too(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    access = exchange(client, registered, answer_of(authorize(client, registered[0].client_id, challenge))["code"],
+                      verifier).json["access_token"]
+    answer = client.post("/oauth/userinfo", data={"access_token": access})
+    assert answer.status_code == 200 and answer.json["sub"] == str(member.user_id)
+
+
+def test_logout_follows_only_a_registered_post_logout_redirect_uri(client, auth, member, registered):
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    id_token = exchange(client, registered, answer_of(authorize(client, registered[0].client_id, challenge))["code"],
+                        verifier).json["id_token"]
+    elsewhere = client.get(f"/oauth/logout?{urlencode({'id_token_hint': id_token, 'post_logout_redirect_uri': 'https://evil.example/'})}")
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/login"  # signed out, not sent there
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    id_token = exchange(client, registered, answer_of(authorize(client, registered[0].client_id, challenge))["code"],
+                        verifier).json["id_token"]
+    home = client.get(f"/oauth/logout?{urlencode({'id_token_hint': id_token, 'post_logout_redirect_uri': 'https://grafana.example.com/', 'state': 'x y'})}")
+    assert home.status_code == 303 and home.headers["Location"] == "https://grafana.example.com/?state=x+y"
