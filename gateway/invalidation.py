@@ -444,6 +444,32 @@ _channels: dict = {}
 _channels_lock = threading.Lock()
 
 
+class Generational:
+    """What a worker holds in memory and reads again whenever the channel's generation moved, or
+    on every request while it cannot be trusted (slower, never stale): the app directory, the
+    OpenID Connect clients."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self._held: tuple = (None, None, False)  # (generation, value, loaded)
+        self._lock = threading.Lock()
+
+    def get(self, load):
+        """The value, from `load()` when it must be read again."""
+        generation = self.channel.generation()
+        held_in, value, loaded = self._held
+        if loaded and generation is not None and held_in == generation:
+            return value
+        with self._lock:
+            held_in, value, loaded = self._held
+            if loaded and generation is not None and held_in == generation:
+                return value
+            value = load()
+            # Read after `generation` was taken: a change announced meanwhile moves it again.
+            self._held = (generation, value, True)
+            return value
+
+
 def channel_for(settings) -> LocalChannel | FileChannel | RedisChannel | PostgresChannel:
     """The channel every worker of every instance of this deployment shares; one per process and
     store (apps built in one process share it; a forked worker makes its own, with its own thread)."""

@@ -9,7 +9,6 @@ group, a role, anything gateway.sessions.cache counts as an access change) or ca
 
 from __future__ import annotations
 
-import threading
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from gateway.apps.models import Access, App, AppRoute, AppRuleGroup, AppRuleRole
 from gateway.apps.rules import Rule
 from gateway.apps.urls import Target, prefix_matches
 from gateway.groups.models import Group
+from gateway.invalidation import Generational
 from gateway.orgs.models import Organization
 
 
@@ -105,21 +105,12 @@ class Directories:
     """A worker's directory, read again whenever the channel says access changed."""
 
     def __init__(self, sessions, channel):
-        self.sessions, self.channel = sessions, channel  # sessions(): a new Session of the app's
-        self._held: tuple[int | None, Directory] | None = None
-        self._lock = threading.Lock()
+        self.sessions = sessions  # sessions(): a new Session of the app's
+        self._held = Generational(channel)
 
     def current(self) -> Directory:
-        generation = self.channel.generation()
-        held = self._held
-        if held is not None and generation is not None and held[0] == generation:
-            return held[1]
-        with self._lock:
-            held = self._held
-            if held is not None and generation is not None and held[0] == generation:
-                return held[1]
-            with self.sessions() as db:
-                directory = load(db.connection())
-            # Read after `generation` was taken: a change announced meanwhile moves it again.
-            self._held = (generation, directory)
-            return directory
+        return self._held.get(self._load)
+
+    def _load(self) -> Directory:
+        with self.sessions() as db:
+            return load(db.connection())

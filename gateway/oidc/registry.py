@@ -9,13 +9,13 @@ connection: on SQLite a second one would wait for the write lock the request may
 
 from __future__ import annotations
 
-import threading
 from typing import NamedTuple
 
 from sqlalchemy import select
 
 from gateway.apps import directory
 from gateway.apps.directory import AppEntry
+from gateway.invalidation import Generational
 from gateway.oidc.models import OidcClient, OidcClientUri, UriKind
 
 
@@ -55,9 +55,7 @@ class Registry:
     """A worker's clients, read again whenever the channel says something changed."""
 
     def __init__(self, channel):
-        self.channel = channel
-        self._held: tuple[int | None, dict[str, Registered]] | None = None
-        self._lock = threading.Lock()
+        self._held = Generational(channel)
 
     def find(self, db, client_id) -> Registered | None:
         if not isinstance(client_id, str):
@@ -65,15 +63,4 @@ class Registry:
         return self.current(db).get(client_id)
 
     def current(self, db) -> dict[str, Registered]:
-        generation = self.channel.generation()
-        held = self._held
-        if held is not None and generation is not None and held[0] == generation:
-            return held[1]
-        with self._lock:
-            held = self._held
-            if held is not None and generation is not None and held[0] == generation:
-                return held[1]
-            clients = load(db.connection())
-            # Read after `generation` was taken: a change announced meanwhile moves it again.
-            self._held = (generation, clients)
-            return clients
+        return self._held.get(lambda: load(db.connection()))

@@ -112,3 +112,31 @@ def test_a_postgresql_notice_rolled_back_is_neither_sent_nor_waited_for(two_post
 
     assert _read_without_asking(other) == before + 1
     assert _timeouts() == timeouts
+
+
+def test_a_generational_value_is_read_again_only_when_the_generation_moves():
+    from gateway.invalidation import Generational, LocalChannel
+
+    channel, loads = LocalChannel(), []
+    held = Generational(channel)
+
+    def load():
+        loads.append(1)
+        return len(loads)
+
+    assert held.get(load) == 1 and held.get(load) == 1
+    channel.publish()
+    assert held.get(load) == 2 and len(loads) == 2
+
+
+def test_a_generational_value_is_read_every_time_while_the_channel_is_not_in_step():
+    from gateway.invalidation import Generational
+
+    class Lost:
+        def generation(self):
+            return None
+
+    held, loads = Generational(Lost()), []
+    held.get(lambda: loads.append(1))
+    held.get(lambda: loads.append(1))
+    assert len(loads) == 2
