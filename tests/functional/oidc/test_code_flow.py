@@ -37,6 +37,16 @@ def registered(db, member, clock):
     return client, secret
 
 
+@pytest.fixture
+def wiki(db, member, clock):
+    """A client with a back-channel logout URI: (row, secret)."""
+    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
+    registered = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
+                                       backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
+    db.commit()
+    return registered
+
+
 def pkce():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -188,14 +198,12 @@ def test_discovery_names_every_endpoint_and_the_issuer(client, app):
     assert document["code_challenge_methods_supported"] == ["S256"] and "RS256" in document["id_token_signing_alg_values_supported"]
 
 
-def test_signing_out_queues_a_signed_back_channel_logout_that_is_retried_until_delivered(client, auth, member, db, clock, app):
+def test_signing_out_queues_a_signed_back_channel_logout_that_is_retried_until_delivered(client, auth, member, db, clock,
+                                                                                         app, wiki):
     from gateway.oidc import logout
     from gateway.oidc.models import BackchannelLogout
 
-    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
-    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
-                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
-    db.commit()
+    row, secret = wiki
     auth.login(member.user.email)
     verifier, challenge = pkce()
     code = answer_of(authorize(client, row.client_id, challenge))["code"]
@@ -370,14 +378,11 @@ def test_the_sign_in_page_names_the_app_that_asks(client, member, registered):
     assert "https://grafana.example.com" in page.headers["Content-Security-Policy"]
 
 
-def test_a_session_that_runs_out_is_logged_out_of_its_clients_by_housekeeping(client, auth, member, db, clock, app):
+def test_a_session_that_runs_out_is_logged_out_of_its_clients_by_housekeeping(client, auth, member, db, clock, wiki):
     from gateway import housekeeping
     from gateway.oidc.models import BackchannelLogout
 
-    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
-    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
-                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
-    db.commit()
+    row, secret = wiki
     auth.login(member.user.email)
     verifier, challenge = pkce()
     exchange(client, (row, secret), answer_of(authorize(client, row.client_id, challenge))["code"], verifier)
@@ -405,15 +410,12 @@ def test_a_member_working_in_another_organization_is_offered_to_switch_and_conti
     assert "code" in answer_of(client.get(switched.headers["Location"]))
 
 
-def test_idgate_outbox_send_delivers_waiting_back_channel_logouts_too(client, auth, member, db, clock, runner,
-                                                                      monkeypatch):
+def test_idgate_outbox_send_delivers_waiting_back_channel_logouts_too(client, auth, member, db, runner, monkeypatch,
+                                                                      wiki):
     from gateway.oidc import logout
     from gateway.oidc.models import BackchannelLogout
 
-    scope = AdminScope(member.org_id, member.org.slug, member.org.name, Actor())
-    row, secret = clients.create_client(db, scope, name="Wiki", redirect_uris=[REDIRECT],
-                                        backchannel_logout_uri="https://wiki.example.com/logout", now=clock.now())
-    db.commit()
+    row, secret = wiki
     auth.login(member.user.email)
     verifier, challenge = pkce()
     exchange(client, (row, secret), answer_of(authorize(client, row.client_id, challenge))["code"], verifier)
