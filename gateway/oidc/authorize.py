@@ -61,7 +61,7 @@ def decide(ctx: SessionContext | None, auth_time: datetime | None, app: AppEntry
         if app is not None and member_there and not silent:
             return Decision(Step.SWITCH)
         return Decision(Step.REFUSE, "access_denied", "This application belongs to another organization.")
-    if not app.rule.admits(ctx.role, ctx.groups):
+    if not app.rule.admits(ctx.role, ctx.group_set):
         # (error_description is ASCII without quotes: no app name in it)
         return Decision(Step.REFUSE, "access_denied", "The application's access rule does not admit this member.")
     if (app.requires_mfa or ACR_MFA in asked.acr_values) and "mfa" not in ctx.amr:

@@ -156,7 +156,7 @@ def decide(ctx: SessionContext | None, facts: Facts, *, directory: Directory, se
             return _refused(facts, f"{app.name} belongs to {app.org_name}, and you are working in "
                                    f"{ctx.org_name or 'no organization'}. Switch organization, or ask an admin of "
                                    f"{app.org_name} to invite you.", settings=settings)
-        if not app.rule.admits(ctx.role, ctx.groups):
+        if not app.rule.admits(ctx.role, ctx.group_set):
             return _refused(facts, f"{app.name} is open to {app.rule.describe()} of {app.org_name}. You are signed "
                                    f"in as {ctx.email}. Ask an admin of {app.org_name} for access.",
                             settings=settings)

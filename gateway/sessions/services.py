@@ -46,6 +46,11 @@ class SessionContext:
     started_at: datetime | None = None  # when its holder signed in (OpenID Connect's auth_time)
 
     @cached_property
+    def group_set(self) -> frozenset[str]:
+        """The groups as a set, built once per context: a rule's few groups are looked up in it."""
+        return frozenset(self.groups)
+
+    @cached_property
     def identity_headers(self) -> tuple[tuple[str, str], ...]:
         """The X-Auth-* headers /auth/verify sends for this session, but the token: built once per
         context, since the verify cache answers many requests with one."""
