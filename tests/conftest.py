@@ -218,6 +218,25 @@ def bearer(client) -> dict:
 
 
 @pytest.fixture
+def api(client, signed_in_admin):
+    """The admin API of the signed-in admin's organization: `api.get("/users")` calls
+    /api/v1/orgs/<slug>/users with the admin's bearer token (or the `headers` given)."""
+    slug = signed_in_admin.org.slug
+
+    class Api:
+        headers = bearer(client)
+        org = signed_in_admin.org
+        me = signed_in_admin
+
+        def __getattr__(self, method):
+            def call(path, **kw):
+                return getattr(client, method)(f"/api/v1/orgs/{slug}{path}", headers=kw.pop("headers", self.headers),
+                                               **kw)
+            return call
+    return Api()
+
+
+@pytest.fixture
 def served_database_url(database_url, tmp_path):
     """A database for a real `idgate serve` process: it commits for real, outside the test's transaction."""
     if not database_url.startswith("postgresql"):

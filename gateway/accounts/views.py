@@ -21,7 +21,7 @@ from gateway.mfa.policy import Owed
 from gateway.mfa.views import options_json, passkeys_elsewhere, passkeys_here
 from gateway.sessions.login import step_page
 from gateway.sso import logout as single_logout
-from gateway.oidc import clients as oidc_clients
+from gateway.oidc.views import asking_app
 from gateway.web import actor_from_request, passwords, settings, show_on
 
 bp = Blueprint("accounts", __name__)
@@ -64,9 +64,8 @@ def signup():
 def _login_page(form, next_url, status=200, passkey_form=None, **shown):
     """The sign-in page: email and password, and "Sign in with a passkey" where this page can use one;
     the app asking, when the sign-in is for an OpenID Connect client."""
-    asking = oidc_clients.asking(get_session(), next_url)
     return render_template("accounts/login.html", form=form, next=next_url, passkeys=passkeys_here(),
-                           asking=asking and asking[0],
+                           asking=asking_app(),
                            passkeys_at=passkeys_elsewhere(),
                            passkey_form=passkey_form or PasskeyAnswerForm(next=next_url or ""), **shown), status
 

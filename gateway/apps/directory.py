@@ -71,25 +71,18 @@ _ROLES = select(AppRuleRole.app_id, AppRuleRole.role)
 _GROUPS = select(AppRuleGroup.app_id, Group.name).join(Group, Group.id == AppRuleGroup.group_id)
 
 
-def entries(connection, only: int | None = None) -> dict[int, AppEntry]:
-    """Every app's entry by id (or `only` that one's)."""
-    narrow = (lambda query, column: query) if only is None else (lambda query, column: query.where(column == only))
+def entries(connection) -> dict[int, AppEntry]:
+    """Every app's entry by id."""
     roles, groups = {}, {}
-    for app_id, role in connection.execute(narrow(_ROLES, AppRuleRole.app_id)):
+    for app_id, role in connection.execute(_ROLES):
         roles.setdefault(app_id, set()).add(role)
-    for app_id, group in connection.execute(narrow(_GROUPS, AppRuleGroup.app_id)):
+    for app_id, group in connection.execute(_GROUPS):
         groups.setdefault(app_id, set()).add(group)
     apps = {}
-    for app_id, name, org_id, slug, org_name, access, requires_mfa in connection.execute(narrow(_APPS, App.id)):
+    for app_id, name, org_id, slug, org_name, access, requires_mfa in connection.execute(_APPS):
         rule = Rule(access == Access.EVERYONE, frozenset(roles.get(app_id, ())), frozenset(groups.get(app_id, ())))
         apps[app_id] = AppEntry(app_id, name, org_id, slug, org_name, rule, bool(requires_mfa))
     return apps
-
-
-def entry(connection, app_id: int) -> AppEntry | None:
-    """One app's entry, read in the caller's transaction (the OpenID Connect provider's: on SQLite a
-    second connection would wait for the write lock the request already holds)."""
-    return entries(connection, app_id).get(app_id)
 
 
 def load(connection) -> Directory:

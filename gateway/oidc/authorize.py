@@ -51,9 +51,9 @@ def decide(ctx: SessionContext | None, auth_time: datetime | None, app: AppEntry
     if ctx is None:
         return Decision(Step.REFUSE, "login_required", "Nobody is signed in.") if silent else Decision(Step.SIGN_IN)
     signed_in_at = int(auth_time.timestamp())
-    stale = ((asked.max_age is not None and now.timestamp() - signed_in_at > asked.max_age)
-             or ("login" in asked.prompt and (asked.after is None or signed_in_at < asked.after)))
-    if stale and (asked.after is None or signed_in_at < asked.after):
+    signed_in_again = asked.after is not None and signed_in_at >= asked.after  # (so max_age=0 does not loop)
+    too_old = asked.max_age is not None and now.timestamp() - signed_in_at > asked.max_age
+    if not signed_in_again and (too_old or "login" in asked.prompt):
         if silent:
             return Decision(Step.REFUSE, "login_required", "A fresh sign-in is needed.")
         return Decision(Step.SIGN_IN)

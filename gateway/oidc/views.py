@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     OAuth2Error,
 )
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 
 from gateway.accounts import services as accounts
 from gateway.accounts.forms import SwitchForm
@@ -38,7 +38,13 @@ def _lead_on_to_the_asking_client():
     next_url = request.args.get("next") or (request.form.get("next") if request.method == "POST" else None)
     if next_url and next_url.startswith("/oauth/authorize?") and \
             (asking := clients.asking(get_session(), next_url)) is not None:
+        g.oidc_asking = asking[0]
         forms_lead_to(asking[1])
+
+
+def asking_app() -> str | None:
+    """The name of the app whose authorization request this page leads on to, if any."""
+    return g.get("oidc_asking")
 
 
 def _server():

@@ -9,24 +9,7 @@ from gateway.actor import Actor
 from gateway.groups import services as groups
 from gateway.groups.models import Group
 from gateway.orgs.access import AdminScope
-from tests.conftest import bearer
 from tests.factories import MembershipFactory
-
-
-@pytest.fixture
-def api(client, signed_in_admin):
-    slug = signed_in_admin.org.slug
-
-    class Api:
-        headers = bearer(client)
-        org = signed_in_admin.org
-        me = signed_in_admin
-
-        def __getattr__(self, method):
-            def call(path, **kw):
-                return getattr(client, method)(f"/api/v1/orgs/{slug}{path}", headers=self.headers, **kw)
-            return call
-    return Api()
 
 
 def _count(db) -> int:

@@ -25,22 +25,6 @@ FIELDS = {"id", "app_id", "name", "client_id", "public", "redirect_uris", "post_
 
 
 @pytest.fixture
-def api(client, signed_in_admin):
-    slug = signed_in_admin.org.slug
-
-    class Api:
-        headers = bearer(client)
-        org = signed_in_admin.org
-
-        def __getattr__(self, method):
-            def call(path, **kw):
-                return getattr(client, method)(f"/api/v1/orgs/{slug}{path}", headers=kw.pop("headers", self.headers),
-                                               **kw)
-            return call
-    return Api()
-
-
-@pytest.fixture
 def elsewhere(db, clock):
     """Another organization's client."""
     other = MembershipFactory(admin=True)

@@ -11,22 +11,6 @@ from tests.conftest import Auth, bearer
 from tests.factories import MembershipFactory
 
 
-@pytest.fixture
-def api(client, signed_in_admin):
-    slug = signed_in_admin.org.slug
-
-    class Api:
-        headers = bearer(client)
-        org = signed_in_admin.org
-        me = signed_in_admin
-
-        def __getattr__(self, method):
-            def call(path, **kw):
-                return getattr(client, method)(f"/api/v1/orgs/{slug}{path}", headers=self.headers, **kw)
-            return call
-    return Api()
-
-
 def test_create_user_answers_the_temporary_password_once(api, db, app):
     response = api.post("/users", json={"name": "Grace Hopper", "email": "Grace@Example.com", "role": "admin"})
     assert response.status_code == 201
