@@ -88,6 +88,11 @@ def security_headers(settings: Settings) -> tuple:
     return headers + (HSTS,) if settings.base_url.startswith("https://") else headers
 
 
+def for_the_proxy_only() -> None:
+    """This response is read by a proxy and never shown to a browser: no browser headers on it."""
+    g.for_the_proxy_only = True
+
+
 def forms_lead_to(url: str) -> None:
     """Let this page's forms lead to `url`'s origin (a post answered by a redirect there: an IdP)."""
     parts = urlsplit(url)
@@ -101,6 +106,8 @@ def init_app(app) -> None:
 
     @app.after_request
     def send_security_headers(response: Response) -> Response:
+        if g.get("for_the_proxy_only"):
+            return response
         for name, value in headers:
             response.headers.setdefault(name, value)
         if targets := g.get("form_targets"):

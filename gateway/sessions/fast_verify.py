@@ -4,8 +4,9 @@
 token, or its session is in the verify cache (gateway.sessions.cache), the answer needs no
 database, no CSRF, no rate limiter and no template. This WSGI layer reads the request's facts,
 asks gateway.sessions.forward_auth.decide (the same decision the Flask view asks) and sends its
-answer with the headers every response of ours carries (gateway.web.security_headers, the request id) and the same
-metrics; everything else (a session not in memory, any other path) goes on to Flask.
+answer with the headers every response of ours carries (the request id; gateway.web.security_headers
+on those a browser may be shown) and the same metrics; everything else (a session not in memory,
+any other path) goes on to Flask.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class FastVerify:
         except DBAPIError:
             return self.next(environ, start_response)  # Flask answers a database it cannot reach
         answer = forward_auth.decide(ctx, facts, directory=directory, settings=self.settings, mint=self.mint)
-        headers = [*answer.headers, *self.security_headers, ("Content-Length", str(len(answer.body))),
+        headers = [*answer.headers, *(self.security_headers if answer.shown_to_browser else ()),
+                   ("Content-Length", str(len(answer.body))),
                    ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         start_response(answer.status, headers)
         seconds = time.perf_counter() - started

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from gateway.sessions import forward_auth
 from gateway.sessions.login import verified_context
-from gateway.web import settings
+from gateway.web import for_the_proxy_only, settings
 
 bp = Blueprint("forward_auth", __name__)
 
@@ -21,4 +21,6 @@ def verify():
     ctx = verified_context(facts.token) if facts.token and not facts.problem else None
     mint = forward_auth.minter(settings(), current_app.extensions["idgate.clock"])
     answer = forward_auth.decide(ctx, facts, directory=directory, settings=settings(), mint=mint)
+    if not answer.shown_to_browser:
+        for_the_proxy_only()
     return Response(answer.body, status=answer.status, headers=answer.headers)
