@@ -1,0 +1,264 @@
+"""The OpenID Connect side of an IdP connection (issue 21), beside `saml_protocol`: the IdP's
+discovery document read strictly, the authorization request (code flow, PKCE S256, state, nonce),
+the code exchanged for tokens, and the ID token proved into the protocol-neutral identity that
+provisioning decides on.
+
+authlib does the protocol (the request URL, the token request, the ID token's registered claims);
+joserfc checks the signature. What is ours are the rules the known attacks need:
+- the signing algorithm comes from the IdP's metadata only, asymmetric, never `none`, and never
+  HS256 keyed with the client secret (an attacker who knows the secret could mint tokens);
+- the key comes from the IdP's JWKS only: a `jku`, `jwk` or `x5u` in the token's header is refused;
+- the issuer is compared exactly, `aud` must hold our client id, and a token for several
+  audiences must name us in `azp`;
+- the identity is (issuer, `sub`), never the email; an email counts only when the IdP says it
+  verified it (or the connection is declared to verify every email), since Entra's `email`
+  claim is whatever a tenant's admin typed ("nOAuth").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core import CodeIDToken
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.accounts.provisioning import ExternalIdentity
+
+# The algorithms an IdP may sign ID tokens with: asymmetric only.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+# Header parameters that would let a token choose its own verification key (RFC 7515 §4.1.2–4.1.5).
+_KEY_IN_HEADER = ("jku", "jwk", "x5u", "x5c")
+MAX_ID_TOKEN = 16 * 1024
+
+
+class OidcError(Exception):
+    """An answer of the IdP's we refuse; `code` names the check (for the audit log and the page)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The IdP's discovery document, as much of it as we use."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None
+    end_session_endpoint: str | None
+    signing_algs: tuple[str, ...]
+
+
+def _endpoint(document: dict, name: str, *, needed: bool = True) -> str | None:
+    value = document.get(name)
+    if value is None and not needed:
+        return None
+    if not isinstance(value, str) or not _secure_url(value):
+        raise OidcError(f"The IdP's discovery document has no usable {name} (https, or http on loopback).",
+                        code="bad_discovery")
+    return value
+
+
+def _secure_url(url: str) -> bool:
+    """https, or http to a loopback address (a local IdP in development and tests)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def read_discovery(document, *, issuer: str) -> Provider:
+    """The IdP's metadata from its discovery document (OIDC Discovery §4.3: the `issuer` in it must be
+    exactly the one it was fetched for, or an IdP could speak for another).
+
+    :raise OidcError: not a discovery document we can rely on (`bad_discovery`).
+    """
+    if not isinstance(document, dict):
+        raise OidcError("The IdP's discovery document is not a JSON object.", code="bad_discovery")
+    if document.get("issuer") != issuer:
+        raise OidcError("The IdP's discovery document names another issuer.", code="bad_discovery")
+    offered = document.get("id_token_signing_alg_values_supported")
+    if not isinstance(offered, list):
+        raise OidcError("The IdP's discovery document lists no ID token algorithms.", code="bad_discovery")
+    algs = tuple(alg for alg in offered if alg in ASYMMETRIC)
+    if not algs:
+        raise OidcError("The IdP signs ID tokens with no asymmetric algorithm we accept.", code="bad_discovery")
+    return Provider(
+        issuer=issuer, authorization_endpoint=_endpoint(document, "authorization_endpoint"),
+        token_endpoint=_endpoint(document, "token_endpoint"), jwks_uri=_endpoint(document, "jwks_uri"),
+        userinfo_endpoint=_endpoint(document, "userinfo_endpoint", needed=False),
+        end_session_endpoint=_endpoint(document, "end_session_endpoint", needed=False), signing_algs=algs)
+
+
+def _get_json(url: str, what: str, timeout: float):
+    try:
+        answer = requests.get(url, timeout=timeout, allow_redirects=False,
+                              headers={"Accept": "application/json"})
+        answer.raise_for_status()
+        return answer.json()
+    except (requests.RequestException, ValueError):
+        raise OidcError(f"The IdP's {what} could not be fetched from {url}.", code="idp_unreachable") from None
+
+
+def discover(issuer: str, *, timeout: float = 10) -> Provider:
+    """The IdP's metadata from {issuer}/.well-known/openid-configuration.
+
+    :raise OidcError: unreachable (`idp_unreachable`) or not to be relied on (`bad_discovery`).
+    """
+    if not _secure_url(issuer):
+        raise OidcError("The issuer is an https URL (or http on loopback).", code="bad_discovery")
+    document = _get_json(f"{issuer.rstrip('/')}/.well-known/openid-configuration", "discovery document", timeout)
+    return read_discovery(document, issuer=issuer)
+
+
+def signing_keys(provider: Provider, *, timeout: float = 10) -> dict:
+    """The IdP's published keys (its JWKS), public keys only. :raise OidcError: none to be had."""
+    jwks = _get_json(provider.jwks_uri, "keys", timeout)
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise OidcError("The IdP's JWKS is not a key set.", code="bad_discovery")
+    # A key set with a private or symmetric key in it is no IdP's published set: only public keys count.
+    jwks = {"keys": [key for key in jwks["keys"] if isinstance(key, dict) and key.get("kty") in ("RSA", "EC", "OKP")
+                     and "d" not in key]}
+    return jwks
+
+
+@dataclass(frozen=True)
+class Start:
+    """An authorization request: where the browser goes, and what only we keep (server-side)."""
+
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+def _client(client_id: str, client_secret: str | None, redirect_uri: str, scopes: str) -> OAuth2Session:
+    return OAuth2Session(client_id, client_secret, redirect_uri=redirect_uri, scope=scopes,
+                         code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+
+
+def authorization_request(provider: Provider, *, client_id: str, redirect_uri: str, scopes: str) -> Start:
+    """The code flow's request, with a fresh state, nonce and PKCE S256 verifier."""
+    state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
+    url, _ = _client(client_id, None, redirect_uri, scopes).create_authorization_url(
+        provider.authorization_endpoint, state=state, nonce=nonce, code_verifier=verifier)
+    return Start(url, state, nonce, verifier)
+
+
+def redeem(provider: Provider, *, client_id: str, client_secret: str, redirect_uri: str, code: str,
+           code_verifier: str, timeout: float = 10) -> dict:
+    """The token response for a code (client_secret_basic, with the PKCE verifier).
+
+    :raise OidcError: the IdP refused the code or answered something else (`token_refused`).
+    """
+    client = _client(client_id, client_secret, redirect_uri, "")
+    try:
+        token = client.fetch_token(provider.token_endpoint, grant_type="authorization_code", code=code,
+                                   code_verifier=code_verifier, timeout=timeout)
+    except (AuthlibBaseError, requests.RequestException, ValueError) as exc:  # (ValueError: no JSON)
+        raise OidcError(f"The IdP did not exchange the code ({type(exc).__name__}).", code="token_refused") from None
+    if not isinstance(token.get("id_token"), str):
+        raise OidcError("The IdP's token response has no ID token.", code="token_refused")
+    return dict(token)
+
+
+def userinfo(provider: Provider, access_token: str, *, timeout: float = 10) -> dict:
+    """The IdP's userinfo answer (for claims the ID token left out). :raise OidcError: none to be had."""
+    if not provider.userinfo_endpoint:
+        raise OidcError("The IdP publishes no userinfo endpoint.", code="no_userinfo")
+    session = OAuth2Session(token={"access_token": access_token, "token_type": "Bearer"})
+    try:
+        answer = session.get(provider.userinfo_endpoint, timeout=timeout)
+        answer.raise_for_status()
+        claims = answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise OidcError(f"The IdP's userinfo did not answer ({type(exc).__name__}).", code="no_userinfo") from None
+    if not isinstance(claims, dict):
+        raise OidcError("The IdP's userinfo answer is not a JSON object.", code="no_userinfo")
+    return claims
+
+
+def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str, nonce: str, now: int,
+                    leeway: int) -> dict:
+    """The ID token's claims, once its signature, issuer, audience, party, times and nonce are proved.
+
+    :raise OidcError: any of them fails (`bad_id_token`).
+    """
+    if not isinstance(id_token, str) or len(id_token) > MAX_ID_TOKEN:
+        raise OidcError("The ID token cannot be read.", code="bad_id_token")
+    try:
+        keys = KeySet.import_key_set(jwks)
+        header = jws.extract_compact(id_token.encode("ascii")).protected
+    except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
+        raise OidcError("The ID token or the IdP's keys cannot be read.", code="bad_id_token") from None
+    if not isinstance(header, dict) or header.get("alg") not in provider.signing_algs:
+        raise OidcError("The ID token is signed with an algorithm the IdP does not publish.", code="bad_id_token")
+    if any(name in header for name in _KEY_IN_HEADER):
+        raise OidcError("The ID token names its own key: only the IdP's published keys count.", code="bad_id_token")
+    try:
+        token = jws.deserialize_compact(id_token, keys, algorithms=list(provider.signing_algs))
+        claims = CodeIDToken(
+            _json_object(token.payload), header,
+            options={"iss": {"essential": True, "value": provider.issuer},
+                     "aud": {"essential": True, "value": client_id}},
+            params={"client_id": client_id, "nonce": nonce})
+        claims.validate(now=now, leeway=leeway)
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise OidcError("The ID token is not valid for this sign-in.", code="bad_id_token") from None
+    if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now + leeway:
+        raise OidcError("The ID token was issued in the future.", code="bad_id_token")
+    if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+        raise OidcError("The ID token names no subject.", code="bad_id_token")
+    return dict(claims)
+
+
+def _json_object(payload: bytes) -> dict:
+    value = json.loads(payload)
+    if not isinstance(value, dict):
+        raise TypeError("not a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    """Where a connection finds a member's email, name and groups among the IdP's claims."""
+
+    email: str = "email"
+    name: str = "name"
+    groups: str | None = None
+    trust_email: bool = False  # the IdP verifies every email it issues (declared by the admin)
+
+
+def identity_of(claims: dict, *, org_id: int, issuer: str, names: ClaimNames) -> ExternalIdentity:
+    """The identity the IdP vouches for: keyed on (issuer, sub); an email only when verified."""
+    email = claims.get(names.email)
+    verified = claims.get("email_verified") is True or names.trust_email
+    name = claims.get(names.name)
+    groups = claims.get(names.groups) if names.groups else None
+    return ExternalIdentity(
+        org_id=org_id, issuer=issuer, subject=claims["sub"],
+        email=email if isinstance(email, str) and verified else None,
+        name=name if isinstance(name, str) else None,
+        groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset())

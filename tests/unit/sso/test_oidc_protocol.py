@@ -1,0 +1,165 @@
+"""The OpenID Connect adapter's rules on what an IdP sends (issue 21): its discovery document read
+strictly, and each forged or misdirected ID token refused, by the attack it stands for."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from gateway.sso.oidc_protocol import (
+    ClaimNames,
+    OidcError,
+    Provider,
+    authorization_request,
+    identity_of,
+    read_discovery,
+    verify_id_token,
+)
+
+ISSUER, CLIENT, NONCE = "https://idp.example.com", "idgate-client", "n-0S6_WzA2Mj"
+NOW = int(time.time())
+IDP_KEY = RSAKey.generate_key(2048, parameters={"kid": "idp-1"})
+PROVIDER = Provider(issuer=ISSUER, authorization_endpoint=f"{ISSUER}/authorize", token_endpoint=f"{ISSUER}/token",
+                    jwks_uri=f"{ISSUER}/jwks", userinfo_endpoint=f"{ISSUER}/userinfo", end_session_endpoint=None,
+                    signing_algs=("RS256",))
+JWKS = {"keys": [IDP_KEY.as_dict(private=False)]}
+
+
+def claims(**changes) -> dict:
+    base = {"iss": ISSUER, "sub": "248289761001", "aud": CLIENT, "exp": NOW + 300, "iat": NOW, "nonce": NONCE,
+            "email": "jane@acme.example", "email_verified": True, "name": "Jane Doe"}
+    base.update(changes)
+    return {name: value for name, value in base.items() if value is not None}
+
+
+def signed(payload: dict, *, key=IDP_KEY, header: dict | None = None) -> str:
+    return jwt.encode({"alg": "RS256", "kid": "idp-1", **(header or {})}, payload, key)
+
+
+def verify(token: str, **kw) -> dict:
+    return verify_id_token(token, provider=kw.pop("provider", PROVIDER), jwks=kw.pop("jwks", JWKS), client_id=CLIENT,
+                           nonce=kw.pop("nonce", NONCE), now=kw.pop("now", NOW), leeway=kw.pop("leeway", 60))
+
+
+def refused(token: str, **kw) -> str:
+    with pytest.raises(OidcError) as caught:
+        verify(token, **kw)
+    return caught.value.code
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_a_token_from_the_idp_for_this_sign_in_is_accepted():
+    assert verify(signed(claims()))["sub"] == "248289761001"
+
+
+def test_a_token_for_several_audiences_that_names_us_as_its_party_is_accepted():
+    assert verify(signed(claims(aud=[CLIENT, "other"], azp=CLIENT)))["azp"] == CLIENT
+
+
+@pytest.mark.parametrize("change", [
+    {"iss": "https://evil.example"},  # another issuer
+    {"iss": ISSUER + "/"},  # compared exactly
+    {"aud": "another-client"},  # a token the IdP gave another app
+    {"aud": [CLIENT, "other"]},  # several audiences and no azp naming us
+    {"aud": [CLIENT, "other"], "azp": "other"},
+    {"azp": "other"},
+    {"exp": NOW - 61},  # expired beyond the leeway
+    {"iat": NOW + 3600},  # issued in the future
+    {"nbf": NOW + 3600},
+    {"sub": None},
+    {"exp": None},
+])
+def test_a_token_that_is_not_for_us_now_is_refused(change):
+    assert refused(signed(claims(**change))) == "bad_id_token"
+
+
+def test_a_token_of_another_sign_in_is_refused_by_its_nonce():
+    assert refused(signed(claims(nonce="another"))) == "bad_id_token"
+    assert refused(signed(claims(nonce=None))) == "bad_id_token"
+
+
+def test_an_unsigned_token_is_refused():
+    token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}."
+    assert refused(token) == "bad_id_token"
+
+
+def test_a_token_signed_with_the_client_secret_is_refused_when_the_idp_publishes_rs256():
+    # HS256 keyed with a secret the client knows: whoever knows it could mint any identity.
+    token = jwt.encode({"alg": "HS256"}, claims(), OctKey.import_key(b"the-client-secret-0123456789abcdef"))
+    assert refused(token) == "bad_id_token"
+
+
+def test_a_token_signed_by_another_key_is_refused():
+    assert refused(signed(claims(), key=RSAKey.generate_key(2048, parameters={"kid": "idp-1"}))) == "bad_id_token"
+
+
+@pytest.mark.parametrize("name", ["jwk", "jku", "x5u"])
+def test_a_token_that_brings_its_own_key_is_refused(name):
+    attacker = ECKey.generate_key("P-256")
+    value = attacker.as_dict(private=False) if name == "jwk" else "https://evil.example/keys"
+    assert refused(signed(claims(), header={name: value})) == "bad_id_token"
+
+
+def test_an_algorithm_the_idp_does_not_publish_is_refused():
+    es = ECKey.generate_key("P-256", parameters={"kid": "idp-ec"})
+    token = jwt.encode({"alg": "ES256", "kid": "idp-ec"}, claims(), es)
+    assert refused(token, jwks={"keys": [es.as_dict(private=False)]}) == "bad_id_token"
+
+
+@pytest.mark.parametrize("junk", ["", "a.b", "x" * 20_000, "...", None, 42])
+def test_junk_is_refused_with_a_code_never_an_exception(junk):
+    assert refused(junk) == "bad_id_token"
+
+
+def test_discovery_names_the_issuer_it_was_fetched_for_and_asymmetric_algorithms():
+    document = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/a", "token_endpoint": f"{ISSUER}/t",
+                "jwks_uri": f"{ISSUER}/k", "id_token_signing_alg_values_supported": ["none", "HS256", "RS256"]}
+    assert read_discovery(document, issuer=ISSUER).signing_algs == ("RS256",)
+    for broken in ({**document, "issuer": "https://other.example"},
+                   {**document, "id_token_signing_alg_values_supported": ["none", "HS256"]},
+                   {**document, "token_endpoint": "http://idp.example.com/t"},  # plain http off loopback
+                   {**document, "jwks_uri": None}, []):
+        with pytest.raises(OidcError) as caught:
+            read_discovery(broken, issuer=ISSUER)
+        assert caught.value.code == "bad_discovery"
+
+
+def test_a_local_idp_over_http_on_loopback_is_allowed():
+    local = "http://127.0.0.1:8080"
+    document = {"issuer": local, "authorization_endpoint": f"{local}/a", "token_endpoint": f"{local}/t",
+                "jwks_uri": f"{local}/k", "id_token_signing_alg_values_supported": ["RS256"]}
+    assert read_discovery(document, issuer=local).token_endpoint == f"{local}/t"
+
+
+def test_the_authorization_request_carries_state_nonce_and_an_s256_challenge():
+    start = authorization_request(PROVIDER, client_id=CLIENT, redirect_uri="https://id.example/cb",
+                                  scopes="openid email profile")
+    assert start.url.startswith(f"{ISSUER}/authorize?")
+    for part in (f"state={start.state}", f"nonce={start.nonce}", "code_challenge_method=S256",
+                 "response_type=code", f"client_id={CLIENT}"):
+        assert part in start.url
+    assert start.code_verifier not in start.url
+    assert start.state != authorization_request(PROVIDER, client_id=CLIENT, redirect_uri="https://id.example/cb",
+                                                 scopes="openid").state
+
+
+def test_the_identity_is_the_issuer_and_subject_and_an_unverified_email_is_not_kept():
+    identity = identity_of(claims(email_verified=False), org_id=7, issuer=ISSUER, names=ClaimNames())
+    assert (identity.issuer, identity.subject, identity.email) == (ISSUER, "248289761001", None)
+    assert identity_of(claims(), org_id=7, issuer=ISSUER, names=ClaimNames()).email == "jane@acme.example"
+    # "email_verified": "true" (a string) is not a verified email either
+    assert identity_of(claims(email_verified="true"), org_id=7, issuer=ISSUER, names=ClaimNames()).email is None
+
+
+def test_a_connection_declared_to_verify_every_email_keeps_it_and_reads_groups_where_told():
+    names = ClaimNames(groups="roles", trust_email=True)
+    identity = identity_of(claims(email_verified=None, roles=["eng", 3, "ops"]), org_id=7, issuer=ISSUER, names=names)
+    assert identity.email == "jane@acme.example" and identity.groups == frozenset({"eng", "ops"})
