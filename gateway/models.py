@@ -7,7 +7,14 @@ from gateway.sessions.models import UserSession  # noqa: F401
 from gateway.mail.models import OutboxMessage  # noqa: F401
 from gateway.tokens.models import Client  # noqa: F401
 from gateway.invitations.models import Invitation  # noqa: F401
-from gateway.sso.models import SamlConnection, SamlEmailDomain, SamlLoginRequest, SeenAssertion  # noqa: F401
+from gateway.sso.models import (  # noqa: F401
+    OidcIdpConnection,
+    OidcIdpLoginRequest,
+    SamlConnection,
+    SamlLoginRequest,
+    SeenAssertion,
+    SsoEmailDomain,
+)
 from gateway.ratelimit_storage import RateLimitCounter  # noqa: F401
 from gateway.mfa.models import Passkey, PasskeyChallenge, RecoveryCode, TotpFactor  # noqa: F401
 from gateway.orgs.models import CustomRole  # noqa: F401

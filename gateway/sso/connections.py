@@ -21,7 +21,7 @@ from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, NotFound, about
 from gateway.orgs.lifecycle import parse_role
 from gateway.orgs.models import Organization, Role
-from gateway.sso.models import SamlConnection, SamlEmailDomain
+from gateway.sso.models import SamlConnection, SsoEmailDomain
 from saml import errors as saml_errors
 from saml.metadata import parse_idp_metadata
 
@@ -179,7 +179,7 @@ def configure(
     connection.name_attribute = name_attribute
     connection.updated_at = now
     db.flush()  # the id, for the domains and the audit row
-    _declare_domains(db, connection.id, domains)
+    declare_domains(db, org_id, domains)
     record(db, actor, AuditAction.SAML_CONFIGURE, now=now, org_id=org_id, idp_entity_id=idp.entity_id,
            certificates=len(idp.signing_certs), allow_idp_initiated=connection.allow_idp_initiated,
            email_domains=domains)
@@ -202,21 +202,20 @@ def ascii_domain(domain: str) -> str:
     raise BadRequest(f"{domain!r} is not a domain name.", code="invalid_domain", field="email_domains")
 
 
-_domains = SamlEmailDomain.__table__
-_declared_by = _domains.join(_connections, _connections.c.id == _domains.c.connection_id)  # domain → connection
+_domains = SsoEmailDomain.__table__
 
 
-def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> None:
-    """Make `domains` the connection's declared domains.
+def declare_domains(db: Session, org_id: int, domains: list[str]) -> None:
+    """Make `domains` (ASCII, see ascii_domain) the organization's declared domains, for whichever
+    protocol its IdP speaks.
 
     :raise Conflict: some are another organization's. The domain is the table's key: of two
         organizations declaring one domain at once, the database lets one have it.
     """
-    db.execute(delete(_domains).where(_domains.c.connection_id == connection_id, _domains.c.domain.not_in(domains)))
-    held = set(db.scalars(select(_domains.c.domain).where(_domains.c.connection_id == connection_id)))
+    db.execute(delete(_domains).where(_domains.c.org_id == org_id, _domains.c.domain.not_in(domains)))
+    held = set(db.scalars(select(_domains.c.domain).where(_domains.c.org_id == org_id)))
     taken = [domain for domain in domains
-             if domain not in held and not insert_if_absent(db, SamlEmailDomain, domain=domain,
-                                                            connection_id=connection_id)]
+             if domain not in held and not insert_if_absent(db, SsoEmailDomain, domain=domain, org_id=org_id)]
     if taken:
         raise Conflict(f"Another organization declared {', '.join(taken)} for its identity provider.",
                        code="domain_taken", field="email_domains")
@@ -224,28 +223,26 @@ def _declare_domains(db: Session, connection_id: int, domains: list[str]) -> Non
 
 def declared_domains(db: Session, org_id: int) -> list[str]:
     """The email domains the organization declared for its IdP, sorted."""
-    return list(db.scalars(select(_domains.c.domain).select_from(_declared_by)
-                           .where(_connections.c.org_id == org_id).order_by(_domains.c.domain)))
+    return list(db.scalars(select(_domains.c.domain).where(_domains.c.org_id == org_id).order_by(_domains.c.domain)))
 
 
 def slug_declaring(db: Session, domain: str) -> str | None:
-    """The slug of the organization whose IdP declared `domain` (an ASCII domain), if one did."""
-    return db.scalar(select(_orgs.c.slug).select_from(_declared_by.join(_orgs, _orgs.c.id == _connections.c.org_id))
+    """The slug of the organization that declared `domain` (an ASCII domain), if one did."""
+    return db.scalar(select(_orgs.c.slug).join_from(_domains, _orgs, _orgs.c.id == _domains.c.org_id)
                      .where(_domains.c.domain == domain))
 
 
 # Built once, bound per call: asked on first sign-ins (provisioning.decide).
 _DOMAIN_CLAIM = select(
-    select(_domains.c.connection_id).where(_domains.c.domain == bindparam("domain")).scalar_subquery(),
-    exists().where(_domains.c.connection_id == bindparam("connection_id")),
+    select(_domains.c.org_id).where(_domains.c.domain == bindparam("domain")).scalar_subquery(),
+    exists().where(_domains.c.org_id == bindparam("org_id")),
 )
 
 
-def domain_claims(db: Session, connection: IdpConnection):
-    """What the declared domains say of an email domain, from this connection's side (for provisioning)."""
+def domain_claims(db: Session, org_id: int):
+    """What the declared domains say of an email domain, from this organization's side (for provisioning)."""
     def domain_claim(domain: str) -> provisioning.DomainClaim:
-        owner, declares_any = core_execute(db, _DOMAIN_CLAIM, {"domain": domain,
-                                                               "connection_id": connection.id}).first()
-        return provisioning.DomainClaim(here=owner == connection.id, elsewhere=owner not in (None, connection.id),
+        owner, declares_any = core_execute(db, _DOMAIN_CLAIM, {"domain": domain, "org_id": org_id}).first()
+        return provisioning.DomainClaim(here=owner == org_id, elsewhere=owner not in (None, org_id),
                                         declares_any=bool(declares_any))
     return domain_claim

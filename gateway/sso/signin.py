@@ -171,7 +171,7 @@ def _sign_in(db: Session, connection: IdpConnection, identity: provisioning.Exte
              idp_session: saml_protocol.IdpSession, *, actor: Actor, settings: Settings, now: datetime,
              idp_initiated: bool) -> SignIn:
     """A verified identity signs in: linked, enrolled or refused by the no-takeover rules, then a session."""
-    decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, connection))
+    decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, connection.org_id))
     account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
                                  admin_groups=connection.admin_groups or [], now=now)
     groups.sync_from_idp(db, connection.org_id, account.user_id, identity.groups, now=now)

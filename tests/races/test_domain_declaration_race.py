@@ -10,7 +10,7 @@ from gateway.actor import Actor
 from gateway.errors import GatewayError
 from gateway.orgs.models import Organization
 from gateway.sso import connections
-from gateway.sso.models import SamlEmailDomain
+from gateway.sso.models import SsoEmailDomain
 from tests.helpers.idp import TestIdP
 from tests.races.conftest import at_once
 
@@ -45,4 +45,4 @@ def test_one_of_two_organizations_declaring_a_domain_at_once_has_it(make_session
 
         assert sorted(outcomes) == ["409 domain_taken", "declared"], f"round {n}: {outcomes}"
         with make_session() as db:
-            assert len(db.scalars(select(SamlEmailDomain).where(SamlEmailDomain.domain == domain)).all()) == 1
+            assert len(db.scalars(select(SsoEmailDomain).where(SsoEmailDomain.domain == domain)).all()) == 1

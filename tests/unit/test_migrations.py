@@ -12,7 +12,6 @@ import gateway.models  # noqa: F401
 from gateway import create_app
 from gateway.db import Base, UTCDateTime
 from gateway.migrate import upgrade
-from gateway.sso.models import SamlEmailDomain
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 LISTS = {"signing_certs", "email_domains", "admin_groups"}
@@ -46,10 +45,11 @@ def test_revision_0010_gives_each_declared_domain_to_the_organization_that_conne
                 signing_certs=[], metadata_xml="<md/>", default_role="user", allow_idp_initiated=False,
                 email_domains=domains, admin_groups=[], created_at=NOW, updated_at=NOW))
 
-    upgrade(app)
+    upgrade(app, "0010")
 
+    domains = table("saml_email_domains", column("domain"), column("connection_id"))  # (until 0016)
     with app.extensions["idgate.engine"].connect() as conn:
-        declared = dict(conn.execute(select(SamlEmailDomain.domain, SamlEmailDomain.connection_id)).all())
+        declared = dict(conn.execute(select(domains.c.domain, domains.c.connection_id)).all())
     app.extensions["idgate.engine"].dispose()
     assert declared == {"first.example": 1, "both.example": 1, "second.example": 2}
 
@@ -74,7 +74,7 @@ def test_revision_0011_drops_the_compatibility_columns_and_keeps_what_hangs_on_t
                 id=message_id, recipient="a@example.com", subject="Hi", body="…", created_at=NOW, attempts=0,
                 next_attempt_at=NOW, sent_at=sent))
 
-    upgrade(app)
+    upgrade(app, "0011")
 
     after = MetaData()
     after.reflect(engine)
@@ -86,3 +86,28 @@ def test_revision_0011_drops_the_compatibility_columns_and_keeps_what_hangs_on_t
     assert "email_domains" not in after.tables["saml_connections"].c and "sent_at" not in after.tables["outbox"].c
     assert domains == ["acme.example"] and pending == [7]
     assert mail == [2]  # mail an older instance had marked sent goes with its column
+
+
+def test_revision_0016_gives_each_declared_domain_to_its_organization(served_database_url):
+    app = create_app({"DATABASE_URL": served_database_url, "SECRET_KEY": "test"})
+    upgrade(app, "0015")
+    engine = app.extensions["idgate.engine"]
+    before = MetaData()
+    before.reflect(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(ORGANIZATIONS).values(id=4, slug="acme", name="Acme", created_at=NOW))
+        conn.execute(insert(before.tables["saml_connections"]).values(
+            id=9, org_id=4, idp_entity_id="https://idp.example.org", sso_url="https://idp.example.org/sso",
+            signing_certs=[], metadata_xml="<md/>", default_role="user", allow_idp_initiated=False,
+            admin_groups=[], created_at=NOW, updated_at=NOW))
+        conn.execute(insert(before.tables["saml_email_domains"]).values(domain="acme.example", connection_id=9))
+
+    upgrade(app)
+
+    after = MetaData()
+    after.reflect(engine)
+    with engine.connect() as conn:
+        declared = conn.execute(select(after.tables["sso_email_domains"])).all()
+    engine.dispose()
+    assert "saml_email_domains" not in after.tables
+    assert [tuple(row) for row in declared] == [("acme.example", 4)]

@@ -96,7 +96,7 @@ def test_domain_claims_say_whose_a_domain_is(db, acme, idp, clock):
     other = OrganizationFactory()
     db.flush()
     _configure(db, other, idp, clock)
-    claim = connections.domain_claims(db, connections.idp_connection(db, other.slug))
+    claim = connections.domain_claims(db, connections.idp_connection(db, other.slug).org_id)
 
     assert claim("acme.example.com").elsewhere and not claim("acme.example.com").here
     assert not claim("free.example").elsewhere and not claim("free.example").declares_any
