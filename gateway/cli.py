@@ -144,6 +144,7 @@ def keys_rotate_command():
     new key sealing second-factor secrets (every stored secret is sealed again with it)."""
     from gateway.db import transaction
     from gateway.mfa import sealing, totp
+    from gateway.sso import oidc_connections
     from gateway.tokens.keys import rotate
 
     certs_dir = current_app.extensions["idgate.settings"].certs_dir
@@ -151,9 +152,9 @@ def keys_rotate_command():
     click.echo(f"New signing key {kid}; the previous key stays published in the JWKS.")
     sealing.add_key(certs_dir)
     with transaction() as db:
-        resealed = totp.reseal_all(db, certs_dir=certs_dir)
+        resealed = totp.reseal_all(db, certs_dir=certs_dir) + oidc_connections.reseal_all(db, certs_dir=certs_dir)
     sealing.keep_newest(certs_dir, 2)  # the one before opens what an instance sealed meanwhile
-    click.echo(f"New key for second-factor secrets; {resealed} sealed again with it.")
+    click.echo(f"New key for second-factor and IdP client secrets; {resealed} sealed again with it.")
 
 
 @click.group("client")
@@ -196,7 +197,7 @@ def _operator_scope(db, slug: str):
 
 @click.group("oidc")
 def oidc_group():
-    """The OpenID Connect provider."""
+    """OpenID Connect: the provider's clients, and organizations' own IdPs."""
 
 
 @oidc_group.group("client")
@@ -235,6 +236,47 @@ def oidc_client_create_command(slug, name, redirect_uris, public, post_logout_re
         click.echo(f"client_secret: {secret}")
         click.echo("The secret is shown once: only its hash is kept.", err=True)
     click.echo(f"issuer: {current_app.extensions['idgate.settings'].base_url}")
+
+
+@oidc_group.group("idp")
+def oidc_idp_group():
+    """An organization's own OpenID Connect IdP (Google Workspace, Entra ID, Okta, Keycloak…)."""
+
+
+@oidc_idp_group.command("configure")
+@click.argument("slug")
+@click.option("--issuer", required=True, help="The IdP's issuer URL (its discovery document is read from it).")
+@click.option("--client-id", required=True, help="The client id the IdP gave the gateway.")
+@click.option("--client-secret-file", required=True, type=click.File("r"),
+              help="A file holding the client secret (not an argument: it would show in the process list).")
+@click.option("--email-domain", "domains", multiple=True, help="A domain the IdP answers for (repeatable).")
+@click.option("--default-role", type=click.Choice(["user", "auditor", "admin"]), default="user", show_default=True)
+@click.option("--admin-group", "admin_groups", multiple=True, help="A group value that makes an admin (repeatable).")
+@click.option("--groups-claim", help="The ID token or userinfo claim that lists the member's groups.")
+@click.option("--scope", "scopes", multiple=True, help="A scope to ask for (repeatable; default: openid email profile).")
+@click.option("--trust-email", is_flag=True,
+              help="The IdP verifies every email it issues (else an email counts only with email_verified: true).")
+@with_appcontext
+def oidc_idp_configure_command(slug, issuer, client_id, client_secret_file, domains, default_role, admin_groups,
+                               groups_claim, scopes, trust_email):
+    """Connect organization SLUG's OpenID Connect IdP; prints the redirect URI to register at the IdP."""
+    from gateway.clock import now
+    from gateway.db import transaction
+    from gateway.sso import connections, oidc_connections, oidc_signin
+
+    settings = current_app.extensions["idgate.settings"]
+    try:
+        with transaction() as db:
+            org = connections.organization(db, slug)
+            oidc_connections.configure(
+                db, org.id, issuer=issuer, client_id=client_id, client_secret=client_secret_file.read().strip(),
+                certs_dir=settings.certs_dir, scopes=list(scopes) or None, groups_claim=groups_claim,
+                trust_email=trust_email, default_role=default_role, admin_groups=admin_groups, email_domains=domains,
+                actor=Actor(user_agent="idgate cli"), now=now())
+    except GatewayError as exc:
+        _fail(exc)
+    click.echo(f"{slug} signs in through {issuer}.")
+    click.echo(f"Register this redirect URI at the IdP: {oidc_signin.callback_url(settings, slug)}")
 
 
 @click.group("outbox")

@@ -25,7 +25,7 @@ from gateway.mail import outbox
 from gateway.metrics import HOUSEKEEPING_DELETED
 from gateway.oidc import logout
 from gateway.sessions import services as sessions
-from gateway.sso import signin
+from gateway.sso import oidc_signin, signin
 
 log = logging.getLogger("idgate.housekeeping")
 
@@ -43,6 +43,7 @@ class Purged:
     sessions: int
     saml_requests: int
     saml_assertions: int
+    oidc_idp_requests: int  # sign-ins sent to an organization's OIDC IdP and never answered
     rate_limit_counters: int
     undeliverable_mail: int  # still not delivered after outbox.GIVE_UP_AFTER
 
@@ -59,6 +60,7 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
         sessions=sessions.delete_ended(db, before=before),
         saml_requests=requests,
         saml_assertions=assertions,
+        oidc_idp_requests=oidc_signin.forget_expired(db, before=before),
         rate_limit_counters=ratelimit_storage.delete_expired(db, before=epoch_now - MARGIN.total_seconds()),
         undeliverable_mail=outbox.drop_undeliverable(db, now=now),
     )

@@ -59,3 +59,6 @@ class AuditAction(StrEnum):
     # A code used twice or a refresh token used after its rotation: someone holds a copy, so
     # everything the grant gave is revoked.
     OIDC_REPLAY = "oidc:replay"
+    # An organization's OpenID Connect IdP (the client side, issue 21).
+    OIDC_IDP_CONFIGURE = "oidc_idp:configure"
+    OIDC_IDP_LOGIN_DENIED = "oidc_idp:login_denied"

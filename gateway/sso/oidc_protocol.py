@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -144,27 +143,18 @@ def signing_keys(provider: Provider, *, timeout: float = 10) -> dict:
     return jwks
 
 
-@dataclass(frozen=True)
-class Start:
-    """An authorization request: where the browser goes, and what only we keep (server-side)."""
-
-    url: str
-    state: str
-    nonce: str
-    code_verifier: str
-
-
 def _client(client_id: str, client_secret: str | None, redirect_uri: str, scopes: str) -> OAuth2Session:
     return OAuth2Session(client_id, client_secret, redirect_uri=redirect_uri, scope=scopes,
                          code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
 
 
-def authorization_request(provider: Provider, *, client_id: str, redirect_uri: str, scopes: str) -> Start:
-    """The code flow's request, with a fresh state, nonce and PKCE S256 verifier."""
-    state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
+def authorization_url(provider: Provider, *, client_id: str, redirect_uri: str, scopes: str, state: str,
+                      nonce: str, code_verifier: str) -> str:
+    """Where the browser goes: the code flow's request, with `state`, `nonce` and the S256 challenge
+    of `code_verifier` (which stays with us)."""
     url, _ = _client(client_id, None, redirect_uri, scopes).create_authorization_url(
-        provider.authorization_endpoint, state=state, nonce=nonce, code_verifier=verifier)
-    return Start(url, state, nonce, verifier)
+        provider.authorization_endpoint, state=state, nonce=nonce, code_verifier=code_verifier)
+    return url
 
 
 def redeem(provider: Provider, *, client_id: str, client_secret: str, redirect_uri: str, code: str,
@@ -232,6 +222,16 @@ def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str,
     if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
         raise OidcError("The ID token names no subject.", code="bad_id_token")
     return dict(claims)
+
+
+def names_an_unknown_key(id_token, jwks: dict) -> bool:
+    """Whether the token's `kid` is none of the key set's: the IdP may have rotated its keys since
+    they were read (the only failure worth reading them again for)."""
+    try:
+        kid = jws.extract_compact(id_token.encode("ascii")).protected.get("kid")
+    except (JoseError, ValueError, TypeError, AttributeError, UnicodeError):
+        return False
+    return isinstance(kid, str) and kid not in {key.get("kid") for key in jwks.get("keys", [])}
 
 
 def _json_object(payload: bytes) -> dict:

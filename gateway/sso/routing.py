@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from gateway.errors import BadRequest, NotFound
-from gateway.sso.connections import ascii_domain, idp_connection, organization, slug_declaring
+from gateway.sso.connections import (
+    ascii_domain,
+    idp_connection,
+    organization,
+    slug_declaring,
+)
+from gateway.sso.oidc_connections import has_oidc, oidc_connection
 
 
 def route(db: Session, email_or_slug: str) -> str:
@@ -24,8 +30,21 @@ def route(db: Session, email_or_slug: str) -> str:
         if domain and (slug := slug_declaring(db, domain)) is not None:
             return slug
         raise NotFound("No single sign-on is set up for that email domain.", code="sso_not_configured")
-    idp_connection(db, value)
+    protocol_of(db, value)
     return value
+
+
+def protocol_of(db: Session, slug: str) -> str:
+    """Which IdP a sign-in of the organization goes to: its OpenID Connect IdP when it has one (an
+    organization moving from SAML connects OIDC last), else its SAML IdP.
+
+    :raise NotFound: unknown organization, or (SsoNotConfigured) neither connected.
+    """
+    org = organization(db, slug)
+    if has_oidc(db, org.id):
+        return "oidc"
+    idp_connection(db, slug)
+    return "saml"
 
 
 @dataclass(frozen=True)
@@ -43,3 +62,12 @@ def destination(db: Session, slug: str) -> Destination:
     """
     connection = idp_connection(db, slug)
     return Destination(organization(db, slug).name, connection.sso_url)
+
+
+def oidc_destination(db: Session, slug: str) -> Destination:
+    """As `destination`, for the organization's OIDC IdP: its issuer's origin is where the browser goes.
+
+    :raise NotFound: unknown organization, or no OIDC IdP connected to it.
+    """
+    connection = oidc_connection(db, slug)
+    return Destination(organization(db, slug).name, connection.issuer)

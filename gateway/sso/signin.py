@@ -170,25 +170,39 @@ def finish_login(
 def _sign_in(db: Session, connection: IdpConnection, identity: provisioning.ExternalIdentity,
              idp_session: saml_protocol.IdpSession, *, actor: Actor, settings: Settings, now: datetime,
              idp_initiated: bool) -> SignIn:
-    """A verified identity signs in: linked, enrolled or refused by the no-takeover rules, then a session."""
-    decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, connection.org_id))
-    account = provisioning.apply(db, decision, identity, default_role=connection.default_role,
-                                 admin_groups=connection.admin_groups or [], now=now)
-    groups.sync_from_idp(db, connection.org_id, account.user_id, identity.groups, now=now)
-    actor = actor.as_user(account.user_id, account.email, connection.org_id)
+    return sign_in_federated(
+        db, identity, default_role=connection.default_role, admin_groups=connection.admin_groups or [],
+        amr=idp_session.amr, method="saml", actor=actor, settings=settings, now=now,
+        session_fields={"sso_name_id": idp_session.name_id, "sso_name_id_format": idp_session.name_id_format,
+                        "sso_session_index": idp_session.session_index},
+        audit_fields={"idp_initiated": idp_initiated})
+
+
+def sign_in_federated(db: Session, identity: provisioning.ExternalIdentity, *, default_role, admin_groups: list,
+                      amr: str, method: str, actor: Actor, settings: Settings, now: datetime,
+                      session_fields: dict | None = None, audit_fields: dict | None = None) -> SignIn:
+    """A verified identity signs in, whichever protocol proved it: linked, enrolled or refused by the
+    no-takeover rules (accounts.provisioning), its groups synced, then a session of its organization.
+
+    :raise ProvisioningDenied: as provisioning decides.
+    """
+    org_id = identity.org_id
+    decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, org_id))
+    account = provisioning.apply(db, decision, identity, default_role=default_role, admin_groups=admin_groups,
+                                 now=now)
+    groups.sync_from_idp(db, org_id, account.user_id, identity.groups, now=now)
+    actor = actor.as_user(account.user_id, account.email, org_id)
     # The second factor is the IdP's business: what it says it asked for is what the session carries.
-    token, session = sessions.start(db, account.user_id, org_id=connection.org_id, amr=idp_session.amr,
-                                    actor=actor, settings=settings, now=now, sso_org_id=connection.org_id,
-                                    sso_name_id=idp_session.name_id, sso_name_id_format=idp_session.name_id_format,
-                                    sso_session_index=idp_session.session_index)
-    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=connection.org_id, target_id=account.user_id,
-           target_email=account.email, method="saml", provisioning=str(decision.action),
-           idp_initiated=idp_initiated)
+    token, session = sessions.start(db, account.user_id, org_id=org_id, amr=amr, actor=actor, settings=settings,
+                                    now=now, sso_org_id=org_id, **(session_fields or {}))
+    record(db, actor, AuditAction.LOGIN_SUCCESS, now=now, org_id=org_id, target_id=account.user_id,
+           target_email=account.email, method=method, provisioning=str(decision.action), **(audit_fields or {}))
     return SignIn(token, session)
 
 
-def record_rejection(db: Session, slug: str, exc: GatewayError, *, actor: Actor, now: datetime) -> None:
+def record_rejection(db: Session, slug: str, exc: GatewayError, *, actor: Actor, now: datetime,
+                     action: AuditAction = AuditAction.SAML_LOGIN_DENIED) -> None:
     """The audit row of a refused SSO sign-in (written after the refused work was rolled back)."""
     org = db.scalar(select(Organization).where(Organization.slug == slug))
-    record(db, actor, AuditAction.SAML_LOGIN_DENIED, now=now, org_id=org.id if org else None,
+    record(db, actor, action, now=now, org_id=org.id if org else None,
            reason=getattr(exc, "reason", None) or exc.code)

@@ -4,7 +4,9 @@ ID token proved against the IdP's published keys, and userinfo (issue 21)."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -33,15 +35,29 @@ def person(issuer: str, sub: str, **claims) -> None:
     assert requests.put(f"{issuer}/users/{sub}", json=claims, timeout=5).status_code == 204
 
 
-def signs_in(provider, sub: str) -> tuple[oidc_protocol.Start, str]:
+@dataclass(frozen=True)
+class Start:
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+def new_start(provider) -> Start:
+    state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
+    return Start(oidc_protocol.authorization_url(provider, client_id=CLIENT, redirect_uri=CALLBACK,
+                                                 scopes="openid email profile", state=state, nonce=nonce,
+                                                 code_verifier=verifier), state, nonce, verifier)
+
+
+def signs_in(provider, sub: str) -> tuple[Start, str]:
     """The browser's part: our authorization request, the IdP's form answered for `sub`; the code."""
-    start = oidc_protocol.authorization_request(provider, client_id=CLIENT, redirect_uri=CALLBACK,
-                                                scopes="openid email profile")
-    answer = requests.post(start.url, data={"sub": sub}, allow_redirects=False, timeout=5)
+    start_ = new_start(provider)
+    answer = requests.post(start_.url, data={"sub": sub}, allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text[:300]
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
-    assert query["state"] == [start.state]
-    return start, query["code"][0]
+    assert query["state"] == [start_.state]
+    return start_, query["code"][0]
 
 
 def redeem(provider, start, code, **changes):
@@ -80,7 +96,7 @@ def test_an_email_the_idp_did_not_verify_does_not_count(provider, issuer):
 def test_the_id_token_of_one_sign_in_does_not_finish_another(provider, issuer):
     person(issuer, "ann-1", email="ann@acme.example", email_verified=True)
     start, code = signs_in(provider, "ann-1")
-    other = oidc_protocol.authorization_request(provider, client_id=CLIENT, redirect_uri=CALLBACK, scopes="openid")
+    other = new_start(provider)
     with pytest.raises(OidcError) as caught:
         oidc_protocol.verify_id_token(redeem(provider, start, code)["id_token"], provider=provider,
                                       jwks=oidc_protocol.signing_keys(provider), client_id=CLIENT,

@@ -1,0 +1,172 @@
+"""An organization's OpenID Connect IdP (issue 21): configure it, read it.
+
+Beside the SAML connection (gateway.sso.connections), with the same declared domains (one owner
+per domain, the organization's whichever protocol) and the same provisioning rules. The client
+secret is sealed with the keys beside the signing keys (gateway.mfa.sealing), never stored plain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.actor import Actor
+from gateway.audit.actions import AuditAction
+from gateway.audit.service import record
+from gateway.errors import BadRequest, NotFound, about
+from gateway.mfa import sealing
+from gateway.orgs.lifecycle import parse_role
+from gateway.orgs.models import Organization, Role
+from gateway.sso import oidc_protocol
+from gateway.sso.connections import (
+    _attribute_name,
+    _clean_list,
+    ascii_domain,
+    declare_domains,
+    declared_domains,
+)
+from gateway.sso.models import OidcIdpConnection
+
+DEFAULT_SCOPES = "openid email profile"
+
+
+class OidcNotConfigured(NotFound):
+    code, message = "oidc_not_configured", "No OpenID Connect IdP is connected to this organization."
+
+
+@dataclass(frozen=True)
+class OidcConnection:
+    """An organization's OIDC IdP as sign-in reads it (the secret unsealed only when it is used)."""
+
+    id: int
+    org_id: int
+    issuer: str
+    client_id: str
+    client_secret_sealed: str
+    scopes: str
+    names: oidc_protocol.ClaimNames
+    default_role: Role
+    admin_groups: list
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The connection as its admins see it: never the secret."""
+
+    issuer: str
+    client_id: str
+    scopes: str
+    email_claim: str
+    name_claim: str
+    groups_claim: str | None
+    trust_email: bool
+    default_role: Role
+    admin_groups: list[str]
+    email_domains: list[str]
+    updated_at: datetime
+
+
+def _read(row: OidcIdpConnection) -> OidcConnection:
+    return OidcConnection(
+        id=row.id, org_id=row.org_id, issuer=row.issuer, client_id=row.client_id,
+        client_secret_sealed=row.client_secret_sealed, scopes=row.scopes,
+        names=oidc_protocol.ClaimNames(email=row.email_claim, name=row.name_claim, groups=row.groups_claim,
+                                       trust_email=row.trust_email),
+        default_role=row.default_role, admin_groups=list(row.admin_groups or []))
+
+
+def oidc_connection(db: Session, slug: str) -> OidcConnection:
+    """:raise NotFound: unknown organization, or (OidcNotConfigured) no OIDC IdP connected to it."""
+    found = db.execute(select(Organization.id, OidcIdpConnection)
+                       .outerjoin(OidcIdpConnection, OidcIdpConnection.org_id == Organization.id)
+                       .where(Organization.slug == slug)).first()
+    if found is None:
+        raise NotFound()
+    if found[1] is None:
+        raise OidcNotConfigured()
+    return _read(found[1])
+
+
+def has_oidc(db: Session, org_id: int) -> bool:
+    return db.scalar(select(OidcIdpConnection.id).where(OidcIdpConnection.org_id == org_id)) is not None
+
+
+def oidc_settings(db: Session, org_id: int) -> OidcSettings | None:
+    row = db.scalar(select(OidcIdpConnection).where(OidcIdpConnection.org_id == org_id))
+    if row is None:
+        return None
+    return OidcSettings(issuer=row.issuer, client_id=row.client_id, scopes=row.scopes, email_claim=row.email_claim,
+                        name_claim=row.name_claim, groups_claim=row.groups_claim, trust_email=row.trust_email,
+                        default_role=row.default_role, admin_groups=list(row.admin_groups or []),
+                        email_domains=declared_domains(db, org_id), updated_at=row.updated_at)
+
+
+def _text(value, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit or not value.strip().isprintable():
+        raise BadRequest(f"{field}: up to {limit} printable characters.", code="invalid_field", field=field)
+    return value.strip()
+
+
+def _scopes(value) -> str:
+    names = _clean_list(value if value is not None else DEFAULT_SCOPES, "scopes")
+    if "openid" not in names:
+        names.insert(0, "openid")
+    return " ".join(names)
+
+
+def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, certs_dir: str, scopes=None,
+              email_claim: str | None = None, name_claim: str | None = None, groups_claim: str | None = None,
+              trust_email: bool = False, default_role="user", admin_groups=(), email_domains=(), actor: Actor,
+              now: datetime, discover=oidc_protocol.discover) -> OidcSettings:
+    """Connect (or reconnect) the organization's OIDC IdP; its discovery document is read first, so
+    an issuer that is not one (or names another) is refused before anything is kept.
+
+    :raise BadRequest: a field, or the issuer's discovery (`bad_discovery`, `idp_unreachable`).
+    :raise Conflict: a domain another organization declared already.
+    """
+    issuer = _text(issuer, "issuer", 512)
+    client_id = _text(client_id, "client_id", 255)
+    client_secret = _text(client_secret, "client_secret", 4096)
+    if not isinstance(trust_email, bool):
+        raise BadRequest("trust_email must be true or false.", code="invalid_field", field="trust_email")
+    with about("default_role"):
+        role = parse_role(default_role)
+    names = [_attribute_name(value, field) for value, field in
+             ((email_claim, "email_claim"), (name_claim, "name_claim"), (groups_claim, "groups_claim"))]
+    domains = sorted({ascii_domain(domain) for domain in _clean_list(email_domains, "email_domains", lower=True)})
+    try:
+        discover(issuer)
+    except oidc_protocol.OidcError as exc:
+        raise BadRequest(exc.message, code=exc.code, field="issuer") from None
+    row = db.scalar(select(OidcIdpConnection).where(OidcIdpConnection.org_id == org_id))
+    if row is None:
+        row = OidcIdpConnection(org_id=org_id, created_at=now)
+        db.add(row)
+    row.issuer, row.client_id = issuer, client_id
+    row.client_secret_sealed = sealing.seal(certs_dir, client_secret)
+    row.scopes = _scopes(scopes)
+    row.email_claim, row.name_claim, row.groups_claim = names[0] or "email", names[1] or "name", names[2]
+    row.trust_email, row.default_role = trust_email, role
+    row.admin_groups = _clean_list(admin_groups, "admin_groups")
+    row.updated_at = now
+    db.flush()
+    declare_domains(db, org_id, domains)
+    record(db, actor, AuditAction.OIDC_IDP_CONFIGURE, now=now, org_id=org_id, issuer=issuer, client_id=client_id,
+           email_domains=domains, trust_email=trust_email)
+    return oidc_settings(db, org_id)
+
+
+def client_secret(connection: OidcConnection, certs_dir: str) -> str:
+    """:raise sealing.InvalidToken: sealed with a key this gateway no longer has."""
+    return sealing.unseal(certs_dir, connection.client_secret_sealed)
+
+
+def reseal_all(db: Session, *, certs_dir: str) -> int:
+    """Every IdP client secret sealed again with the newest key (`idgate keys rotate`)."""
+    rows = db.scalars(select(OidcIdpConnection)).all()
+    for row in rows:
+        row.client_secret_sealed = sealing.reseal(certs_dir, row.client_secret_sealed)
+    return len(rows)

@@ -1,0 +1,188 @@
+"""Signing in through an organization's OpenID Connect IdP (issue 21): start (state, nonce and PKCE,
+the browser binding) and finish (the state used once, the code exchanged, the ID token proved, the
+same provisioning and session as SAML's).
+
+Nothing secret waits in the database: the pending row keeps the state's digest, and the nonce and
+the PKCE verifier are derived from the state with the gateway's secret key, so a database reader
+can neither finish a sign-in nor forge one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete
+from sqlalchemy.orm import Session
+
+from gateway.accounts.services import SignIn
+from gateway.actor import Actor
+from gateway.config import Settings, ensure_secret_key
+from gateway.db import core_execute
+from gateway.mfa import sealing
+from gateway.redirects import safe_next
+from gateway.sso import oidc_protocol
+from gateway.sso.models import OidcIdpLoginRequest
+from gateway.sso.oidc_connections import OidcConnection, client_secret, oidc_connection
+from gateway.sso.signin import (
+    LOGIN_REQUEST_TTL,
+    SsoRejected,
+    SsoSignIn,
+    _relay_state,
+    binds_to_browser,
+    sign_in_federated,
+    started_in,
+)
+
+# The IdP's discovery document and keys, read again after this long (or at once for a key id not
+# among them: the IdP rotated its keys).
+METADATA_TTL = 300.0
+_LEEWAY = 60  # seconds of clock skew allowed on the ID token's times
+_AMR = frozenset({"pwd", "otp", "mfa", "hwk", "swk", "sc", "pin", "fpt", "face", "user", "pop", "sms", "tel",
+                  "kba", "rba", "retina", "vbm", "wia", "geo", "iris"})  # RFC 8176
+
+
+class _Metadata:
+    """Per worker: issuer → (read at, Provider, JWKS)."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, oidc_protocol.Provider, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, issuer: str, *, fresh_keys: bool = False) -> tuple[oidc_protocol.Provider, dict]:
+        entry = self._entries.get(issuer)
+        if entry is None or time.monotonic() - entry[0] > METADATA_TTL or fresh_keys:
+            provider = oidc_protocol.discover(issuer)
+            entry = (time.monotonic(), provider, oidc_protocol.signing_keys(provider))
+            with self._lock:
+                self._entries[issuer] = entry
+        return entry[1], entry[2]
+
+
+METADATA = _Metadata()
+
+
+def callback_url(settings: Settings, slug: str) -> str:
+    return f"{settings.base_url}/oidc/{slug}/callback"
+
+
+def _derived(settings: Settings, state: str, purpose: bytes) -> str:
+    key = hashlib.sha256(b"idgate oidc-idp " + ensure_secret_key(settings).encode()).digest()
+    digest = hmac.new(key, purpose + b"\0" + state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()  # 43 characters: a valid PKCE verifier
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _refused(exc: oidc_protocol.OidcError) -> SsoRejected:
+    return SsoRejected(exc.message, code=exc.code)
+
+
+def start_login(db: Session, slug: str, *, next_url: str | None, settings: Settings, now: datetime,
+                browser: str | None = None) -> str:
+    """The IdP URL to send the browser to; the pending sign-in recorded under its state's digest.
+
+    :raise NotFound: unknown organization, or (OidcNotConfigured) no OIDC IdP.
+    :raise SsoRejected: the IdP's metadata cannot be had (`idp_unreachable`, `bad_discovery`).
+    """
+    connection = oidc_connection(db, slug)
+    try:
+        provider, _ = METADATA.get(connection.issuer)
+    except oidc_protocol.OidcError as exc:
+        raise _refused(exc) from None
+    state = _relay_state(browser)
+    db.add(OidcIdpLoginRequest(state_hash=_state_hash(state), connection_id=connection.id,
+                               next_url=safe_next(next_url), expires_at=now + LOGIN_REQUEST_TTL))
+    return oidc_protocol.authorization_url(
+        provider, client_id=connection.client_id, redirect_uri=callback_url(settings, slug), scopes=connection.scopes,
+        state=state, nonce=_derived(settings, state, b"nonce"), code_verifier=_derived(settings, state, b"pkce"))
+
+
+_requests = OidcIdpLoginRequest.__table__
+_CLAIM = (delete(_requests)
+          .where(_requests.c.state_hash == bindparam("state_hash"),
+                 _requests.c.connection_id == bindparam("connection_id"), _requests.c.expires_at > bindparam("now"))
+          .returning(_requests.c.next_url))
+
+
+def finish_login(db: Session, slug: str, *, state, code, error, issuer_param, actor: Actor, settings: Settings,
+                 now: datetime, browser: str | None = None) -> SsoSignIn:
+    """The callback: the state used up (whoever's DELETE removes the row owns it), the answer from
+    the IdP this organization connected (RFC 9207's `iss`, when sent), the code exchanged, the ID
+    token proved, then provisioning and a session as for SAML.
+
+    :raise SsoRejected: a check failed (its code names it).
+    :raise ProvisioningDenied: as provisioning decides.
+    """
+    connection = oidc_connection(db, slug)
+    if not isinstance(state, str) or not 0 < len(state) <= 64:
+        raise SsoRejected("This sign-in answer carries no state we sent.", code="unknown_state")
+    pending = core_execute(db, _CLAIM, {"state_hash": _state_hash(state), "connection_id": connection.id,
+                                        "now": now}).first()
+    if pending is None:
+        raise SsoRejected("This sign-in is unknown, used already or expired. Start it again.", code="unknown_state")
+    if binds_to_browser(settings) and not started_in(state, browser):
+        raise SsoRejected("This sign-in was started in another browser. Start it again here.",
+                          code="started_elsewhere")
+    if issuer_param is not None and issuer_param != connection.issuer:
+        raise SsoRejected("This answer names another IdP than the organization's.", code="wrong_issuer")
+    if error is not None:
+        raise SsoRejected("The organization's IdP did not sign you in.", code="idp_refused")
+    if not isinstance(code, str) or not 0 < len(code) <= 2048:
+        raise SsoRejected("This sign-in answer carries no code.", code="no_code")
+    claims = _proved(connection, code, state, settings=settings, slug=slug, now=now)
+    identity = oidc_protocol.identity_of(claims, org_id=connection.org_id, issuer=connection.issuer,
+                                         names=connection.names)
+    amr = claims.get("amr")
+    amr = " ".join(dict.fromkeys(m for m in amr if m in _AMR)) if isinstance(amr, list) else ""
+    sign_in: SignIn = sign_in_federated(db, identity, default_role=connection.default_role,
+                                        admin_groups=connection.admin_groups, amr=amr, method="oidc", actor=actor,
+                                        settings=settings, now=now)
+    return SsoSignIn(sign_in, pending[0])
+
+
+def _proved(connection: OidcConnection, code: str, state: str, *, settings: Settings, slug: str,
+            now: datetime) -> dict:
+    """The claims of the ID token this code is exchanged for, with userinfo's when some are missing."""
+    try:
+        provider, jwks = METADATA.get(connection.issuer)
+        secret = client_secret(connection, settings.certs_dir)
+        tokens = oidc_protocol.redeem(provider, client_id=connection.client_id, client_secret=secret,
+                                      redirect_uri=callback_url(settings, slug), code=code,
+                                      code_verifier=_derived(settings, state, b"pkce"))
+
+        if oidc_protocol.names_an_unknown_key(tokens["id_token"], jwks):  # the IdP rotated its keys since?
+            jwks = METADATA.get(connection.issuer, fresh_keys=True)[1]
+        claims = oidc_protocol.verify_id_token(tokens["id_token"], provider=provider, jwks=jwks,
+                                               client_id=connection.client_id,
+                                               nonce=_derived(settings, state, b"nonce"), now=int(now.timestamp()),
+                                               leeway=_LEEWAY)
+        names = connection.names
+        wanted = [name for name in (names.email, names.name, names.groups) if name]
+        if any(name not in claims for name in wanted) and provider.userinfo_endpoint and tokens.get("access_token"):
+            extra = oidc_protocol.userinfo(provider, tokens["access_token"])
+            if extra.get("sub") == claims["sub"]:  # OIDC Core §5.3.2: else it is someone else's
+                claims = {**extra, **claims}
+    except oidc_protocol.OidcError as exc:
+        raise _refused(exc) from None
+    except sealing.InvalidToken:
+        raise SsoRejected("The IdP's client secret was sealed with a key this gateway no longer has: "
+                          "configure the connection again.", code="secret_unreadable") from None
+    return claims
+
+
+def forget_state(db: Session, state) -> None:
+    """A refused answer's state, used up all the same: the refusal rolled its claim back, and a state
+    is good for one answer only."""
+    if isinstance(state, str) and 0 < len(state) <= 64:
+        db.execute(delete(OidcIdpLoginRequest).where(OidcIdpLoginRequest.state_hash == _state_hash(state)))
+
+
+def forget_expired(db: Session, *, before: datetime) -> int:
+    return db.execute(delete(OidcIdpLoginRequest).where(OidcIdpLoginRequest.expires_at < before)).rowcount
