@@ -199,7 +199,7 @@ def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str,
     if not isinstance(id_token, str) or len(id_token) > MAX_ID_TOKEN:
         raise OidcError("The ID token cannot be read.", code="bad_id_token")
     try:
-        keys = KeySet.import_key_set(jwks)
+        keys = key_set(jwks)
         header = jws.extract_compact(id_token.encode("ascii")).protected
     except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
         raise OidcError("The ID token or the IdP's keys cannot be read.", code="bad_id_token") from None
@@ -222,6 +222,20 @@ def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str,
     if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
         raise OidcError("The ID token names no subject.", code="bad_id_token")
     return dict(claims)
+
+
+_KEY_SETS: dict[str, KeySet] = {}  # the JWKS, as JSON → imported: a key is parsed once, not per sign-in
+
+
+def key_set(jwks: dict) -> KeySet:
+    text = json.dumps(jwks, sort_keys=True)
+    keys = _KEY_SETS.get(text)
+    if keys is None:
+        keys = KeySet.import_key_set(jwks)
+        if len(_KEY_SETS) > 256:
+            _KEY_SETS.clear()
+        _KEY_SETS[text] = keys
+    return keys
 
 
 def names_an_unknown_key(id_token, jwks: dict) -> bool:

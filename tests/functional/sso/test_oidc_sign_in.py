@@ -191,3 +191,30 @@ def test_the_client_secret_is_sealed_at_rest(db, acme):
     from gateway.sso.models import OidcIdpConnection
     row = db.scalar(select(OidcIdpConnection).where(OidcIdpConnection.org_id == acme.id))
     assert "s3cret-of-acme" not in row.client_secret_sealed
+
+
+def test_an_operator_connects_the_idp_from_the_command_line_and_members_sign_in(runner, client, db, issuer,
+                                                                               tmp_path):
+    OrganizationFactory(slug="umbrella", name="Umbrella")
+    db.flush()
+    secret = tmp_path / "secret"
+    secret.write_text("umbrella-client-s3cret\n")
+
+    result = runner.invoke(args=["oidc", "idp", "configure", "umbrella", "--issuer", issuer, "--client-id", "idgate",
+                                 "--client-secret-file", str(secret), "--email-domain", "umbrella.example",
+                                 "--default-role", "auditor"])
+
+    assert result.exit_code == 0, result.output
+    assert "/oidc/umbrella/callback" in result.output and "umbrella-client-s3cret" not in result.output
+    person(issuer, "ada-11", email="ada@umbrella.example", email_verified=True)
+    assert at_the_idp(client, "ada-11", slug="umbrella").status_code == 303
+    assert client.get("/auth/verify").headers["X-Auth-Role"] == "auditor"
+
+
+def test_the_command_line_refuses_an_issuer_that_is_no_idp(runner, db, tmp_path):
+    OrganizationFactory(slug="hooli")
+    db.flush()
+    (tmp_path / "secret").write_text("x")
+    result = runner.invoke(args=["oidc", "idp", "configure", "hooli", "--issuer", "http://127.0.0.1:9", "--client-id",
+                                 "x", "--client-secret-file", str(tmp_path / "secret")])
+    assert result.exit_code != 0 and "could not be fetched" in result.output
