@@ -28,6 +28,7 @@ from gateway.orgs.models import MemberStatus, Role
 from gateway.orgs.team import PAGE_SIZE, TeamMember
 from gateway.params import MAX_ROW_ID
 from gateway.sso.connections import IdpSettings
+from gateway.sso.oidc_connections import DEFAULT_SCOPES, OidcSettings
 
 # -- requests ------------------------------------------------------------------------------------
 
@@ -137,6 +138,40 @@ class SamlSettings(_Body):
     group_attribute: str | None = Field(None, json_schema_extra=_ATTRIBUTE)
     email_attribute: str | None = Field(None, json_schema_extra=_ATTRIBUTE)
     name_attribute: str | None = Field(None, json_schema_extra=_ATTRIBUTE)
+
+
+# gateway.sso.oidc_connections: the connection's columns hold this much (longer is refused, never cut).
+ISSUER_LENGTH, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH = 512, 255, 4096
+_CLAIM = {"description": "The claim's name (null: the standard one)"}
+
+
+class OidcIdpSettings(_Body):
+    """The organization's OpenID Connect IdP: where it is, the client it registered for the gateway, and
+    how its claims are read (lists also as comma-separated text).
+
+    Whether the issuer is an IdP is the service's to say: it reads the issuer's discovery document
+    (`idp_unreachable`, `bad_discovery`); so are the domains (`invalid_domain`, `domain_taken`).
+    """
+
+    issuer: str = Field(min_length=1, max_length=ISSUER_LENGTH,
+                        description="The IdP's issuer: an https URL (http only on loopback), where "
+                                    "/.well-known/openid-configuration is found")
+    client_id: str = Field(min_length=1, max_length=CLIENT_ID_LENGTH)
+    # Write-only: no answer ever carries it, and left out it stays as it is (there must be one to keep).
+    client_secret: str = Field(None, min_length=1, max_length=CLIENT_SECRET_LENGTH, json_schema_extra=_unless_given({
+        "writeOnly": True, "description": "The client's secret at the IdP; left out, the one kept stays (required "
+                                          "to connect a first IdP). Never answered back"}))
+    scopes: list[str] | str = Field(DEFAULT_SCOPES, json_schema_extra={**_NAMES, "description": "Scopes asked for "
+                                    "(openid is always added)"})
+    email_claim: str | None = Field(None, max_length=256, json_schema_extra=_CLAIM)
+    name_claim: str | None = Field(None, max_length=256, json_schema_extra=_CLAIM)
+    groups_claim: str | None = Field(None, max_length=256, json_schema_extra={
+        "description": "The claim listing the member's groups (null: groups are not read)"})
+    trust_email: bool = Field(False, description="The IdP verifies every email it issues: take its `email` "
+                                                 "even without `email_verified`")
+    default_role: str = Field("user", json_schema_extra=_ROLES)
+    admin_groups: list[str] | str = Field([], json_schema_extra=_NAMES)
+    email_domains: list[str] | str = Field([], json_schema_extra=_NAMES)
 
 
 class SettingsChange(_Body):
@@ -270,8 +305,8 @@ class OidcClientChange(_Body):
     require_consent: bool = Field(None, json_schema_extra=_unless_given(_CONSENT))
 
 
-BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, SettingsChange, NewApp, AppChange, NewGroup, GroupChange,
-          NewGroupMember, NewRole, CustomRoleChange, NewOidcClient, OidcClientChange)
+BODIES = (NewUser, RoleChange, NewInvitation, SamlSettings, OidcIdpSettings, SettingsChange, NewApp, AppChange,
+          NewGroup, GroupChange, NewGroupMember, NewRole, CustomRoleChange, NewOidcClient, OidcClientChange)
 
 
 class _Query(BaseModel):
@@ -495,6 +530,41 @@ class SamlAnswer(_Answer):
 
     sp: ServiceProvider
     connection: SamlConnection | None = Field(description="null until an IdP is connected")
+
+
+class RelyingParty(_Answer):
+    """Our side of the OpenID Connect connection: what the IdP is given."""
+
+    redirect_uri: str = Field(description="The redirect URI to register for the client at the IdP")
+
+
+class OidcIdpConnection(_Answer):
+    """The organization's OpenID Connect IdP as configured (its client secret is never answered back)."""
+
+    issuer: str
+    client_id: str
+    client_secret_set: Literal[True] = Field(description="A client secret is kept (sealed); it is never shown")
+    scopes: str = Field(description="Scopes asked for, separated by spaces")
+    email_claim: str
+    name_claim: str
+    groups_claim: str | None
+    trust_email: bool
+    default_role: Role
+    admin_groups: list[str]
+    email_domains: list[str]
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, connection: OidcSettings) -> OidcIdpConnection:
+        return cls(client_secret_set=True, **{
+            name: getattr(connection, name) for name in cls.model_fields if name != "client_secret_set"})
+
+
+class OidcIdpAnswer(_Answer):
+    """Our redirect URI and the organization's OpenID Connect IdP."""
+
+    rp: RelyingParty
+    connection: OidcIdpConnection | None = Field(description="null until an IdP is connected")
 
 
 class AuditEvent(_Answer):

@@ -130,12 +130,17 @@ def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, cer
     """Connect (or reconnect) the organization's OIDC IdP; its discovery document is read first, so
     an issuer that is not one (or names another) is refused before anything is kept.
 
-    :raise BadRequest: a field, or the issuer's discovery (`bad_discovery`, `idp_unreachable`).
+    `client_secret=None` keeps the secret sealed for the connection already there (a reconnection
+    that leaves the secret alone, as the admin API's PUT without one).
+
+    :raise BadRequest: a field (`invalid_field` on `client_secret`: None, and no connection to keep
+        one of), or the issuer's discovery (`bad_discovery`, `idp_unreachable`).
     :raise Conflict: a domain another organization declared already.
     """
     issuer = _text(issuer, "issuer", 512)
     client_id = _text(client_id, "client_id", 255)
-    client_secret = _text(client_secret, "client_secret", 4096)
+    if client_secret is not None:
+        client_secret = _text(client_secret, "client_secret", 4096)
     if not isinstance(trust_email, bool):
         raise BadRequest("trust_email must be true or false.", code="invalid_field", field="trust_email")
     with about("default_role"):
@@ -143,16 +148,19 @@ def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, cer
     names = [_attribute_name(value, field) for value, field in
              ((email_claim, "email_claim"), (name_claim, "name_claim"), (groups_claim, "groups_claim"))]
     domains = sorted({ascii_domain(domain) for domain in _clean_list(email_domains, "email_domains", lower=True)})
+    row = db.scalar(select(OidcIdpConnection).where(OidcIdpConnection.org_id == org_id))
+    if client_secret is None:
+        _ensure_a_secret_to_keep(row)
     try:
         discover(issuer)
     except oidc_protocol.OidcError as exc:
         raise BadRequest(exc.message, code=exc.code, field="issuer") from None
-    row = db.scalar(select(OidcIdpConnection).where(OidcIdpConnection.org_id == org_id))
     if row is None:
         row = OidcIdpConnection(org_id=org_id, created_at=now)
         db.add(row)
     row.issuer, row.client_id = issuer, client_id
-    row.client_secret_sealed = sealing.seal(certs_dir, client_secret)
+    if client_secret is not None:  # None: the sealed one stays as it is
+        row.client_secret_sealed = sealing.seal(certs_dir, client_secret)
     row.scopes = _scopes(scopes)
     row.email_claim, row.name_claim, row.groups_claim = names[0] or "email", names[1] or "name", names[2]
     row.trust_email, row.default_role = trust_email, role
@@ -163,6 +171,13 @@ def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, cer
     record(db, actor, AuditAction.OIDC_IDP_CONFIGURE, now=now, org_id=org_id, issuer=issuer, client_id=client_id,
            email_domains=domains, trust_email=trust_email)
     return oidc_settings(db, org_id)
+
+
+def _ensure_a_secret_to_keep(row: OidcIdpConnection | None) -> None:
+    """:raise BadRequest: no connection yet, so no secret to keep (checked before the IdP is asked)."""
+    if row is None:
+        raise BadRequest("client_secret: the secret the IdP gave the gateway is needed to connect it.",
+                         code="invalid_field", field="client_secret")
 
 
 def client_secret(connection: OidcConnection, certs_dir: str) -> str:

@@ -132,6 +132,7 @@ def test_answers_are_serialized_as_the_document_describes_them(client, signed_in
     call("GET", "/orgs/{slug}/invitations", 200)
     call("DELETE", "/orgs/{slug}/invitations/{invitation_id}", 200)
     call("GET", "/orgs/{slug}/saml", 200)
+    call("GET", "/orgs/{slug}/oidc", 200)
     call("GET", "/orgs/{slug}/audit", 200)
     call("GET", "/orgs/{slug}/users/{user_id}", 404)
     call("PATCH", "/orgs/{slug}/users/{user_id}", 400, json={"role": 1})

@@ -1,6 +1,7 @@
 """schemathesis, every check, over the OpenAPI document a real `idgate serve` publishes, against that
 gateway holding real data: an organization with an admin and members, invitations, a SAML connection,
-custom roles, groups, applications and OpenID Connect clients.
+an OpenID Connect IdP (oidc-provider-mock, which PUT /oidc may connect again), custom roles, groups,
+applications and OpenID Connect clients.
 
 The document is written from the same declarations the API checks its requests against and
 serializes its answers through (gateway.api.schemas), so what schemathesis finds is a real
@@ -53,10 +54,21 @@ def smtp():
 
 
 @pytest.fixture
-def gateway(served_database_url, tmp_path, smtp):
+def oidc_issuer():
+    """An OpenID Connect IdP the served gateway can read the discovery document of."""
+    # Imported here, where the run's warning filters apply (imported at collection, the deprecated
+    # authlib modules it imports are reported).
+    oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
+    with oidc_provider_mock.run_server_in_thread() as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture
+def gateway(served_database_url, tmp_path, smtp, oidc_issuer):
     """`idgate serve` with organization `acme`: its admin (whose token the run uses), another admin,
-    members (one deactivated, one with a custom role), pending invitations, a SAML connection, roles,
-    groups, applications and OpenID Connect clients, and mail to send the invitations with."""
+    members (one deactivated, one with a custom role), pending invitations, a SAML connection, an
+    OpenID Connect IdP, roles, groups, applications and OpenID Connect clients, and mail to send the
+    invitations with."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(
@@ -75,16 +87,17 @@ def gateway(served_database_url, tmp_path, smtp):
     server = start_idgate_serve(env=env, cwd=tmp_path, port=port, workers=1)
     try:
         token = _full_session(base, "ops@acme.example", temporary)
-        yield {"base": base, "token": token, "metadata": metadata, "cwd": tmp_path,
-               **_seed(f"{base}/api/v1/orgs/acme", token, smtp)}
+        yield {"base": base, "token": token, "metadata": metadata, "issuer": oidc_issuer, "cwd": tmp_path,
+               **_seed(f"{base}/api/v1/orgs/acme", token, smtp, oidc_issuer)}
     finally:
         print(stop(server)[-3000:])
 
 
-def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
+def _seed(acme: str, token: str, smtp: SmtpServer, oidc_issuer: str) -> dict:
     """Members (another admin; one member deactivated; one with a custom role), invitations (mailed),
-    roles, groups with members, applications with rules naming them and OpenID Connect clients (one
-    confidential, one public), through the API."""
+    the OpenID Connect IdP (with the SAML connection's domains), roles, groups with members,
+    applications with rules naming them and OpenID Connect clients (one confidential, one public),
+    through the API."""
     with requests.Session() as api:
         api.headers["Authorization"] = f"Bearer {token}"
         roles = [api.post(f"{acme}/roles", json={"name": name}).json()["role"]["name"] for name in ("editor", "ops")]
@@ -98,6 +111,8 @@ def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
                        for email in ("ada@acme.example", "barbara@acme.example")]
         assert len(smtp.wait_for(2)) == 2
         assert api.get(f"{acme}/saml").json()["connection"]["email_domains"] == ["sso.acme.example"]
+        assert api.put(f"{acme}/oidc", json={"issuer": oidc_issuer, "client_id": "idgate", "client_secret": "s3cret",
+                                             "email_domains": ["sso.acme.example"]}).status_code == 200
         groups = [api.post(f"{acme}/groups", json=group).json()["group"]["id"] for group in (
             {"name": "sre", "description": "On call"}, {"name": "idgate-admins", "sso_name": "idgate-admins"})]
         for member in members[1:3]:
@@ -118,7 +133,8 @@ def _seed(acme: str, token: str, smtp: SmtpServer) -> dict:
 
 def _config(gateway) -> str:
     """schemathesis.toml for the run: the session token, the organization, and half the time real
-    ids and the IdP's metadata (the other half, whatever schemathesis draws)."""
+    ids, the SAML IdP's metadata and the OpenID Connect IdP's issuer (the other half, whatever
+    schemathesis draws)."""
     return f"""
 seed = {SEED}
 [generation]
@@ -137,6 +153,7 @@ slug = "acme"
 "path.role_name" = {{ dictionary = "roles", probability = 0.5 }}
 "path.oidc_client_id" = {{ dictionary = "oidc_clients", probability = 0.5 }}
 "body.metadata_xml" = {{ dictionary = "metadata", probability = 0.5 }}
+"body.issuer" = {{ dictionary = "issuers", probability = 0.5 }}
 [dictionaries.members]
 values = {json.dumps(gateway["members"])}
 [dictionaries.invitations]
@@ -151,12 +168,21 @@ values = {json.dumps(gateway["roles"])}
 values = {json.dumps(gateway["oidc_clients"])}
 [dictionaries.metadata]
 values = [{json.dumps(gateway["metadata"])}]
+[dictionaries.issuers]
+values = [{json.dumps(gateway["issuer"])}]
 
 # Which text is an IdP's SAML metadata no JSON Schema can say (the service does: 400
 # invalid_metadata), so a drawn body is refused, however well-formed. Half the bodies carry the
 # test IdP's metadata, which is taken (and then the rest of the body is checked).
 [[operations]]
 include-path = "/orgs/{{slug}}/saml"
+include-method = "PUT"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+
+# Nor which URL is an OpenID Connect IdP's: the service reads its discovery document (400
+# idp_unreachable, bad_discovery), bounded by a short timeout. Half the bodies name the test IdP.
+[[operations]]
+include-path = "/orgs/{{slug}}/oidc"
 include-method = "PUT"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 

@@ -208,6 +208,7 @@ def test_every_step_that_checks_a_secret_or_writes_before_anyone_is_known_is_thr
         "accounts.change_password": ["login-account"],
         "invitations.redeem": ["login-account", "invite-address"],
         "sso.login": ["sso-start"],
+        "sso.oidc_login": ["sso-start"],
         "mfa.verify": ["mfa-account"],
         "mfa.verify_passkey": ["mfa-account"],
         "accounts.passkey_sign_in_options": ["passkey-start"],
