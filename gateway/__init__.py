@@ -99,6 +99,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.
     csrf.exempt("gateway.sso.views.acs")
     csrf.exempt("gateway.sso.views.sls")
+    csrf.exempt("gateway.sso.views.oidc_backchannel_logout")  # the IdP's server, proved by its signed token
     csrf.exempt("gateway.tokens.views.introspect")  # machine-to-machine, HTTP Basic client auth
     csrf.exempt("gateway.oidc.views.token")  # the client's back end, with its own authentication
     csrf.exempt("gateway.oidc.views.userinfo")  # a bearer access token, never a cookie

@@ -144,7 +144,8 @@ def keys_rotate_command():
     new key sealing second-factor secrets (every stored secret is sealed again with it)."""
     from gateway.db import transaction
     from gateway.mfa import sealing, totp
-    from gateway.sso import oidc_connections
+    from gateway.clock import now
+    from gateway.sso import logout, oidc_connections
     from gateway.tokens.keys import rotate
 
     certs_dir = current_app.extensions["idgate.settings"].certs_dir
@@ -152,9 +153,11 @@ def keys_rotate_command():
     click.echo(f"New signing key {kid}; the previous key stays published in the JWKS.")
     sealing.add_key(certs_dir)
     with transaction() as db:
-        resealed = totp.reseal_all(db, certs_dir=certs_dir) + oidc_connections.reseal_all(db, certs_dir=certs_dir)
+        resealed = (totp.reseal_all(db, certs_dir=certs_dir) + oidc_connections.reseal_all(db, certs_dir=certs_dir)
+                    + logout.reseal_all(db, certs_dir=certs_dir, now=now()))
     sealing.keep_newest(certs_dir, 2)  # the one before opens what an instance sealed meanwhile
-    click.echo(f"New key for second-factor and IdP client secrets; {resealed} sealed again with it.")
+    click.echo(f"New key for second-factor secrets, IdP client secrets and IdP ID tokens; {resealed} sealed again "
+               "with it.")
 
 
 @click.group("client")
@@ -256,13 +259,16 @@ def oidc_idp_group():
 @click.option("--scope", "scopes", multiple=True, help="A scope to ask for (repeatable; default: openid email profile).")
 @click.option("--trust-email", is_flag=True,
               help="The IdP verifies every email it issues (else an email counts only with email_verified: true).")
+@click.option("--prefer-oidc/--prefer-saml", "preferred", default=True, show_default=True,
+              help="While the organization has a SAML IdP too: where /sso sends sign-ins (--prefer-saml keeps them "
+                   "with SAML until this IdP is ready).")
 @with_appcontext
 def oidc_idp_configure_command(slug, issuer, client_id, client_secret_file, domains, default_role, admin_groups,
-                               groups_claim, scopes, trust_email):
+                               groups_claim, scopes, trust_email, preferred):
     """Connect organization SLUG's OpenID Connect IdP; prints the redirect URI to register at the IdP."""
     from gateway.clock import now
     from gateway.db import transaction
-    from gateway.sso import connections, oidc_connections, oidc_signin
+    from gateway.sso import connections, oidc_connections, oidc_signin, routing
 
     settings = current_app.extensions["idgate.settings"]
     try:
@@ -272,10 +278,14 @@ def oidc_idp_configure_command(slug, issuer, client_id, client_secret_file, doma
                 db, org.id, issuer=issuer, client_id=client_id, client_secret=client_secret_file.read().strip(),
                 certs_dir=settings.certs_dir, scopes=list(scopes) or None, groups_claim=groups_claim,
                 trust_email=trust_email, default_role=default_role, admin_groups=admin_groups, email_domains=domains,
-                actor=Actor(user_agent="idgate cli"), now=now())
+                preferred=preferred, actor=Actor(user_agent="idgate cli"), now=now())
+            goes_to = routing.protocol_of(db, slug)
     except GatewayError as exc:
         _fail(exc)
-    click.echo(f"{slug} signs in through {issuer}.")
+    if goes_to == "oidc":
+        click.echo(f"{slug} signs in through {issuer}.")
+    else:
+        click.echo(f"{slug} still signs in through its SAML IdP; {issuer} is connected beside it.")
     click.echo(f"Register this redirect URI at the IdP: {oidc_signin.callback_url(settings, slug)}")
 
 

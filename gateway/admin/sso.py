@@ -57,6 +57,8 @@ class OidcIdpForm(FlaskForm):
     default_role = SelectField("Role of new SSO users", choices=ROLE_CHOICES, validate_choice=False)
     email_domains = StringField("Email domains the IdP answers for", validators=[Length(max=2000)])
     admin_groups = StringField("Groups that make someone an admin", validators=[Length(max=2000)])
+    # On the page only beside a SAML IdP; otherwise a hidden copy carries the saved choice through a save.
+    preferred = BooleanField("Send sign-ins to this IdP rather than the SAML one", default=True)
 
 
 @bp.route("/sso", methods=["GET", "POST"])
@@ -99,7 +101,7 @@ def oidc_idp_settings():
                 name_claim=form.name_claim.data, groups_claim=form.groups_claim.data,
                 trust_email=form.trust_email.data, default_role=form.default_role.data,
                 admin_groups=form.admin_groups.data, email_domains=form.email_domains.data,
-                actor=scope.actor, now=now())
+                preferred=form.preferred.data, actor=scope.actor, now=now())
         except (BadRequest, Conflict) as exc:
             show_on(form, exc, default="issuer")
         else:

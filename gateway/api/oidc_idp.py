@@ -44,7 +44,8 @@ def get_oidc_idp(slug: str):
 def put_oidc_idp(slug: str):
     """Connect the organization's OpenID Connect IdP from its issuer (its discovery document is read first).
 
-    Left out, `client_secret` keeps the one already kept. 400 `idp_unreachable`, `bad_discovery` (the issuer is
+    Left out, `client_secret` keeps the one already kept; `preferred` (true when left out) says whether
+    /sso sends sign-ins here rather than to a SAML IdP connected too. 400 `idp_unreachable`, `bad_discovery` (the issuer is
     not an IdP), `invalid_field` (`client_secret` left out with no IdP connected yet), `invalid_domain`,
     `unknown_role`; 409 `domain_taken` for a domain another organization declared.
     """

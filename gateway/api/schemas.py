@@ -145,6 +145,11 @@ ISSUER_LENGTH, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH = 512, 255, 4096
 _CLAIM = {"description": "The claim's name (null: the standard one)"}
 
 
+# One sentence for the request and the answer: gateway.sso.routing.protocol_of decides by it.
+_PREFERRED = ("While the organization has a SAML IdP too: whether \"continue with SSO\" (/sso) sends sign-ins to "
+              "this IdP (false: to the SAML one, until this one is ready). Kept, and unused, without a SAML IdP")
+
+
 class OidcIdpSettings(_Body):
     """The organization's OpenID Connect IdP: where it is, the client it registered for the gateway, and
     how its claims are read (lists also as comma-separated text).
@@ -172,6 +177,7 @@ class OidcIdpSettings(_Body):
     default_role: str = Field("user", json_schema_extra=_ROLES)
     admin_groups: list[str] | str = Field([], json_schema_extra=_NAMES)
     email_domains: list[str] | str = Field([], json_schema_extra=_NAMES)
+    preferred: bool = Field(True, description=_PREFERRED)
 
 
 class SettingsChange(_Body):
@@ -552,6 +558,7 @@ class OidcIdpConnection(_Answer):
     default_role: Role
     admin_groups: list[str]
     email_domains: list[str]
+    preferred: bool = Field(description=_PREFERRED)
     updated_at: Timestamp
 
     @classmethod

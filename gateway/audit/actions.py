@@ -62,3 +62,4 @@ class AuditAction(StrEnum):
     # An organization's OpenID Connect IdP (the client side, issue 21).
     OIDC_IDP_CONFIGURE = "oidc_idp:configure"
     OIDC_IDP_LOGIN_DENIED = "oidc_idp:login_denied"
+    OIDC_IDP_LOGOUT = "oidc_idp:logout"  # the IdP's back-channel logout ended sessions

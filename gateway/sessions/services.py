@@ -18,7 +18,7 @@ from gateway.db import comma_joined, core_execute
 from gateway.groups.models import Group, GroupMember
 from gateway.orgs.models import CustomRole, Membership, MemberStatus, Organization
 from gateway.sessions.cookies import MAX_TOKEN_LENGTH
-from gateway.sessions.models import UserSession
+from gateway.sessions.models import OIDC_SUBJECT, UserSession
 
 # last_seen is written at most this often, so that the forward-auth hot path
 # stays read-only for nearly every request.
@@ -254,6 +254,27 @@ def revoke_all_for(db: Session, user_id: int, *, now: datetime, org_id: int | No
         query = query.where(UserSession.org_id == org_id)
     if keep is not None:
         query = query.where(UserSession.id != keep)
+    ended = list(db.scalars(query.values(revoked_at=now).returning(UserSession.id)))
+    _ended(db, ended, now=now)
+    return len(ended)
+
+
+def end_idp_sessions(db: Session, sso_org_id: int, *, oidc: bool, name_id: str | None = None,
+                     idp_sessions: list[str] | None = None, now: datetime) -> int:
+    """End the live sessions an organization's IdP logs out (single or back-channel logout): those of
+    its name for the person (SAML NameID, OIDC `sub`), of its own sessions (SessionIndex, `sid`), or
+    both; returns how many. SAML's and OIDC's stay apart: a NameID is no `sub`, even if spelled alike.
+    """
+    if name_id is None and not idp_sessions:
+        return 0
+    kind = UserSession.sso_name_id_format
+    query = update(UserSession).where(
+        UserSession.sso_org_id == sso_org_id, UserSession.revoked_at.is_(None),
+        kind == OIDC_SUBJECT if oidc else or_(kind.is_(None), kind != OIDC_SUBJECT))
+    if name_id is not None:
+        query = query.where(UserSession.sso_name_id == name_id)
+    if idp_sessions:
+        query = query.where(UserSession.sso_session_index.in_(idp_sessions))
     ended = list(db.scalars(query.values(revoked_at=now).returning(UserSession.id)))
     _ended(db, ended, now=now)
     return len(ended)

@@ -92,6 +92,10 @@ def idp_connection(db: Session, slug: str) -> IdpConnection:
     return IdpConnection(*row[1:])
 
 
+def has_saml(db: Session, org_id: int) -> bool:
+    return db.scalar(select(SamlConnection.id).where(SamlConnection.org_id == org_id)) is not None
+
+
 def idp_settings(db: Session, org_id: int) -> IdpSettings | None:
     """The organization's connection with its declared domains, or None when it has none."""
     connection = db.scalar(select(SamlConnection).where(SamlConnection.org_id == org_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -64,6 +64,8 @@ class OidcIdpConnection(Base):
     trust_email: Mapped[bool] = mapped_column(Boolean, default=False)  # the IdP verifies every email it issues
     default_role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER)
     admin_groups: Mapped[list] = mapped_column(JSON, default=list)
+    # While the organization has a SAML IdP too (a migration): whether sign-ins go to this one.
+    preferred: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -67,6 +67,7 @@ class OidcSettings:
     default_role: Role
     admin_groups: list[str]
     email_domains: list[str]
+    preferred: bool  # while a SAML IdP is connected too: sign-ins go to this one (gateway.sso.routing)
     updated_at: datetime
 
 
@@ -96,8 +97,10 @@ def oidc_connection(db: Session, slug: str) -> OidcConnection:
         default_role=Role(role), admin_groups=list(admin_groups or []))
 
 
-def has_oidc(db: Session, org_id: int) -> bool:
-    return db.scalar(select(OidcIdpConnection.id).where(OidcIdpConnection.org_id == org_id)) is not None
+def oidc_preference(db: Session, org_id: int) -> bool | None:
+    """None when the organization has no OIDC IdP; else whether sign-ins go to it rather than to a SAML
+    IdP connected too. One query: /sso asks it of every sign-in it routes."""
+    return db.scalar(select(OidcIdpConnection.preferred).where(OidcIdpConnection.org_id == org_id))
 
 
 def oidc_settings(db: Session, org_id: int) -> OidcSettings | None:
@@ -107,7 +110,8 @@ def oidc_settings(db: Session, org_id: int) -> OidcSettings | None:
     return OidcSettings(issuer=row.issuer, client_id=row.client_id, scopes=row.scopes, email_claim=row.email_claim,
                         name_claim=row.name_claim, groups_claim=row.groups_claim, trust_email=row.trust_email,
                         default_role=row.default_role, admin_groups=list(row.admin_groups or []),
-                        email_domains=declared_domains(db, org_id), updated_at=row.updated_at)
+                        email_domains=declared_domains(db, org_id), preferred=row.preferred,
+                        updated_at=row.updated_at)
 
 
 def _text(value, field: str, limit: int) -> str:
@@ -125,13 +129,17 @@ def _scopes(value) -> str:
 
 def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, certs_dir: str, scopes=None,
               email_claim: str | None = None, name_claim: str | None = None, groups_claim: str | None = None,
-              trust_email: bool = False, default_role="user", admin_groups=(), email_domains=(), actor: Actor,
-              now: datetime, discover=oidc_protocol.discover) -> OidcSettings:
+              trust_email: bool = False, default_role="user", admin_groups=(), email_domains=(),
+              preferred: bool = True, actor: Actor, now: datetime,
+              discover=oidc_protocol.discover) -> OidcSettings:
     """Connect (or reconnect) the organization's OIDC IdP; its discovery document is read first, so
     an issuer that is not one (or names another) is refused before anything is kept.
 
     `client_secret=None` keeps the secret sealed for the connection already there (a reconnection
     that leaves the secret alone, as the admin API's PUT without one).
+
+    `preferred=False` keeps sign-ins with the organization's SAML IdP while both are connected (a
+    migration not yet done); it is kept all the same with no SAML IdP, for when one is connected.
 
     :raise BadRequest: a field (`invalid_field` on `client_secret`: None, and no connection to keep
         one of), or the issuer's discovery (`bad_discovery`, `idp_unreachable`).
@@ -141,8 +149,9 @@ def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, cer
     client_id = _text(client_id, "client_id", 255)
     if client_secret is not None:
         client_secret = _text(client_secret, "client_secret", 4096)
-    if not isinstance(trust_email, bool):
-        raise BadRequest("trust_email must be true or false.", code="invalid_field", field="trust_email")
+    for value, field in ((trust_email, "trust_email"), (preferred, "preferred")):
+        if not isinstance(value, bool):
+            raise BadRequest(f"{field} must be true or false.", code="invalid_field", field=field)
     with about("default_role"):
         role = parse_role(default_role)
     names = [_attribute_name(value, field) for value, field in
@@ -163,13 +172,13 @@ def configure(db: Session, org_id: int, *, issuer, client_id, client_secret, cer
         row.client_secret_sealed = sealing.seal(certs_dir, client_secret)
     row.scopes = _scopes(scopes)
     row.email_claim, row.name_claim, row.groups_claim = names[0] or "email", names[1] or "name", names[2]
-    row.trust_email, row.default_role = trust_email, role
+    row.trust_email, row.default_role, row.preferred = trust_email, role, preferred
     row.admin_groups = _clean_list(admin_groups, "admin_groups")
     row.updated_at = now
     db.flush()
     declare_domains(db, org_id, domains)
     record(db, actor, AuditAction.OIDC_IDP_CONFIGURE, now=now, org_id=org_id, issuer=issuer, client_id=client_id,
-           email_domains=domains, trust_email=trust_email)
+           email_domains=domains, trust_email=trust_email, preferred=preferred)
     return oidc_settings(db, org_id)
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jws
@@ -190,38 +191,119 @@ def userinfo(provider: Provider, access_token: str, *, timeout: float = 10) -> d
     return claims
 
 
+def _signed_payload(token, *, provider: Provider, jwks: dict, what: str, code: str) -> tuple[dict, dict]:
+    """(header, payload) of a JWT the IdP signed: an algorithm it publishes, a key of its JWKS.
+
+    :raise OidcError: unreadable, another algorithm, a key named in the header, or a bad signature.
+    """
+    if not isinstance(token, str) or len(token) > MAX_ID_TOKEN:
+        raise OidcError(f"The {what} cannot be read.", code=code)
+    try:
+        keys = key_set(jwks)
+        header = jws.extract_compact(token.encode("ascii")).protected
+    except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
+        raise OidcError(f"The {what} or the IdP's keys cannot be read.", code=code) from None
+    if not isinstance(header, dict) or header.get("alg") not in provider.signing_algs:
+        raise OidcError(f"The {what} is signed with an algorithm the IdP does not publish.", code=code)
+    if any(name in header for name in _KEY_IN_HEADER):
+        raise OidcError(f"The {what} names its own key: only the IdP's published keys count.", code=code)
+    try:
+        payload = _json_object(jws.deserialize_compact(token, keys, algorithms=list(provider.signing_algs)).payload)
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise OidcError(f"The {what} is not signed by the IdP.", code=code) from None
+    return header, payload
+
+
 def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str, nonce: str, now: int,
                     leeway: int) -> dict:
     """The ID token's claims, once its signature, issuer, audience, party, times and nonce are proved.
 
     :raise OidcError: any of them fails (`bad_id_token`).
     """
-    if not isinstance(id_token, str) or len(id_token) > MAX_ID_TOKEN:
-        raise OidcError("The ID token cannot be read.", code="bad_id_token")
+    header, payload = _signed_payload(id_token, provider=provider, jwks=jwks, what="ID token", code="bad_id_token")
     try:
-        keys = key_set(jwks)
-        header = jws.extract_compact(id_token.encode("ascii")).protected
-    except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
-        raise OidcError("The ID token or the IdP's keys cannot be read.", code="bad_id_token") from None
-    if not isinstance(header, dict) or header.get("alg") not in provider.signing_algs:
-        raise OidcError("The ID token is signed with an algorithm the IdP does not publish.", code="bad_id_token")
-    if any(name in header for name in _KEY_IN_HEADER):
-        raise OidcError("The ID token names its own key: only the IdP's published keys count.", code="bad_id_token")
-    try:
-        token = jws.deserialize_compact(id_token, keys, algorithms=list(provider.signing_algs))
         claims = CodeIDToken(
-            _json_object(token.payload), header,
+            payload, header,
             options={"iss": {"essential": True, "value": provider.issuer},
                      "aud": {"essential": True, "value": client_id}},
             params={"client_id": client_id, "nonce": nonce})
         claims.validate(now=now, leeway=leeway)
-    except (JoseError, ValueError, TypeError, KeyError):
+    except (JoseError, AuthlibBaseError, ValueError, TypeError, KeyError):
         raise OidcError("The ID token is not valid for this sign-in.", code="bad_id_token") from None
     if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now + leeway:
         raise OidcError("The ID token was issued in the future.", code="bad_id_token")
     if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
         raise OidcError("The ID token names no subject.", code="bad_id_token")
     return dict(claims)
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """Whose sessions an IdP's back-channel logout ends: a subject, one of its IdP sessions, or both."""
+
+    sub: str | None
+    sid: str | None
+
+
+def _short_text(value) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 255 else None
+
+
+def verify_logout_token(logout_token, *, provider: Provider, jwks: dict, client_id: str, now: int, leeway: int,
+                        max_age: int) -> LogoutToken:
+    """A back-channel logout token proved (OpenID Connect Back-Channel Logout 1.0 §2.6): signed as an
+    ID token is, our issuer and audience, the logout event, a `sub` or `sid`, no `nonce` (an ID token
+    passed off as one has one, and no event).
+
+    Replays are bounded by age (`max_age` seconds since `iat`) rather than remembered: ending the
+    same sessions twice ends nothing more, and a fresh token is needed for sessions begun since.
+
+    :raise OidcError: any check fails (`bad_logout_token`).
+    """
+    def refused(why: str) -> OidcError:
+        return OidcError(f"The logout token {why}.", code="bad_logout_token")
+
+    header, claims = _signed_payload(logout_token, provider=provider, jwks=jwks, what="logout token",
+                                     code="bad_logout_token")
+    if header.get("typ") not in (None, "JWT", "logout+jwt", "application/logout+jwt"):
+        raise refused("is another kind of token")
+    if claims.get("iss") != provider.issuer:
+        raise refused("comes from another issuer")
+    audience = claims.get("aud")
+    if not (audience == client_id or isinstance(audience, list) and client_id in audience):
+        raise refused("is meant for another client")
+    issued = claims.get("iat")
+    if not isinstance(issued, (int, float)) or not now - max_age - leeway <= issued <= now + leeway:
+        raise refused("was not issued just now")
+    expires = claims.get("exp")
+    if expires is not None and (not isinstance(expires, (int, float)) or expires < now - leeway):
+        raise refused("has expired")
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise refused("announces no logout")
+    if "nonce" in claims:
+        raise refused("carries a nonce (an ID token?)")
+    if not _short_text(claims.get("jti")):
+        raise refused("has no jti")
+    sub, sid = _short_text(claims.get("sub")), _short_text(claims.get("sid"))
+    if sub is None and sid is None:
+        raise refused("names neither a subject nor a session")
+    return LogoutToken(sub, sid)
+
+
+def end_session_url(provider: Provider, *, client_id: str, id_token: str | None,
+                    post_logout_redirect_uri: str) -> str | None:
+    """Where our sign-out sends the browser to end the IdP's session too (RP-Initiated Logout 1.0),
+    or None when the IdP publishes no end_session_endpoint (Google's)."""
+    if not provider.end_session_endpoint:
+        return None
+    params = {"client_id": client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+    if id_token:
+        params["id_token_hint"] = id_token
+    return add_params_to_uri(provider.end_session_endpoint, params)
 
 
 _KEY_SETS: dict[str, KeySet] = {}  # the JWKS, as JSON → imported: a key is parsed once, not per sign-in
@@ -268,7 +350,9 @@ class ClaimNames:
 def identity_of(claims: dict, *, org_id: int, issuer: str, names: ClaimNames) -> ExternalIdentity:
     """The identity the IdP vouches for: keyed on (issuer, sub); an email only when verified."""
     email = claims.get(names.email)
-    verified = claims.get("email_verified") is True or names.trust_email
+    # Entra ID sends no email_verified: its optional claim xms_edov says the same (the domain's owner
+    # verified the address); without either, only a connection declared to trust its emails counts one.
+    verified = claims.get("email_verified") is True or claims.get("xms_edov") is True or names.trust_email
     name = claims.get(names.name)
     groups = claims.get(names.groups) if names.groups else None
     return ExternalIdentity(

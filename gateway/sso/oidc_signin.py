@@ -26,6 +26,7 @@ from gateway.db import core_execute
 from gateway.mfa import sealing
 from gateway.redirects import safe_next
 from gateway.sso import oidc_protocol
+from gateway.sessions.models import OIDC_SUBJECT
 from gateway.sso.models import OidcIdpLoginRequest
 from gateway.sso.oidc_connections import OidcConnection, client_secret, oidc_connection
 from gateway.sso.signin import (
@@ -39,9 +40,11 @@ from gateway.sso.signin import (
 )
 
 # The IdP's discovery document and keys, read again after this long (or at once for a key id not
-# among them: the IdP rotated its keys).
+# among them: the IdP rotated its keys; but not more often than KEY_REFRESH_FLOOR, since anyone can
+# post a back-channel logout token naming a made-up key id).
 METADATA_TTL = 300.0
-_LEEWAY = 60  # seconds of clock skew allowed on the ID token's times
+KEY_REFRESH_FLOOR = 10.0
+LEEWAY = 60  # seconds of clock skew allowed on the ID token's and the logout token's times
 _AMR = frozenset({"pwd", "otp", "mfa", "hwk", "swk", "sc", "pin", "fpt", "face", "user", "pop", "sms", "tel",
                   "kba", "rba", "retina", "vbm", "wia", "geo", "iris"})  # RFC 8176
 
@@ -55,7 +58,8 @@ class _Metadata:
 
     def get(self, issuer: str, *, fresh_keys: bool = False) -> tuple[oidc_protocol.Provider, dict]:
         entry = self._entries.get(issuer)
-        if entry is None or time.monotonic() - entry[0] > METADATA_TTL or fresh_keys:
+        age = None if entry is None else time.monotonic() - entry[0]
+        if age is None or age > METADATA_TTL or fresh_keys and age > KEY_REFRESH_FLOOR:
             provider = oidc_protocol.discover(issuer)
             entry = (time.monotonic(), provider, oidc_protocol.signing_keys(provider))
             with self._lock:
@@ -64,6 +68,18 @@ class _Metadata:
 
 
 METADATA = _Metadata()
+
+
+def keys_for(issuer: str, token) -> tuple[oidc_protocol.Provider, dict]:
+    """The IdP's metadata and the keys to check `token` with: read again first when it names a key
+    id not among them (the IdP rotated its keys since).
+
+    :raise oidc_protocol.OidcError: the IdP's metadata cannot be had.
+    """
+    provider, jwks = METADATA.get(issuer)
+    if oidc_protocol.names_an_unknown_key(token, jwks):
+        provider, jwks = METADATA.get(issuer, fresh_keys=True)
+    return provider, jwks
 
 
 def callback_url(settings: Settings, slug: str) -> str:
@@ -136,33 +152,43 @@ def finish_login(db: Session, slug: str, *, state, code, error, issuer_param, ac
         raise SsoRejected("The organization's IdP did not sign you in.", code="idp_refused")
     if not isinstance(code, str) or not 0 < len(code) <= 2048:
         raise SsoRejected("This sign-in answer carries no code.", code="no_code")
-    claims = _proved(connection, code, state, settings=settings, slug=slug, now=now)
+    claims, id_token = _proved(connection, code, state, settings=settings, slug=slug, now=now)
     identity = oidc_protocol.identity_of(claims, org_id=connection.org_id, issuer=connection.issuer,
                                          names=connection.names)
     amr = claims.get("amr")
     amr = " ".join(dict.fromkeys(m for m in amr if m in _AMR)) if isinstance(amr, list) else ""
     sign_in: SignIn = sign_in_federated(db, identity, default_role=connection.default_role,
                                         admin_groups=connection.admin_groups, amr=amr, method="oidc", actor=actor,
-                                        settings=settings, now=now)
+                                        settings=settings, now=now,
+                                        session_fields=_logout_fields(claims, id_token, settings))
     return SsoSignIn(sign_in, pending[0])
 
 
+def _logout_fields(claims: dict, id_token: str, settings: Settings) -> dict:
+    """What the session keeps for logout both ways (gateway.sso.logout): the IdP's `sub` and `sid`
+    for its back-channel logout, the ID token (sealed: it names the person) as the hint our sign-out
+    gives the IdP's end_session_endpoint."""
+    sid = claims.get("sid")
+    return {"sso_name_id": claims["sub"], "sso_name_id_format": OIDC_SUBJECT,
+            "sso_session_index": sid if isinstance(sid, str) and 0 < len(sid) <= 256 else None,
+            "sso_id_token_sealed": sealing.seal(settings.certs_dir, id_token)}
+
+
 def _proved(connection: OidcConnection, code: str, state: str, *, settings: Settings, slug: str,
-            now: datetime) -> dict:
-    """The claims of the ID token this code is exchanged for, with userinfo's when some are missing."""
+            now: datetime) -> tuple[dict, str]:
+    """The claims of the ID token this code is exchanged for (with userinfo's when some are missing),
+    and the ID token."""
     try:
-        provider, jwks = METADATA.get(connection.issuer)
+        provider, _ = METADATA.get(connection.issuer)
         secret = client_secret(connection, settings.certs_dir)
         tokens = oidc_protocol.redeem(provider, client_id=connection.client_id, client_secret=secret,
                                       redirect_uri=callback_url(settings, slug), code=code,
                                       code_verifier=_derived(settings, state, b"pkce"))
-
-        if oidc_protocol.names_an_unknown_key(tokens["id_token"], jwks):  # the IdP rotated its keys since?
-            jwks = METADATA.get(connection.issuer, fresh_keys=True)[1]
+        provider, jwks = keys_for(connection.issuer, tokens["id_token"])
         claims = oidc_protocol.verify_id_token(tokens["id_token"], provider=provider, jwks=jwks,
                                                client_id=connection.client_id,
                                                nonce=_derived(settings, state, b"nonce"), now=int(now.timestamp()),
-                                               leeway=_LEEWAY)
+                                               leeway=LEEWAY)
         names = connection.names
         wanted = [name for name in (names.email, names.name, names.groups) if name]
         if any(name not in claims for name in wanted) and provider.userinfo_endpoint and tokens.get("access_token"):
@@ -174,7 +200,7 @@ def _proved(connection: OidcConnection, code: str, state: str, *, settings: Sett
     except sealing.InvalidToken:
         raise SsoRejected("The IdP's client secret was sealed with a key this gateway no longer has: "
                           "configure the connection again.", code="secret_unreadable") from None
-    return claims
+    return claims, tokens["id_token"]
 
 
 def forget_state(db: Session, state) -> None:

@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 from gateway.errors import BadRequest, NotFound
 from gateway.sso.connections import (
     ascii_domain,
+    has_saml,
     idp_connection,
     organization,
     slug_declaring,
 )
-from gateway.sso.oidc_connections import has_oidc, oidc_connection
+from gateway.sso.oidc_connections import oidc_connection, oidc_preference
 
 
 def route(db: Session, email_or_slug: str) -> str:
@@ -35,15 +36,23 @@ def route(db: Session, email_or_slug: str) -> str:
 
 
 def protocol_of(db: Session, slug: str) -> str:
-    """Which IdP a sign-in of the organization goes to: its OpenID Connect IdP when it has one (an
-    organization moving from SAML connects OIDC last), else its SAML IdP.
+    """Which IdP a sign-in of the organization goes to ("oidc" or "saml"): the one it connected; with
+    both (a migration, either way), the one its admins chose on the OIDC connection (`preferred`,
+    true unless they keep sign-ins with SAML until the new IdP is ready).
+
+    Only /sso routes: /saml/<slug>/login and /oidc/<slug>/login each still start a sign-in at their
+    own IdP, so the one not chosen can be tried before everyone is sent to it.
 
     :raise NotFound: unknown organization, or (SsoNotConfigured) neither connected.
     """
     org = organization(db, slug)
-    if has_oidc(db, org.id):
+    oidc_preferred = oidc_preference(db, org.id)
+    if oidc_preferred is None:
+        idp_connection(db, slug)  # raises SsoNotConfigured when there is no SAML IdP either
+        return "saml"
+    # The SAML IdP is asked about only when it could win: most organizations route on two queries.
+    if oidc_preferred or not has_saml(db, org.id):
         return "oidc"
-    idp_connection(db, slug)
     return "saml"
 
 

@@ -1,11 +1,11 @@
-"""/saml/<slug>/metadata, /login, /acs, /sls; /oidc/<slug>/login and /callback; and the /sso chooser:
-parse → service → redirect."""
+"""/saml/<slug>/metadata, /login, /acs, /sls; /oidc/<slug>/login, /callback and /backchannel-logout;
+and the /sso chooser: parse → service → redirect."""
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -129,6 +129,23 @@ def sls(slug: str):
         undo(exc)
         return render_template("sso/denied.html", message=exc.message, code=exc.code), 400
     return redirect(url, 302)
+
+
+@bp.post("/oidc/<slug>/backchannel-logout")
+def oidc_backchannel_logout(slug: str):
+    """The IdP's server posts a logout token (Back-Channel Logout 1.0 §2.5): 200 once its sessions
+    here are ended, 400 with an error when the token is refused; never cached."""
+    try:
+        logout.handle_backchannel_logout(get_session(), slug, request.form.get("logout_token"),
+                                         actor=actor_from_request(), now=now())
+    except (signin.SsoRejected, NotFound) as exc:
+        undo(exc)
+        answer = jsonify(error="invalid_request", error_description=exc.message), 400
+    else:
+        answer = Response(status=200)
+    response = make_response(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/sso", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from gateway.actor import Actor
 from gateway.audit.models import AuditEvent
 from gateway.orgs.models import Role
-from gateway.sso import connections, oidc_connections
+from gateway.sso import connections, oidc_connections, routing
 from tests.conftest import Auth, csrf_token
 from tests.factories import MembershipFactory
 from tests.functional.test_csrf import BAD_TOKENS, assert_refused_for_csrf
@@ -147,59 +147,38 @@ def test_both_forms_show_the_organizations_one_list_of_domains(client, db, org, 
     assert page.count('value="a.example, b.example"') == 2  # the SAML form's and the OIDC form's
     assert f"Sign-ins of {org.name} go to your SAML IdP" in page
 
-    assert post(client, issuer, email_domains="a.example, b.example").status_code == 303
+    assert post(client, issuer, email_domains="a.example, b.example", preferred="y").status_code == 303
 
     page = client.get("/admin/sso").get_data(as_text=True)
     assert page.count('value="a.example, b.example"') == 2
-    assert "takes precedence over the SAML IdP" in page  # gateway.sso.routing.protocol_of: OIDC wins
+    assert f"Sign-ins of {org.name} go to your OpenID Connect IdP rather than the SAML IdP" in page
     assert connections.idp_settings(db, org.id).email_domains == ["a.example", "b.example"]
 
 
-class TestOnlyAnAdminChangesIt:
-    def test_a_member_who_is_no_admin_cannot_see_or_post_the_page(self, app, db, client, org, issuer):
-        plain = MembershipFactory(org=org)
-        db.flush()
-        browser = app.test_client()
-        Auth(browser).login(plain.user.email)
-        token = csrf_token(browser, "/account")
+def test_while_both_are_connected_the_admin_keeps_sign_ins_with_saml_until_the_move_is_done(
+        client, db, org, issuer, clock, tmp_path):
+    connections.configure(db, org.id, metadata_xml=TestIdP(tmp_path / "idp").metadata_xml(),
+                          email_domains=["a.example"], actor=Actor(), now=clock.now())
+    db.flush()
 
-        assert browser.get("/admin/sso").status_code == 403
-        assert post(browser, issuer, token=token).status_code == 403
-        assert oidc_connections.oidc_settings(db, org.id) is None
+    assert post(client, issuer, email_domains="a.example").status_code == 303  # the box left unticked
 
-    def test_an_auditor_reads_the_connection_without_its_secret_and_cannot_change_it(self, app, db, client, org,
-                                                                                    issuer):
-        assert post(client, issuer).status_code == 303
-        auditor = MembershipFactory(org=org, role=Role.AUDITOR)
-        db.flush()
-        browser = app.test_client()
-        Auth(browser).login(auditor.user.email)
+    page = client.get("/admin/sso").get_data(as_text=True)
+    assert f"Sign-ins of {org.name} go to your SAML IdP rather than the OpenID Connect IdP" in page
+    assert f"/oidc/{org.slug}/login" in page  # where to try the new IdP meanwhile
+    assert routing.protocol_of(db, org.slug) == "saml"
 
-        page = browser.get("/admin/sso")
+    assert post(client, issuer, email_domains="a.example", preferred="y").status_code == 303
 
-        assert page.status_code == 200
-        text = page.get_data(as_text=True)
-        assert f"<code>{issuer}</code>" in text and SECRET not in text
-        assert 'action="/admin/sso/oidc"' not in text
-        response = post(browser, issuer, client_id="changed", token=csrf_token(browser, "/account"))
-        assert response.status_code == 403
-        assert oidc_connections.oidc_settings(db, org.id).client_id == "idgate"
+    assert routing.protocol_of(db, org.slug) == "oidc"
 
 
-@pytest.mark.parametrize("bad_token", [token for _, token in BAD_TOKENS], ids=[name for name, _ in BAD_TOKENS])
-def test_connecting_without_this_browsers_csrf_token_is_refused_and_nothing_is_kept(client, db, org, issuer,
-                                                                                   bad_token):
-    client.get("/admin/sso")  # the browser has a session with a real token; the post just lacks it
+def test_without_a_saml_idp_there_is_nothing_to_choose_and_the_choice_is_carried_through_a_save(
+        client, db, org, issuer):
+    hidden = 'type="hidden" name="oidc-preferred" value="y"'
+    assert hidden in client.get("/admin/sso").get_data(as_text=True)  # a new connection will take sign-ins
 
-    response = post(client, issuer, token=bad_token)
+    assert post(client, issuer, preferred="y").status_code == 303  # as the browser sends the page
 
-    assert_refused_for_csrf(response)
-    assert oidc_connections.oidc_settings(db, org.id) is None
-    assert configure_events(db) == 0
-
-
-def test_a_token_from_another_browser_is_refused(app, client, db, org, issuer):
-    someone_elses = csrf_token(app.test_client())
-
-    assert_refused_for_csrf(post(client, issuer, token=someone_elses))
-    assert oidc_connections.oidc_settings(db, org.id) is None
+    assert hidden in client.get("/admin/sso").get_data(as_text=True)
+    assert oidc_connections.oidc_settings(db, org.id).preferred is True

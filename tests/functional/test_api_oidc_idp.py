@@ -22,7 +22,8 @@ oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 SECRET = "the-client-s3cret-of-this-org"
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens on the discard port
 CONNECTION = {"issuer", "client_id", "client_secret_set", "scopes", "email_claim", "name_claim", "groups_claim",
-              "trust_email", "default_role", "admin_groups", "email_domains", "updated_at"}
+              "trust_email", "default_role", "admin_groups", "email_domains", "preferred",
+              "updated_at"}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,8 @@ def test_put_then_get_round_trips_without_the_secret_in_any_answer(api, db, app,
     assert {name: connection[name] for name in CONNECTION - {"updated_at"}} == {
         "issuer": issuer, "client_id": "idgate", "client_secret_set": True, "scopes": "openid email",
         "email_claim": "email", "name_claim": "name", "groups_claim": "groups", "trust_email": True,
-        "default_role": "auditor", "admin_groups": ["idp-admins"], "email_domains": ["example.net", "example.org"]}
+        "default_role": "auditor", "admin_groups": ["idp-admins"], "email_domains": ["example.net", "example.org"],
+        "preferred": True}
     read = api.get("/oidc")
     assert read.json == response.json
     for answer in (response, read):

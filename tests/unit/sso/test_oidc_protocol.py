@@ -1,25 +1,32 @@
 """The OpenID Connect adapter's rules on what an IdP sends (issue 21): its discovery document read
-strictly, and each forged or misdirected ID token refused, by the attack it stands for."""
+strictly, and each forged or misdirected ID token (or back-channel logout token) refused, by the
+attack it stands for."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from gateway.sso.oidc_protocol import (
+    BACKCHANNEL_LOGOUT_EVENT,
     ClaimNames,
+    LogoutToken,
     OidcError,
     Provider,
     authorization_url,
+    end_session_url,
     identity_of,
     read_discovery,
     verify_id_token,
+    verify_logout_token,
 )
 
 ISSUER, CLIENT, NONCE = "https://idp.example.com", "idgate-client", "n-0S6_WzA2Mj"
@@ -164,3 +171,84 @@ def test_a_connection_declared_to_verify_every_email_keeps_it_and_reads_groups_w
     names = ClaimNames(groups="roles", trust_email=True)
     identity = identity_of(claims(email_verified=None, roles=["eng", 3, "ops"]), org_id=7, issuer=ISSUER, names=names)
     assert identity.email == "jane@acme.example" and identity.groups == frozenset({"eng", "ops"})
+
+
+# Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4, §2.6).
+
+def logout_claims(**changes) -> dict:
+    base = {"iss": ISSUER, "aud": CLIENT, "iat": NOW, "exp": NOW + 120, "jti": "bWJq", "sub": "248289761001",
+            "sid": "08a5019c-17e1-4977-8f42-65a12843ea02", "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}
+    base.update(changes)
+    return {name: value for name, value in base.items() if value is not None}
+
+
+def verify_logout(token, **kw) -> LogoutToken:
+    return verify_logout_token(token, provider=PROVIDER, jwks=kw.pop("jwks", JWKS), client_id=CLIENT,
+                               now=kw.pop("now", NOW), leeway=60, max_age=600)
+
+
+def logout_refused(token, **kw) -> str:
+    with pytest.raises(OidcError) as caught:
+        verify_logout(token, **kw)
+    return caught.value.code
+
+
+def test_a_logout_token_from_the_idp_names_the_subject_and_its_session():
+    assert verify_logout(signed(logout_claims(), header={"typ": "logout+jwt"})) == LogoutToken(
+        "248289761001", "08a5019c-17e1-4977-8f42-65a12843ea02")
+
+
+def test_a_logout_token_may_name_only_the_session_or_only_the_subject():
+    assert verify_logout(signed(logout_claims(sub=None))) == LogoutToken(None, "08a5019c-17e1-4977-8f42-65a12843ea02")
+    assert verify_logout(signed(logout_claims(sid=None))) == LogoutToken("248289761001", None)
+
+
+@pytest.mark.parametrize("change", [
+    {"iss": "https://evil.example"},                 # another IdP's
+    {"aud": "another-client"},                       # meant for another relying party
+    {"iat": NOW - 3600},                             # an old one, replayed
+    {"iat": NOW + 3600},                             # from the future
+    {"exp": NOW - 3600},                             # expired
+    {"events": None},                                # no logout event
+    {"events": {"http://example.com/other": {}}},    # another event
+    {"jti": None},                                   # no identifier
+    {"sub": None, "sid": None},                      # nobody named: never "everyone"
+    {"nonce": NONCE},                                # an ID token passed off as a logout token
+])
+def test_a_logout_token_not_for_us_now_is_refused(change):
+    assert logout_refused(signed(logout_claims(**change))) == "bad_logout_token"
+
+
+def test_an_id_token_is_not_a_logout_token():
+    assert logout_refused(signed(claims())) == "bad_logout_token"
+
+
+def test_a_logout_token_typed_as_another_kind_of_token_is_refused():
+    assert logout_refused(signed(logout_claims(), header={"typ": "at+jwt"})) == "bad_logout_token"
+
+
+def test_a_logout_token_signed_by_anyone_else_or_by_no_one_is_refused():
+    other = RSAKey.generate_key(2048, parameters={"kid": "idp-1"})
+    unsigned = f"{b64({'alg': 'none'})}.{b64(logout_claims())}."
+    assert logout_refused(signed(logout_claims(), key=other)) == "bad_logout_token"
+    assert logout_refused(unsigned) == "bad_logout_token"
+    assert logout_refused(signed(logout_claims(), header={"jwk": other.as_dict(private=False)})) == "bad_logout_token"
+
+
+@pytest.mark.parametrize("junk", ["", "a.b", "x" * 20_000, None, 42])
+def test_a_junk_logout_token_is_refused_with_a_code(junk):
+    assert logout_refused(junk) == "bad_logout_token"
+
+
+def test_our_sign_out_sends_the_idp_our_id_token_and_where_to_come_back():
+    provider = dataclasses.replace(PROVIDER, end_session_endpoint=f"{ISSUER}/logout?tenant=a")
+
+    url = end_session_url(provider, client_id=CLIENT, id_token="eyJ.x.y",
+                          post_logout_redirect_uri="https://gw.example/login")
+
+    assert url.startswith(f"{ISSUER}/logout?tenant=a&")
+    assert parse_qs(urlsplit(url).query) == {"tenant": ["a"], "client_id": [CLIENT], "id_token_hint": ["eyJ.x.y"],
+                                             "post_logout_redirect_uri": ["https://gw.example/login"]}
+    assert "id_token_hint" not in end_session_url(provider, client_id=CLIENT, id_token=None,
+                                                  post_logout_redirect_uri="https://gw.example/login")
+    assert end_session_url(PROVIDER, client_id=CLIENT, id_token="eyJ.x.y", post_logout_redirect_uri="x") is None
