@@ -236,11 +236,26 @@ def api(client, signed_in_admin):
     return Api()
 
 
+@contextmanager
+def served_database(database_url: str, directory, name: str):
+    """A database for a real `idgate serve` process (it commits for real, outside any test's
+    transaction): a fresh PostgreSQL database named after `name`, or a SQLite file in `directory`."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{directory / 'served.db'}"
+        return
+    with fresh_postgres_database(database_url, f"idgate_{name}_{os.getpid()}") as url:
+        yield url
+
+
 @pytest.fixture
 def served_database_url(database_url, tmp_path):
-    """A database for a real `idgate serve` process: it commits for real, outside the test's transaction."""
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    with fresh_postgres_database(database_url, f"idgate_served_{os.getpid()}") as url:
+    with served_database(database_url, tmp_path, "served") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_served_database_url(database_url, tmp_path_factory, request):
+    """The same, for a module whose one `idgate serve` all its tests share."""
+    name = request.module.__name__.rpartition(".")[2].removeprefix("test_")[:30]
+    with served_database(database_url, tmp_path_factory.mktemp(f"{name}-db"), name) as url:
         yield url

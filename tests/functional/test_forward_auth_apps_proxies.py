@@ -9,7 +9,6 @@ name has to resolve.
 
 from __future__ import annotations
 
-import os
 from urllib.parse import quote
 
 import pytest
@@ -22,7 +21,7 @@ from gateway.groups import services as groups
 from gateway.orgs.access import AdminScope
 from gateway.sessions import services as sessions
 from tests import factories
-from tests.conftest import FAST_HASH, fresh_postgres_database
+from tests.conftest import FAST_HASH
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.helpers import caddy, nginx, traefik
 from tests.helpers.downstream import downstream_app
@@ -42,16 +41,6 @@ ID_HOST = "id.test"
 BASE = f"http://{ID_HOST}"  # IDGATE_BASE_URL: where redirects send the browser (never followed here)
 # Which proxies pass idgate's answer to the browser (browser mode, ?redirect=1), and which show their own.
 BROWSER_MODE = {"nginx": False, "caddy": True, "traefik": True}
-
-
-@pytest.fixture(scope="module")
-def served_url(database_url, tmp_path_factory):
-    """A database of this module's own for its one `idgate serve` (fixtures here are module-scoped)."""
-    if database_url.startswith("postgresql"):
-        with fresh_postgres_database(database_url, f"idgate_apps_proxies_{os.getpid()}") as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('apps-db') / 'served.db'}"
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +87,13 @@ def _arrange(env: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, served_url, downstream):
+def stack(tmp_path_factory, module_served_database_url, downstream):
     """One idgate, and in front of it every proxy that is installed: name → its address."""
     tmp = tmp_path_factory.mktemp("apps-proxies")
     app_port, seen = downstream
     idgate_port = free_port()
     env = clean_env(
-        IDGATE_DATABASE_URL=served_url, IDGATE_INSTANCE_PATH=str(tmp / "instance"),
+        IDGATE_DATABASE_URL=module_served_database_url, IDGATE_INSTANCE_PATH=str(tmp / "instance"),
         IDGATE_CERTS_DIR=str(tmp / "certs"), IDGATE_BASE_URL=BASE,
         IDGATE_ALLOWED_REDIRECT_HOSTS=",".join((ID_HOST, *HOSTS)),
         IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024", IDGATE_ARGON2_PARALLELISM="1",

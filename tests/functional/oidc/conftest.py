@@ -4,14 +4,12 @@ registered with the command line, browsers signed in through the real forms."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import fresh_postgres_database
 from tests.helpers.processes import (
     clean_env,
     free_port,
@@ -55,20 +53,11 @@ class Provider:
 
 
 @pytest.fixture(scope="module")
-def provider_database(database_url, tmp_path_factory):
-    if database_url.startswith("postgresql"):
-        with fresh_postgres_database(database_url, f"idgate_oidc_rp_{os.getpid()}") as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('oidc-db') / 'served.db'}"
-
-
-@pytest.fixture(scope="module")
-def provider(provider_database, tmp_path_factory):
+def provider(module_served_database_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("oidc-provider")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = clean_env(IDGATE_DATABASE_URL=provider_database, IDGATE_INSTANCE_PATH=str(tmp / "instance"),
+    env = clean_env(IDGATE_DATABASE_URL=module_served_database_url, IDGATE_INSTANCE_PATH=str(tmp / "instance"),
                     IDGATE_BASE_URL=base, IDGATE_ARGON2_TIME_COST="1", IDGATE_ARGON2_MEMORY_COST="1024",
                     IDGATE_ARGON2_PARALLELISM="1")
     temporary = init_with_acme(env=env, cwd=tmp)
@@ -80,6 +69,6 @@ def provider(provider_database, tmp_path_factory):
             changed = browser.post(f"{base}/password/change", data={
                 "csrf_token": csrf_of(browser.get(f"{base}/password/change").text), "new_password": PASSWORD})
             assert changed.status_code == 200
-        yield Provider(base, provider_database, env, tmp)
+        yield Provider(base, module_served_database_url, env, tmp)
     finally:
         print(stop(server))
