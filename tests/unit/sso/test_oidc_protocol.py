@@ -173,6 +173,15 @@ def test_a_connection_declared_to_verify_every_email_keeps_it_and_reads_groups_w
     assert identity.email == "jane@acme.example" and identity.groups == frozenset({"eng", "ops"})
 
 
+def test_entras_sign_that_the_tenant_verified_the_emails_domain_counts_as_a_verified_email():
+    # Entra sends no email_verified for work accounts; its optional claim xms_edov says the same.
+    entra = claims(email_verified=None, xms_edov=True)
+    assert identity_of(entra, org_id=7, issuer=ISSUER, names=ClaimNames()).email == "jane@acme.example"
+    for unproven in (False, "true", None):
+        assert identity_of(claims(email_verified=None, xms_edov=unproven), org_id=7, issuer=ISSUER,
+                           names=ClaimNames()).email is None
+
+
 # Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4, §2.6).
 
 def logout_claims(**changes) -> dict:
