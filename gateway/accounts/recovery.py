@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts import services as accounts
@@ -171,3 +171,9 @@ def reset_password(
         "If that was not you, tell an admin of your organization at once.\n"))
     return user
 
+
+
+def forget_spent(db: Session, *, before: datetime) -> int:
+    """Delete links used or expired before `before` (housekeeping); returns how many."""
+    return db.execute(delete(PasswordReset).where(or_(PasswordReset.used_at < before,
+                                                      PasswordReset.expires_at < before))).rowcount

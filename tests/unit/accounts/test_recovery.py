@@ -130,3 +130,13 @@ def test_a_password_change_ends_open_links(ask, db):
 
 def test_the_link_lives_an_hour():
     assert recovery.RESET_TTL == timedelta(hours=1)
+
+
+def test_housekeeping_forgets_spent_links(ask, db, clock, use):
+    MembershipFactory(user__email="ada@example.com")
+    MembershipFactory(user__email="bob@example.com")
+    use(ask("ada@example.com").code)
+    ask("bob@example.com")
+    assert recovery.forget_spent(db, before=clock.now()) == 0
+    clock.advance(hours=2)
+    assert recovery.forget_spent(db, before=clock.now()) == 2
