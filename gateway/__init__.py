@@ -85,6 +85,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.api import bp as api_bp
     from gateway.invitations.views import bp as invitations_bp
     from gateway.mfa.views import bp as mfa_bp
+    from gateway.sessions.pages import bp as your_sessions_bp
     from gateway.sso.views import bp as sso_bp
     from gateway.tokens import introspection
     from gateway.tokens.views import bp as tokens_bp
@@ -92,8 +93,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.oidc import server as oidc_server
     from gateway.oidc.views import bp as oidc_bp
 
-    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, sso_bp, forward_auth_bp, tokens_bp, ops.bp,
-                      oidc_bp):
+    for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, your_sessions_bp, sso_bp, forward_auth_bp,
+                      tokens_bp, ops.bp, oidc_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.

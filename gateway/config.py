@@ -92,6 +92,10 @@ class Settings:
     login_limit_address: str = "50 per 15 minutes"
     # Wrong second-factor codes per account (a code has a million values: a few tries a window is plenty).
     mfa_limit_account: str = "5 per 5 minutes"
+    # "Forgot password" requests per typed address (whether it has an account or not: the same
+    # answer either way) and per client address; each sends a mail, so the budget is small.
+    reset_limit_account: str = "5 per hour"
+    reset_limit_address: str = "30 per hour"
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile
     # (t=3, m=64 MiB, p=4), above OWASP's m=19 MiB, t=2, p=1.
     argon2_time_cost: int = 3

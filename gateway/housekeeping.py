@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from gateway import ratelimit_storage
+from gateway.accounts import recovery
 from gateway.db import transaction
 from gateway.mail import outbox
 from gateway.metrics import HOUSEKEEPING_DELETED
@@ -46,6 +47,7 @@ class Purged:
     oidc_idp_requests: int  # sign-ins sent to an organization's OIDC IdP and never answered
     rate_limit_counters: int
     undeliverable_mail: int  # still not delivered after outbox.GIVE_UP_AFTER
+    password_resets: int  # "forgot password" links used or past their hour
 
 
 def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
@@ -63,6 +65,7 @@ def purge_expired(db: Session, *, now: datetime, epoch_now: float) -> Purged:
         oidc_idp_requests=oidc_signin.forget_expired(db, before=before),
         rate_limit_counters=ratelimit_storage.delete_expired(db, before=epoch_now - MARGIN.total_seconds()),
         undeliverable_mail=outbox.drop_undeliverable(db, now=now),
+        password_resets=recovery.forget_spent(db, before=before),
     )
 
 

@@ -106,6 +106,15 @@ PASSKEY_SIGN_IN_PER_ADDRESS = Throttle("login-address", lambda s: s.login_limit_
                                        names=lambda: None)  # audited, for no account
 # Its start writes a challenge row before anyone is known: bounded per address, as SSO starts are.
 PASSKEY_STARTS_PER_ADDRESS = Throttle("passkey-start", lambda s: "60 per minute")
+# "Forgot password": every request sends a mail or could, so every one counts, per typed address
+# (an account's budget, whether or not the address has one: the answer must not differ) and per
+# client address, on the sign-in throttles' storage. A link's page spends the client address's
+# budget on refused answers (an unknown or dead link), as the invitation page does.
+RESET_REQUESTS_PER_ACCOUNT = Throttle("reset-account", lambda s: s.reset_limit_account, key=_account_key,
+                                      names=_typed_address)
+RESET_REQUESTS_PER_ADDRESS = Throttle("reset-address", lambda s: s.reset_limit_address, names=_typed_address)
+RESET_LINK_PER_ADDRESS = Throttle("login-address", lambda s: s.login_limit_address, spends=_refused,
+                                  methods=None)
 # Starting an SSO sign-in writes a row before anyone is known: bounded per client address,
 # generously (an office behind one address starts many), so nobody can fill the table.
 SSO_STARTS_PER_ADDRESS = Throttle("sso-start", lambda s: "120 per minute", methods=None)

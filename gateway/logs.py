@@ -11,12 +11,13 @@ from datetime import datetime, timezone
 from flask import Flask, g, has_request_context, request
 
 # Paths that carry a secret in themselves.
-_SECRET_PATHS = re.compile(r"^(/invite/)[^/?#\s]+")
+_SECRET_PATHS = re.compile(r"^(/invite/|/password/reset/)[^/?#\s]+")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def redact_path(path: str) -> str:
-    """`/invite/<code>` becomes `/invite/[redacted]`; other paths pass unchanged."""
+    """`/invite/<code>` becomes `/invite/[redacted]` (and `/password/reset/<code>` alike); other paths
+    pass unchanged."""
     # A function, not a template string: re parses a template on every call (2 µs a request).
     return _SECRET_PATHS.sub(_redacted, path or "")
 

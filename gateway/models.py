@@ -1,6 +1,6 @@
 """Imports every model so that Base.metadata is complete (Alembic, tests)."""
 
-from gateway.accounts.models import FederatedIdentity, User  # noqa: F401
+from gateway.accounts.models import FederatedIdentity, PasswordReset, User  # noqa: F401
 from gateway.audit.models import AuditEvent  # noqa: F401
 from gateway.orgs.models import Membership, Organization  # noqa: F401
 from gateway.sessions.models import UserSession  # noqa: F401

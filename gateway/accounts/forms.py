@@ -38,3 +38,12 @@ class ChangePasswordForm(FlaskForm):
 class SwitchForm(FlaskForm):
     org = HiddenField(validators=[DataRequired(), Length(max=40)])
     next = HiddenField(validators=[Length(max=4096)])  # where to go on (an authorization request), checked
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=_EMAIL)
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired("Choose a new password."),
+                                                             _PASSWORD_CAP])

@@ -52,3 +52,21 @@ class FederatedIdentity(Base):
     issuer: Mapped[str] = mapped_column(String(512))
     subject: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PasswordReset(Base):
+    """A "forgot password" link sent to an account's address (gateway.accounts.recovery).
+
+    Only the SHA-256 of the link's code is kept. A row is used once (`used_at`, set by the one
+    request whose UPDATE found it unused); a newer link, an admin's temporary password, or any
+    change of the password deletes the account's open rows.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -6,11 +6,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accounts.emails import normalize_email
-from gateway.accounts.models import User
+from gateway.accounts.models import PasswordReset, User
 from gateway.accounts.passwords import Passwords, generate_temporary_password, policy_problems
 from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
@@ -94,6 +94,17 @@ def hold_account(db: Session, user_id: int) -> None:
     stale is refused its writes.)
     """
     db.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def withdraw_reset_links(db: Session, user_id: int) -> int:
+    """End the account's open "forgot password" links (gateway.accounts.recovery); returns how many.
+
+    A newer link, a temporary password an admin issues or the account signs in with, and any change
+    of the password each end them: of a reset link and a temporary password, whichever is used first
+    ends the other.
+    """
+    return db.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id,
+                                                  PasswordReset.used_at.is_(None))).rowcount
 
 
 def issue_temporary_password(user: User, passwords: Passwords) -> str:
@@ -196,6 +207,8 @@ def sign_in_with_password(
 
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
+    if user.must_change_password:
+        withdraw_reset_links(db, user.id)  # the temporary password was used first: a pending link dies
     return start_signed_in(db, user, amr=policy.PWD, actor=actor, settings=settings, now=now, method="password",
                            temporary=user.must_change_password)
 
@@ -255,6 +268,7 @@ def change_password(
     was_temporary = user.must_change_password
     user.password_hash = passwords.hash(new_password)
     user.must_change_password = False
+    withdraw_reset_links(db, user.id)
     sessions.revoke_all_for(db, user.id, now=now)
     # The password was just proved; a second factor the session used stays used.
     amr = policy.with_methods(policy.amr_of(session.amr), policy.PWD)

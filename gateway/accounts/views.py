@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from gateway.accounts import services
-from gateway.accounts.forms import ChangePasswordForm, LoginForm, SignupForm, SwitchForm
+from gateway.accounts import recovery, services
+from gateway.accounts.forms import (ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm,
+                                    SwitchForm)
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, GatewayError, InvalidCredentials, PolicyViolation
 from gateway.limits import (CURRENT_PASSWORD_PER_ACCOUNT, PASSKEY_SIGN_IN_PER_ADDRESS, PASSKEY_STARTS_PER_ADDRESS,
+                            RESET_LINK_PER_ADDRESS, RESET_REQUESTS_PER_ACCOUNT, RESET_REQUESTS_PER_ADDRESS,
                             SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, throttled)
 from gateway.orgs.services import memberships_of
 from gateway.redirects import account_page, safe_next, safe_redirect_target
@@ -66,6 +68,7 @@ def _login_page(form, next_url, status=200, passkey_form=None, **shown):
     the app asking, when the sign-in is for an OpenID Connect client."""
     return render_template("accounts/login.html", form=form, next=next_url, passkeys=passkeys_here(),
                            asking=asking_app(),
+                           password_reset=request.args.get("reset") == "1",
                            passkeys_at=passkeys_elsewhere(),
                            passkey_form=passkey_form or PasskeyAnswerForm(next=next_url or ""), **shown), status
 
@@ -184,3 +187,85 @@ def switch():
     services.switch_organization(get_session(), user_id=ctx.user_id, session_id=ctx.session_id,
                                  org_slug=form.org.data, actor=actor_from_request(), now=now())
     return redirect(safe_redirect_target(form.next.data or None, lambda: url_for("accounts.account")), 303)
+
+
+# -- forgot password (gateway.accounts.recovery) -------------------------------------------------
+
+# The link's code, between its first load and the form: the link's URL is left at once for
+# /password/reset, so the code is neither in the address bar nor in the history, and no page a
+# person goes on to from the form can see it. HttpOnly, on the reset pages' path only.
+RESET_COOKIE = "idgate_reset"
+_RESET_PATH = "/password/reset"
+
+
+@bp.after_request
+def _no_referrer(response):
+    # The link's code must not reach another site through the Referer header (its refusals too).
+    if request.endpoint in ("accounts.reset_link", "accounts.reset_password"):
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _forgot_page(form, status=200, **shown):
+    return render_template("accounts/forgot_password.html", form=form, can_reset=bool(settings().smtp_url),
+                           **shown), status
+
+
+def _throttled_forgot_page(retry_after: int):
+    return _forgot_page(ForgotPasswordForm(), throttled_for=retry_after)[0]
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@throttled(RESET_REQUESTS_PER_ACCOUNT, RESET_REQUESTS_PER_ADDRESS, page=_throttled_forgot_page)
+def forgot_password():
+    """Whatever address is typed, the same page: "if it has an account, a mail is on its way"."""
+    form = ForgotPasswordForm()
+    if not settings().smtp_url:  # without mail the link could only go to a log: resets stay with the admins
+        return _forgot_page(form)
+    if form.validate_on_submit():
+        try:
+            recovery.request_link(get_session(), form.email.data, actor=actor_from_request(), settings=settings(),
+                                  now=now())
+        except BadRequest as exc:  # not an email address at all: that tells nothing about any account
+            show_on(form, exc, default="email")
+            return _forgot_page(form, 400)
+        return _forgot_page(ForgotPasswordForm(formdata=None), sent=True)
+    return _forgot_page(form, 400 if form.errors else 200)
+
+
+@bp.get("/password/reset/<code>")
+@throttled(RESET_LINK_PER_ADDRESS)
+def reset_link(code: str):
+    """The link in the mail: checked, then exchanged for the cookie and the page without the code."""
+    recovery.find_valid(get_session(), code, now=now())
+    response = redirect(url_for("accounts.reset_password"), 303)
+    response.set_cookie(RESET_COOKIE, code, max_age=int(recovery.RESET_TTL.total_seconds()), path=_RESET_PATH,
+                        secure=settings().secure_cookies, httponly=True, samesite="Lax")
+    return response
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@throttled(RESET_LINK_PER_ADDRESS)
+def reset_password():
+    code = request.cookies.get(RESET_COOKIE)
+    db = get_session()
+    recovery.find_valid(db, code, now=now())
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            recovery.reset_password(db, code, new_password=form.new_password.data, passwords=passwords(),
+                                    actor=actor_from_request(), settings=settings(), now=now())
+        except PolicyViolation as exc:
+            show_on(form, exc, default="new_password")
+            status = exc.status
+        else:
+            # No session starts here: the new password signs in, then the second factor where there is one.
+            response = clear_session_cookie(redirect(url_for("accounts.login", reset=1), 303))
+            response.delete_cookie(RESET_COOKIE, path=_RESET_PATH, secure=settings().secure_cookies, httponly=True,
+                                   samesite="Lax")
+            return response
+    elif form.errors:
+        status = 400
+    return render_template("accounts/reset_password.html", form=form,
+                           min_length=settings().password_min_length), status

@@ -494,6 +494,39 @@ class IssuedInvitation(_Answer):
     link: str
 
 
+class MemberSession(_Answer):
+    """A live session of the member in this organization."""
+
+    id: int
+    device: str = Field(description="From the User-Agent, in words (`Firefox 133 on Windows`)")
+    user_agent: str | None
+    ip: str | None = Field(description="The client address it was started from")
+    started_at: Timestamp
+    last_seen_at: Timestamp = Field(description="Written at most once a minute")
+    expires_at: Timestamp
+    method: Literal["password", "passkey", "sso"] = Field(description="How it was signed in")
+    second_factor: bool = Field(description="A second factor was used too")
+    current: bool = Field(description="The session making this request")
+
+    @classmethod
+    def of(cls, session) -> MemberSession:
+        return cls(id=session.id, device=session.device, user_agent=session.user_agent, ip=session.ip,
+                   started_at=session.started_at, last_seen_at=session.last_seen_at, expires_at=session.expires_at,
+                   method=session.method, second_factor=session.second_factor, current=session.current)
+
+
+class MemberSessionList(_Answer):
+    """The member's live sessions in this organization, the most recently seen first."""
+
+    sessions: list[MemberSession]
+
+
+class SessionEnded(_Answer):
+    """The session is over: its next request, on any worker, is refused."""
+
+    ended: Literal[True]
+
+
 class InvitationDeleted(_Answer):
     """The invitation is gone; its link no longer works."""
 

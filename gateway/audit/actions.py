@@ -63,3 +63,10 @@ class AuditAction(StrEnum):
     OIDC_IDP_CONFIGURE = "oidc_idp:configure"
     OIDC_IDP_LOGIN_DENIED = "oidc_idp:login_denied"
     OIDC_IDP_LOGOUT = "oidc_idp:logout"  # the IdP's back-channel logout ended sessions
+    # Forgot password (issue 24): a link asked for (every answer is audited alike, whatever was typed),
+    # and a password set through one.
+    PASSWORD_RESET_REQUEST = "password:reset_request"
+    PASSWORD_RESET = "password:reset"
+    # A session ended by its holder from /account/security, or by an admin (the API).
+    SESSION_END = "session:end"
+    SESSION_END_OTHERS = "session:end_others"

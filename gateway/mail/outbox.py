@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.db import core_execute
 from gateway.mail.models import OutboxMessage
 
 log = logging.getLogger("idgate.mail")
@@ -34,6 +36,37 @@ def enqueue(db: Session, *, recipient: str, subject: str, body: str, now: dateti
     # gateway.db runs these after a successful commit (see run_after_commit).
     db.info.setdefault("after_commit", []).append(deliver_after_commit)
     return message
+
+
+# Built once, bound per call: queue_quietly's plain INSERT, none of the ORM's unit of work.
+_QUEUE = insert(OutboxMessage.__table__)
+
+
+def queue_quietly(db: Session, *, recipient: str, subject: str, body: str, now: datetime) -> None:
+    """Queue a message for an answer whose time must not tell whether it queued one ("forgot
+    password": the same time for every address typed). The row is one prebuilt INSERT, and it is
+    delivered off the request's thread (deliver_in_background), which an answer that queues nothing
+    starts all the same."""
+    core_execute(db, _QUEUE, {"recipient": recipient, "subject": subject, "body": body, "created_at": now,
+                              "attempts": 0, "next_attempt_at": now, "last_error": None})
+    deliver_in_background(db)
+
+
+def deliver_in_background(db: Session) -> None:
+    """Once the caller's transaction commits, deliver what is due on a thread of its own: a server
+    may hold the response until its after-commit work is done, and an SMTP conversation would then
+    be in the answer's time."""
+    callbacks = db.info.setdefault("after_commit", [])
+    if _deliver_after_commit_in_background not in callbacks:
+        callbacks.append(_deliver_after_commit_in_background)
+
+
+def _deliver_after_commit_in_background(app) -> None:
+    if app.testing:
+        # Tests run every Session of the app on one connection, which a second thread must not use.
+        deliver_after_commit(app)
+        return
+    threading.Thread(target=deliver_after_commit, args=(app,), name="idgate-outbox", daemon=True).start()
 
 
 # Mail not delivered by then is dropped: an invitation in it is long dead (and its link need not

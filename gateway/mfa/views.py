@@ -1,5 +1,5 @@
 """/login/verify (the second step of a sign-in) and /account/security (second factors: an
-authenticator app, passkeys, recovery codes).
+authenticator app, passkeys, recovery codes; and your sessions, gateway.sessions.pages).
 
 Passkey ceremonies take two requests: the page's script (templates/static/passkeys.js) fetches the
 options as JSON, then posts the browser's answer in a form, which is answered like any other form.
@@ -18,6 +18,7 @@ from gateway.mfa import passkeys, services, totp
 from gateway.mfa.forms import ActionForm, CodeForm, NewPasskeyForm, PasskeyAnswerForm
 from gateway.mfa.policy import MFA, Owed
 from gateway.redirects import account_page, safe_next, safe_redirect_target
+from gateway.sessions import listing
 from gateway.sessions.cookies import set_session_cookie
 from gateway.sessions.login import step_page
 from gateway.web import actor_from_request, settings, show_on, undo
@@ -144,7 +145,9 @@ def _security_page(code_form, passkey_form, next_url, status):
         enrolment=totp.pending(db, ctx.user_id, ctx.email, certs_dir=settings().certs_dir), code_form=code_form,
         passkey_form=passkey_form, passkey_list=passkeys.of_user(db, ctx.user_id), passkeys=passkeys_here(),
         passkeys_at=elsewhere + url_for("mfa.security") if elsewhere else None,
-        action=ActionForm(), required=ctx.owes == Owed.FACTOR_ENROLLMENT, sso=services.is_sso_session(db, ctx.session_id), next=next_url), status
+        action=ActionForm(), required=ctx.owes == Owed.FACTOR_ENROLLMENT, sso=services.is_sso_session(db, ctx.session_id), next=next_url,
+        sessions=listing.of_user(db, ctx.user_id, current_id=ctx.session_id, now=now()),
+        ended=request.args.get("ended", type=int)), status
 
 
 @bp.post("/account/security/totp")

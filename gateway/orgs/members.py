@@ -75,6 +75,7 @@ def reset_password(db: Session, scope: AdminScope, user_id, *, passwords: Passwo
         raise Conflict("This person also belongs to another organization, so their password is theirs to "
                        "change: ask them to change it, or deactivate them here.", code="member_elsewhere")
     temporary = accounts.issue_temporary_password(user, passwords)
+    accounts.withdraw_reset_links(db, user.id)  # a "forgot password" link the member asked for dies with it
     ended = sessions.revoke_all_for(db, user.id, now=now)
     membership.version += 1
     record(db, scope.actor, AuditAction.USER_PASSWORD_RESET, now=now, org_id=scope.org_id,

@@ -24,7 +24,7 @@ _STEPS = {
                                            "mfa.passkey_options", "mfa.add_passkey"}),
 }
 # Pages whose URL is itself a secret (the invitation code): never copied into another URL as `next`.
-_SECRET_IN_URL = {"invitations.redeem"}
+_SECRET_IN_URL = {"invitations.redeem", "accounts.reset_link"}
 
 
 class SignedInUser(UserMixin):

@@ -54,7 +54,8 @@ def _walk(page, base: str, paths) -> list[str]:
 
 def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person, screenshot):
     anonymous = person()
-    violations = _walk(anonymous, gateway, ["/login", "/signup", "/sso", "/invite/no-such-code", "/no/such/page"])
+    violations = _walk(anonymous, gateway, ["/login", "/signup", "/sso", "/invite/no-such-code", "/no/such/page",
+                                            "/password/forgot", "/password/reset/no-such-code"])
     anonymous.goto(f"{gateway}/sso")
     anonymous.get_by_role("button", name="Continue").click()  # empty: the field's error
     violations += _accessibility_violations(anonymous)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.audit.models import AuditEvent
 from gateway.orgs.models import Membership, Role
+from gateway.sessions.models import UserSession
 from tests.conftest import Auth, bearer
 from tests.factories import MembershipFactory
 
@@ -116,10 +117,12 @@ _CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture
-def acme(api, db):
+def acme(app, api, db):
     """An organization holding one of everything the API's paths name: its ids by path parameter."""
     member = MembershipFactory(org=api.org)
     db.flush()
+    assert Auth(app.test_client()).login(member.user.email).status_code == 303  # a session of theirs
+    session_id = db.scalar(select(UserSession.id).where(UserSession.user_id == member.user_id))
     group = api.post("/groups", json={"name": "ops"}).json["group"]
     api.post(f"/groups/{group['id']}/members", json={"user_id": member.user_id})
     api.post("/roles", json={"name": "editor"})
@@ -128,7 +131,8 @@ def acme(api, db):
     oidc_client = api.post("/oidc-clients", json={"name": "Grafana", "redirect_uris": ["https://grafana.example.com/cb"]}
                            ).json["oidc_client"]
     return {"slug": api.org.slug, "user_id": member.user_id, "group_id": group["id"], "role_name": "editor",
-            "app_id": app["id"], "invitation_id": invitation["id"], "oidc_client_id": oidc_client["id"]}
+            "app_id": app["id"], "invitation_id": invitation["id"], "oidc_client_id": oidc_client["id"],
+            "session_id": session_id}
 
 
 def _api_routes(app) -> list[tuple[str, str]]:

@@ -213,6 +213,9 @@ def test_every_step_that_checks_a_secret_or_writes_before_anyone_is_known_is_thr
         "mfa.verify_passkey": ["mfa-account"],
         "accounts.passkey_sign_in_options": ["passkey-start"],
         "accounts.sign_in_with_passkey": ["login-address"],
+        "accounts.forgot_password": ["reset-account", "reset-address"],
+        "accounts.reset_link": ["login-address"],
+        "accounts.reset_password": ["login-address"],
     }
     assert app.extensions["idgate.throttles"]["accounts.login"].throttles == (limits.SIGN_IN_PER_ACCOUNT,
                                                                               limits.SIGN_IN_PER_ADDRESS)
