@@ -103,6 +103,20 @@ def test_joining_a_group_and_changing_an_apps_rule_reach_every_worker_before_the
     assert seen() == [200] * len(connections)
 
 
+def test_a_session_an_admin_ends_is_refused_by_every_worker_before_the_next_request(cluster):
+    connections = cluster.every_worker()
+    warm(connections, cluster.member, "user")
+    listed = cluster.api.get(f"{cluster.bases[0]}/api/v1/orgs/acme/users/{cluster.member_id}/sessions")
+    assert listed.status_code == 200, listed.text
+    [session] = listed.json()["sessions"]
+
+    ended = cluster.api.delete(f"{cluster.bases[-1]}/api/v1/orgs/acme/users/{cluster.member_id}"
+                               f"/sessions/{session['id']}")
+
+    assert ended.status_code in (200, 204), ended.text
+    assert [verify(connection, cluster.member).status_code for connection in connections] == [401] * len(connections)
+
+
 def _metric(connection, name: str) -> float:
     body = connection.get(f"{connection.base}/metrics").text
     found = re.search(rf"^{name}(?:{{[^}}]*}})? ([\d.e+-]+)$", body, re.M)
