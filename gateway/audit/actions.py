@@ -63,3 +63,8 @@ class AuditAction(StrEnum):
     OIDC_IDP_CONFIGURE = "oidc_idp:configure"
     OIDC_IDP_LOGIN_DENIED = "oidc_idp:login_denied"
     OIDC_IDP_LOGOUT = "oidc_idp:logout"  # the IdP's back-channel logout ended sessions
+    # SCIM provisioning (issue 22): an organization's IdP tokens; the changes SCIM makes are audited
+    # under the usual actions, with the token as the actor.
+    SCIM_TOKEN_CREATE = "scim_token:create"
+    SCIM_TOKEN_REVOKE = "scim_token:revoke"
+    USER_EMAIL_CHANGE = "user:email_change"  # by the organization's IdP through SCIM

@@ -37,6 +37,7 @@ class Group(Base):
     scim_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     external_id: Mapped[str | None] = mapped_column(String(256), default=None)
     display_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # by SCIM; None: created_at
 
 
 class GroupMember(Base):

@@ -85,6 +85,7 @@ class Membership(Base):
     external_id: Mapped[str | None] = mapped_column(String(256), default=None)
     scim_user_name: Mapped[str | None] = mapped_column(String(256), default=None)
     scim_user_key: Mapped[str | None] = mapped_column(String(256), default=None)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # by SCIM; None: joined_at
 
     org: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()

@@ -4,7 +4,7 @@
 - `memberships.scim_id`, `groups.scim_id`: random ids (UUID4) that SCIM clients address members and
   groups by, filled in here for the rows that exist.
 - `memberships.external_id`, `scim_user_name`, `scim_user_key` (userName case-folded, unique per
-  organization); `groups.external_id`, `groups.display_name`.
+  organization), `modified_at`; `groups.external_id`, `display_name`, `modified_at`.
 
 Revision ID: 0019
 Revises: 0017
@@ -54,12 +54,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('external_id', sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column('scim_user_name', sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column('scim_user_key', sa.String(length=256), nullable=True))
+        batch_op.add_column(sa.Column('modified_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_memberships_scim_id'), ['scim_id'])
         batch_op.create_unique_constraint('uq_memberships_org_scim_user_key', ['org_id', 'scim_user_key'])
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scim_id', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('external_id', sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column('display_name', sa.String(length=256), nullable=True))
+        batch_op.add_column(sa.Column('modified_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_groups_scim_id'), ['scim_id'])
     _fill_ids('memberships')
     _fill_ids('groups')
@@ -68,12 +70,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_groups_scim_id'), type_='unique')
+        batch_op.drop_column('modified_at')
         batch_op.drop_column('display_name')
         batch_op.drop_column('external_id')
         batch_op.drop_column('scim_id')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_constraint('uq_memberships_org_scim_user_key', type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_memberships_scim_id'), type_='unique')
+        batch_op.drop_column('modified_at')
         batch_op.drop_column('scim_user_key')
         batch_op.drop_column('scim_user_name')
         batch_op.drop_column('external_id')
