@@ -86,6 +86,9 @@ class Membership(Base):
     scim_user_name: Mapped[str | None] = mapped_column(String(256), default=None)
     scim_user_key: Mapped[str | None] = mapped_column(String(256), default=None)
     modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # by SCIM; None: joined_at
+    # The email's type and primary flag as the IdP sent them (None: not sent), echoed back unchanged.
+    scim_email_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    scim_email_primary: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
     org: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()

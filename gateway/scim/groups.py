@@ -76,7 +76,7 @@ def document(db: Session, group: Group, base: str) -> dict:
                          .join(User, User.id == Membership.user_id)
                          .where(GroupMember.group_id == group.id).order_by(Membership.id)).all()
     doc = {"schemas": [GROUP_SCHEMA], "id": group.scim_id, "displayName": group.display_name or group.name,
-           "members": [{"value": scim_id, "display": name, "type": "User", "$ref": f"{base}/Users/{scim_id}"}
+           "members": [{"value": scim_id, "$ref": f"{base}/Users/{scim_id}"}
                        for scim_id, name in members]}
     if group.external_id is not None:
         doc["externalId"] = group.external_id

@@ -52,12 +52,16 @@ def _attribute(name, type_="string", *, multi=False, required=False, case_exact=
 USER_ATTRIBUTES = [
     _attribute("userName", required=True, uniqueness="server",
                description="Unique in the organization, without regard to case."),
-    _attribute("displayName", description="The person's name (3 to 40 characters)."),
-    _attribute("active", "boolean", description="False: the membership is deactivated and every session ends."),
-    _attribute("emails", "complex", multi=True, description="The account's email address (one).", sub=[
-        _attribute("value", description="The address."),
-        _attribute("type", description="Always work."),
-        _attribute("primary", "boolean", description="Always true."),
+    # Published as required: every member has a name and a standing, so neither can be removed (a
+    # POST without them gets the email's local part and true).
+    _attribute("displayName", required=True, description="The person's name (3 to 40 characters)."),
+    _attribute("active", "boolean", required=True,
+               description="False: the membership is deactivated and every session ends."),
+    _attribute("emails", "complex", multi=True, required=True, description="The account's email address (one).", sub=[
+        _attribute("value", required=True, description="The address."),
+        # One address per account: its type and primary flag are kept as the IdP sent them.
+        _attribute("type", description="work, home or other (as sent)."),
+        _attribute("primary", "boolean", description="As sent."),
     ]),
     _attribute("groups", "complex", multi=True, mutability="readOnly", description="The groups the member is in.",
                sub=[_attribute("value", mutability="readOnly"),
@@ -70,8 +74,6 @@ GROUP_ATTRIBUTES = [
     _attribute("members", "complex", multi=True, description="Members of the organization in the group.", sub=[
         _attribute("value", mutability="immutable", description="The member's id."),
         _attribute("$ref", "reference", mutability="immutable", reference_types=["User"]),
-        _attribute("display", mutability="readOnly"),
-        _attribute("type", mutability="immutable", description="User."),
     ]),
 ]
 

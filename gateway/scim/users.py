@@ -36,7 +36,7 @@ from gateway.orgs import lifecycle
 from gateway.orgs.models import MemberStatus, Membership, Role
 from gateway.scim import filters, patch
 from gateway.scim.errors import ScimError, invalid_syntax, invalid_value, mutability, not_found, uniqueness
-from gateway.scim.filters import Column, Constant
+from gateway.scim.filters import Column
 from gateway.scim.schemas import USER_SCHEMA, version_of, with_meta
 from gateway.scim.tokens import Caller
 from gateway.sso import connections
@@ -58,6 +58,8 @@ class UserInput:
     name: str
     active: bool
     external_id: str | None
+    email_type: str | None = None
+    email_primary: bool | None = None
 
 
 def _text(value, field: str, limit: int = 256) -> str:
@@ -82,7 +84,9 @@ def _get(document: dict, name: str, default=None):
     return next((value for key, value in document.items() if key.lower() == name), default)
 
 
-def _email_of(document: dict, user_name: str) -> str:
+def _email_of(document: dict, user_name: str) -> tuple[str, str | None, bool | None]:
+    """(address, its type, its primary flag): the primary address, else the work one, else the first,
+    else the userName when it is an address."""
     emails = _get(document, "emails")
     candidates = []
     if emails is not None:
@@ -90,14 +94,19 @@ def _email_of(document: dict, user_name: str) -> str:
             raise invalid_value("emails is a list of objects.")
         primary = [e for e in emails if parse_bool(_get(e, "primary", False), "emails.primary")]
         work = [e for e in emails if str(_get(e, "type", "")).lower() == "work"]
-        candidates = [_get(e, "value") for e in primary + work + emails]
-    candidates.append(user_name)
+        candidates = primary + work + emails
+    candidates.append({"value": user_name})
     for candidate in candidates:
-        if isinstance(candidate, str) and "@" in candidate:
+        value = _get(candidate, "value")
+        if isinstance(value, str) and "@" in value:
             try:
-                return normalize_email(candidate)
+                address = normalize_email(value)
             except BadRequest:
                 continue
+            kind, primary = _get(candidate, "type"), _get(candidate, "primary")
+            if kind is not None and (not isinstance(kind, str) or len(kind) > 64 or not kind.isprintable()):
+                raise invalid_value("emails.type is a short string.")
+            return address, kind, parse_bool(primary, "emails.primary") if primary is not None else None
     raise invalid_value("A user needs an email address: in emails, or as the userName.")
 
 
@@ -131,12 +140,12 @@ def parse_user(document) -> UserInput:
     if unknown:
         raise invalid_syntax(f"Unknown attribute {unknown[0]!r}.")
     user_name = _text(_get(document, "userName"), "userName")
-    email = _email_of(document, user_name)
+    email, email_type, email_primary = _email_of(document, user_name)
     external_id = _get(document, "externalId")
     if external_id is not None:
         external_id = _text(external_id, "externalId")
     active = parse_bool(_get(document, "active", True))
-    return UserInput(user_name, email, _name_of(document, email), active, external_id)
+    return UserInput(user_name, email, _name_of(document, email), active, external_id, email_type, email_primary)
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -149,10 +158,9 @@ def document(db: Session, membership: Membership, user: User, base: str) -> dict
         "schemas": [USER_SCHEMA],
         "id": membership.scim_id,
         "userName": membership.scim_user_name or user.email,
-        "name": {"formatted": user.name},
         "displayName": user.name,
         "active": membership.status == MemberStatus.ACTIVE,
-        "emails": [{"value": user.email, "type": "work", "primary": True}],
+        "emails": [_email(membership, user)],
     }
     if membership.external_id is not None:
         doc["externalId"] = membership.external_id
@@ -162,6 +170,18 @@ def document(db: Session, membership: Membership, user: User, base: str) -> dict
     return with_meta(doc, resource_type="User", created=membership.joined_at,
                      modified=membership.modified_at or membership.joined_at,
                      location=f"{base}/Users/{membership.scim_id}")
+
+
+def _email(membership: Membership, user: User) -> dict:
+    email = {"value": user.email}
+    if membership.scim_id is None or membership.scim_user_key is None:
+        email.update(type="work", primary=True)  # a member the IdP never wrote: their one address
+    else:
+        if membership.scim_email_type is not None:
+            email["type"] = membership.scim_email_type
+        if membership.scim_email_primary is not None:
+            email["primary"] = membership.scim_email_primary
+    return email
 
 
 def _find(db: Session, caller: Caller, scim_id, *, lock: bool = False) -> tuple[Membership, User]:
@@ -191,9 +211,9 @@ def _resolve(path: filters.AttrPath):
     if dotted in ("emails", "emails.value"):
         return Column(User.email)
     if dotted == "emails.type":
-        return Constant("work")
+        return Column(func.lower(func.coalesce(Membership.scim_email_type, "work")))
     if dotted == "emails.primary":
-        return Column(Membership.id.is_not(None), kind="boolean")
+        return Column(func.coalesce(Membership.scim_email_primary, True), kind="boolean")
     if dotted == "externalid":
         return Column(Membership.external_id, case_exact=True)
     if dotted in ("displayname", "name", "name.formatted", "name.givenname", "name.familyname"):
@@ -297,7 +317,8 @@ def create(db: Session, caller: Caller, body, *, settings: Settings, base: str, 
     membership = Membership(org_id=org_id, user_id=user.id, role=Role.USER,
                             status=MemberStatus.ACTIVE if data.active else MemberStatus.INACTIVE, joined_at=now,
                             external_id=data.external_id, scim_user_name=data.user_name,
-                            scim_user_key=_key(data.user_name), modified_at=now)
+                            scim_user_key=_key(data.user_name), modified_at=now, scim_email_type=data.email_type,
+                            scim_email_primary=data.email_primary)
     db.add(membership)
     db.flush()  # the membership's id and scim_id
     record(db, caller.scope.actor, AuditAction.USER_CREATE, now=now, org_id=org_id, target_id=user.id,
@@ -370,6 +391,7 @@ def _save(db: Session, caller: Caller, membership: Membership, user: User, data:
             user.name = data.name
     membership.scim_user_name, membership.scim_user_key = data.user_name, _key(data.user_name)
     membership.external_id = data.external_id
+    membership.scim_email_type, membership.scim_email_primary = data.email_type, data.email_primary
     membership.modified_at = now
     active = membership.status == MemberStatus.ACTIVE
     if data.active != active:

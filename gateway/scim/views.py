@@ -253,3 +253,84 @@ def delete_group(scim_id: str):
     groups.delete(get_session(), g.scim_caller, scim_id, if_match=request.headers.get("If-Match"),
                   base=_base(g.scim_slug), now=now())
     return "", 204
+
+
+# -- searching by POST (RFC 7644 §3.4.3) ---------------------------------------------------------------------
+
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def _search_request() -> tuple[str | None, int, int, list[str] | None, list[str] | None]:
+    body = _body()
+    if not isinstance(body, dict):
+        raise invalid_syntax("A search is a JSON object.")
+    body = {key.lower(): value for key, value in body.items()}
+    filter_text = body.get("filter")
+    if filter_text is not None and not isinstance(filter_text, str):
+        raise invalid_value("filter is a string.")
+    try:
+        start = int(body.get("startindex", 1))
+        count = int(body.get("count", schemas.MAX_RESULTS))
+    except (TypeError, ValueError):
+        raise invalid_value("startIndex and count are integers.") from None
+    lists = []
+    for name in ("attributes", "excludedattributes"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise invalid_value(f"{name} is a list of attribute names.")
+        lists.append(value[:50] if value else None)
+    return filter_text, max(1, min(start, 10**9)), max(0, min(count, schemas.MAX_RESULTS)), lists[0], lists[1]
+
+
+@bp.post("/Users/.search")
+@throttled(SCIM_PER_TOKEN)
+def search_users():
+    filter_text, start, count, attributes, excluded = _search_request()
+    total, found = users.list_users(get_session(), g.scim_caller, filter_text=filter_text, start=start, count=count,
+                                    base=_base(g.scim_slug))
+    shown = [schemas.project(resource, attributes, excluded) for resource in found]
+    return _answer(schemas.list_response(shown, total=total, start=start))
+
+
+@bp.post("/Groups/.search")
+@throttled(SCIM_PER_TOKEN)
+def search_groups():
+    filter_text, start, count, attributes, excluded = _search_request()
+    total, found = groups.list_groups(get_session(), g.scim_caller, filter_text=filter_text, start=start, count=count,
+                                      base=_base(g.scim_slug))
+    shown = [schemas.project(resource, attributes, excluded) for resource in found]
+    return _answer(schemas.list_response(shown, total=total, start=start))
+
+
+@bp.post("/.search")
+@throttled(SCIM_PER_TOKEN)
+def search_all():
+    """Users, then groups: each type the filter applies to (RFC 7644 §3.4.3, at the root)."""
+    filter_text, start, count, attributes, excluded = _search_request()
+    db, base = get_session(), _base(g.scim_slug)
+    pages, applies = [], 0
+    for listing in (users.list_users, groups.list_groups):
+        try:
+            total, _ = listing(db, g.scim_caller, filter_text=filter_text, start=1, count=0, base=base)
+        except errors.ScimError as exc:
+            if exc.scim_type != "invalidFilter":
+                raise
+            pages.append((listing, None))
+            continue
+        applies += 1
+        pages.append((listing, total))
+    if not applies:
+        users.list_users(db, g.scim_caller, filter_text=filter_text, start=1, count=0, base=base)  # says why
+    found, skip, wanted = [], start - 1, count
+    for listing, total in pages:
+        if not total or wanted <= 0:
+            continue
+        if skip >= total:
+            skip -= total
+            continue
+        _, page = listing(db, g.scim_caller, filter_text=filter_text, start=skip + 1, count=wanted, base=base)
+        found += page
+        wanted -= len(page)
+        skip = 0
+    shown = [schemas.project(resource, attributes, excluded) for resource in found]
+    return _answer(schemas.list_response(shown, total=sum(t or 0 for _, t in pages), start=start))

@@ -4,7 +4,7 @@
 - `memberships.scim_id`, `groups.scim_id`: random ids (UUID4) that SCIM clients address members and
   groups by, filled in here for the rows that exist.
 - `memberships.external_id`, `scim_user_name`, `scim_user_key` (userName case-folded, unique per
-  organization), `modified_at`; `groups.external_id`, `display_name`, `modified_at`.
+  organization), `modified_at`, `scim_email_type`, `scim_email_primary`; `groups.external_id`, `display_name`, `modified_at`.
 
 Revision ID: 0019
 Revises: 0017
@@ -55,6 +55,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('scim_user_name', sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column('scim_user_key', sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column('modified_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('scim_email_type', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('scim_email_primary', sa.Boolean(), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_memberships_scim_id'), ['scim_id'])
         batch_op.create_unique_constraint('uq_memberships_org_scim_user_key', ['org_id', 'scim_user_key'])
     with op.batch_alter_table('groups', schema=None) as batch_op:
@@ -77,6 +79,8 @@ def downgrade() -> None:
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_constraint('uq_memberships_org_scim_user_key', type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_memberships_scim_id'), type_='unique')
+        batch_op.drop_column('scim_email_primary')
+        batch_op.drop_column('scim_email_type')
         batch_op.drop_column('modified_at')
         batch_op.drop_column('scim_user_key')
         batch_op.drop_column('scim_user_name')
