@@ -425,8 +425,14 @@ def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, 
         if key.lower() in ("id", "meta", "groups"):
             if changed[key] != current.get(key):
                 raise mutability(f"{key} cannot be changed.")
-    if "emails" in changed and not changed["emails"]:
+    emails = changed.get("emails")
+    if "emails" in changed and not emails:
         changed.pop("emails")  # removing the address leaves the account's (it has exactly one)
+    elif isinstance(emails, list) and len(emails) > 1:
+        # The account keeps one address: when operations leave several (Entra adds
+        # `emails[type eq "work"].value` beside an untyped one), the one the PATCH brought wins.
+        new = [item for item in emails if not (isinstance(item, dict) and _get(item, "value") == user.email)]
+        changed["emails"] = new or emails
     _save(db, caller, membership, user, parse_user(changed), now=now)
     return document(db, membership, user, base)
 

@@ -65,3 +65,17 @@ def scim(app, db, client, clock):
     _row, token = tokens.create(db, admin.org_id, Actor(user_agent="test"), name="Test IdP", now=clock.now())
     db.flush()
     return Scim(client, admin.org, token, admin)
+
+
+def saml_connection(db, org, *, domains=(), clock=None):
+    """Give the organization a SAML IdP (enough for 'has SSO'), with declared domains."""
+    from datetime import datetime, timezone
+
+    from gateway.sso.models import SamlConnection, SsoEmailDomain
+
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    db.add(SamlConnection(org_id=org.id, idp_entity_id=f"https://idp.example/{org.slug}", sso_url="https://idp.example/sso",
+                          signing_certs=[], metadata_xml="<x/>", created_at=when, updated_at=when))
+    for domain in domains:
+        db.add(SsoEmailDomain(domain=domain, org_id=org.id))
+    db.flush()
