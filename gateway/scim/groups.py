@@ -283,7 +283,9 @@ def _apply(db: Session, caller: Caller, group: Group, op: patch.Operation, now: 
         else:
             raise invalid_value("externalId is a string of at most 256 characters.")
         return
-    if name in ("id", "meta"):
+    if name == "id" and op.op != "remove" and op.value == group.scim_id:
+        return  # Okta repeats the id beside the new displayName
+    if name in ("id", "meta", "schemas"):
         raise mutability(f"{name} cannot be changed.")
     raise invalid_path(f"Groups have no attribute {name!r}.")
 
