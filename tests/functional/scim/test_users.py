@@ -75,6 +75,10 @@ class TestCreate:
                                              "emails": [{"value": "other@example.com"}]})
         assert response.status_code == 409 and response.get_json()["scimType"] == "uniqueness"
 
+    def test_a_password_sent_along_is_never_stored(self, scim, db):
+        scim.new_user("okta@example.com", password="1mz050nq")
+        assert db.scalar(select(User).where(User.email == "okta@example.com")).password_hash is None
+
     def test_entra_boolean_strings_are_read(self, scim):
         body = scim.new_user("inactive@example.com", active="False")
         assert body["active"] is False
