@@ -69,9 +69,15 @@ def without_path(operation: Operation) -> list[Operation]:
     return split
 
 
+# RFC 7643's spelling of the names a PATCH may add, for attributes a document does not have yet.
+_SPELLING = {name.lower(): name for name in (
+    "userName", "displayName", "externalId", "nickName", "profileUrl", "userType", "preferredLanguage",
+    "givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix", "phoneNumbers")}
+
+
 def _key(document: dict, name: str) -> str:
     """The document's own spelling of an attribute name (names are case-insensitive)."""
-    return next((key for key in document if key.lower() == name), name)
+    return next((key for key in document if key.lower() == name), _SPELLING.get(name, name))
 
 
 def _multi(value) -> list:
