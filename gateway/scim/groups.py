@@ -19,6 +19,7 @@ from gateway.accounts.models import User
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.db import insert_if_absent
+from gateway.groups import services as group_services
 from gateway.groups.models import Group, GroupMember, Source
 from gateway.orgs.models import Membership
 from gateway.scim import filters, patch
@@ -199,12 +200,8 @@ def create(db: Session, caller: Caller, body, *, base: str, now: datetime) -> di
     display, external_id, members = _parse(body)
     name = _app_name(display)
     _ensure_free(db, caller.scope.org_id, display, name)
-    group = Group(org_id=caller.scope.org_id, name=name, display_name=display, external_id=external_id,
-                  description="", created_at=now, modified_at=now)
-    db.add(group)
-    db.flush()  # the group's id for its members
-    record(db, caller.scope.actor, AuditAction.GROUP_CREATE, now=now, org_id=caller.scope.org_id, group=name,
-           via="scim")
+    group = group_services.create_group(db, caller.scope, name, now=now)  # the console's own, audited
+    group.display_name, group.external_id, group.modified_at = display, external_id, now
     _add_members(db, caller, group, members or [], now)
     return document(db, group, base)
 
@@ -300,7 +297,4 @@ def _memberships_lenient(db: Session, org_id: int, scim_ids: list[str]):
 def delete(db: Session, caller: Caller, scim_id, *, if_match: str | None, base: str, now: datetime) -> None:
     group = _find(db, caller, scim_id)
     check_version(document(db, group, base), if_match)
-    db.execute(sql_delete(GroupMember).where(GroupMember.group_id == group.id))
-    db.delete(group)
-    record(db, caller.scope.actor, AuditAction.GROUP_DELETE, now=now, org_id=group.org_id, group=group.name,
-           via="scim")
+    group_services.delete_group(db, caller.scope, group.id, now=now)  # as an admin's: its members leave it

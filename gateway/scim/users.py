@@ -380,7 +380,7 @@ def _held_elsewhere(db: Session, user: User, org_id: int) -> bool:
 
 
 def _save(db: Session, caller: Caller, membership: Membership, user: User, data: UserInput, *,
-          now: datetime) -> None:
+          settings: Settings, now: datetime) -> None:
     org_id = caller.scope.org_id
     if _key(data.user_name) != (membership.scim_user_key or user.email):
         _ensure_user_name_free(db, org_id, data.user_name, other_than=membership.id)
@@ -411,22 +411,26 @@ def _save(db: Session, caller: Caller, membership: Membership, user: User, data:
     if data.active != active:
         if data.active:
             lifecycle.reactivate(db, caller.scope, user.id, now=now)
+            if user.password_hash is None and not user.sso_only:
+                _invite(db, caller, user, settings=settings, now=now)  # created inactive: never invited yet
         else:
             # The console's own guards: never the last active admin; every session ends at once.
             lifecycle.deactivate(db, caller.scope, user.id, now=now)
     db.flush()
 
 
-def replace(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, base: str, now: datetime) -> dict:
+def replace(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, base: str, settings: Settings,
+            now: datetime) -> dict:
     """PUT /Users/<id>. :raise ScimError: 404, 412, invalidValue, uniqueness, mutability; LastAdmin (409)."""
     lifecycle._lock_organization(db, caller.scope.org_id)
     membership, user = _find(db, caller, scim_id, lock=True)
     check_version(document(db, membership, user, base), if_match)
-    _save(db, caller, membership, user, parse_user(body), now=now)
+    _save(db, caller, membership, user, parse_user(body), settings=settings, now=now)
     return document(db, membership, user, base)
 
 
-def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, base: str, now: datetime) -> dict:
+def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, base: str, settings: Settings,
+           now: datetime) -> dict:
     """PATCH /Users/<id>: the operations applied to the user's JSON, saved like a PUT."""
     ops = patch.operations(body)
     lifecycle._lock_organization(db, caller.scope.org_id)
@@ -447,7 +451,7 @@ def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, 
         # `emails[type eq "work"].value` beside an untyped one), the one the PATCH brought wins.
         new = [item for item in emails if not (isinstance(item, dict) and _get(item, "value") == user.email)]
         changed["emails"] = new or emails
-    _save(db, caller, membership, user, parse_user(changed), now=now)
+    _save(db, caller, membership, user, parse_user(changed), settings=settings, now=now)
     return document(db, membership, user, base)
 
 

@@ -191,14 +191,14 @@ def get_user(scim_id: str):
 @throttled(SCIM_PER_TOKEN)
 def replace_user(scim_id: str):
     return _one(users.replace(get_session(), g.scim_caller, scim_id, _body(), if_match=request.headers.get("If-Match"),
-                              base=_base(g.scim_slug), now=now()))
+                              base=_base(g.scim_slug), settings=settings(), now=now()))
 
 
 @bp.patch("/Users/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def patch_user(scim_id: str):
     return _one(users.modify(get_session(), g.scim_caller, scim_id, _body(), if_match=request.headers.get("If-Match"),
-                             base=_base(g.scim_slug), now=now()))
+                             base=_base(g.scim_slug), settings=settings(), now=now()))
 
 
 @bp.delete("/Users/<scim_id>")

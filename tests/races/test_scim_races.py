@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from gateway.accounts.models import User
 from gateway.actor import Actor
+from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.groups.models import Group, GroupMember
 from gateway.orgs.access import AdminScope
@@ -20,6 +21,7 @@ from gateway.scim.tokens import Caller
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 BASE = "http://127.0.0.1:5000/scim/v2/race"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SETTINGS = load_settings({}, {"DATABASE_URL": "sqlite://"})
 
 
 def _org(make_session, n: int, people: int) -> tuple[Caller, list[str], str]:
@@ -86,7 +88,7 @@ def test_a_patch_and_a_delete_of_one_user_at_once(make_session):
         caller, people, _group = _org(make_session, n, 1)
         body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
         outcomes = _at_once(make_session, [
-            lambda db: users.modify(db, caller, people[0], body, if_match=None, base=BASE, now=NOW),
+            lambda db: users.modify(db, caller, people[0], body, if_match=None, base=BASE, settings=SETTINGS, now=NOW),
             lambda db: users.delete(db, caller, people[0], if_match=None, base=BASE, now=NOW),
         ])
         # Either the PATCH came first (then the DELETE removed the deactivated member), or the DELETE did

@@ -31,3 +31,10 @@ def test_the_invitation_sets_the_password_and_signs_in(scim, app, db):
     user = db.scalar(select(User).where(User.email == "newbie@example.com"))
     assert user.password_hash.startswith("$argon2id$") and user.email_verified_at is not None
     assert browser.get(link).status_code == 404  # single use
+
+
+def test_a_person_created_inactive_is_invited_when_activated(scim, db):
+    body = scim.new_user("later@example.com", active=False)
+    assert db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "later@example.com")) is None
+    assert scim.ops(f"/Users/{body['id']}", {"op": "replace", "path": "active", "value": True}).status_code == 200
+    assert "/invite/" in db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "later@example.com")).body
