@@ -323,3 +323,33 @@ class TestBadInput:
 
     def test_paging_parameters_must_be_numbers(self, scim):
         assert scim.get("/Users?startIndex=abc").get_json()["scimType"] == "invalidValue"
+
+
+class TestNeverA500:
+    @pytest.mark.parametrize("path", [
+        "/Users?filter=userName%20eq%20%22a%00b%22", "/Users/a%00b", "/Users?startIndex=99999999999&count=-4",
+        "/Users?count=1000000", "/Users?attributes=%00,,,x.y.z", "/Users?filter=" + "a%20eq%201%20and%20" * 300 + "b%20pr",
+        "/Groups?filter=members%5Bvalue%20eq%20%22%F0%9F%98%80%22%5D", "/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20pr",
+        "/Schemas/urn:nope", "/ResourceTypes/Nope", "/nowhere", "/Users/" + "x" * 500,
+    ])
+    def test_odd_reads(self, scim, path):
+        response = scim.get(path)
+        assert 200 <= response.status_code < 500 and response.mimetype == SCIM_JSON, response.get_data()
+
+    @pytest.mark.parametrize("body", [
+        {"schemas": [USER], "userName": "a\u0000b@example.com"},
+        {"schemas": [USER], "userName": "nul@example.com", "displayName": "Nul\u0000Name"},
+        {"schemas": [USER], "userName": "deep@example.com", "name": {"givenName": {"nested": [1, 2]}}},
+        {"schemas": [USER], "userName": "list@example.com", "externalId": ["x"]},
+        {"schemas": [USER], "userName": "type@example.com", "emails": [{"value": "type@example.com", "type": 5}]},
+    ])
+    def test_odd_writes(self, scim, db, body):
+        before = _count(db, Membership)
+        response = scim.post("/Users", json=body)
+        assert response.status_code in (201, 400), response.get_data()
+        if response.status_code == 400:
+            assert _count(db, Membership) == before
+
+    def test_deeply_nested_json(self, scim):
+        response = scim.post("/Users", data=b"[" * 100_000 + b"]" * 100_000, content_type=SCIM_JSON)
+        assert response.status_code in (400, 413)
