@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from gateway import create_app  # noqa: E402
 from gateway.accounts.models import User  # noqa: E402

@@ -27,7 +27,7 @@ from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value, mut
 from gateway.scim.filters import Column
 from gateway.scim.schemas import GROUP_SCHEMA, with_meta
 from gateway.scim.tokens import Caller
-from gateway.scim.users import _get, check_version
+from gateway.scim.users import attribute, check_version
 
 KNOWN = {"schemas", "id", "externalid", "meta", "displayname", "members"}
 MAX_MEMBERS_PER_REQUEST = 10_000
@@ -41,19 +41,19 @@ def _app_name(display_name: str) -> str:
 def _parse(document) -> tuple[str, str | None, list[str] | None]:
     if not isinstance(document, dict):
         raise invalid_syntax("A group is a JSON object.")
-    schemas = _get(document, "schemas")
+    schemas = attribute(document, "schemas")
     if schemas is not None and (not isinstance(schemas, list) or GROUP_SCHEMA not in schemas):
         raise invalid_syntax(f"A group names the schema {GROUP_SCHEMA}.")
     unknown = [key for key in document if key.lower() not in KNOWN and not key.lower().startswith("urn:")]
     if unknown:
         raise invalid_syntax(f"Unknown attribute {unknown[0]!r}.")
-    display = _get(document, "displayName")
+    display = attribute(document, "displayName")
     if not isinstance(display, str) or not display.strip() or len(display) > 256 or not display.isprintable():
         raise invalid_value("displayName is 1 to 256 printable characters.")
-    external_id = _get(document, "externalId")
+    external_id = attribute(document, "externalId")
     if external_id is not None and (not isinstance(external_id, str) or len(external_id) > 256):
         raise invalid_value("externalId is a string of at most 256 characters.")
-    members = _get(document, "members")
+    members = attribute(document, "members")
     return display.strip(), external_id, _member_ids(members) if members is not None else None
 
 
@@ -64,7 +64,7 @@ def _member_ids(value) -> list[str]:
         raise invalid_value(f"At most {MAX_MEMBERS_PER_REQUEST} members per request.")
     ids = []
     for item in value:
-        member_id = _get(item, "value") if isinstance(item, dict) else None
+        member_id = attribute(item, "value") if isinstance(item, dict) else None
         if not isinstance(member_id, str) or not member_id or len(member_id) > 64:
             raise invalid_value("Each member is an object with the member's id as value.")
         ids.append(member_id)

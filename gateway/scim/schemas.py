@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from gateway.scim.filters import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from gateway.scim.filters import GROUP_SCHEMA, USER_SCHEMA
 
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -195,4 +195,3 @@ def split_list(value: str | None) -> list[str] | None:
     return [part for part in (p.strip() for p in value.split(",")) if part][:50]
 
 
-__all__ = ["ENTERPRISE_SCHEMA", "GROUP_SCHEMA", "USER_SCHEMA"]

@@ -37,7 +37,7 @@ from gateway.orgs.models import MemberStatus, Membership, Role
 from gateway.scim import filters, patch
 from gateway.scim.errors import ScimError, invalid_syntax, invalid_value, mutability, not_found, uniqueness
 from gateway.scim.filters import Column
-from gateway.scim.schemas import USER_SCHEMA, version_of, with_meta
+from gateway.scim.schemas import USER_SCHEMA, with_meta
 from gateway.scim.tokens import Caller
 from gateway.sso import connections
 from gateway.sso.oidc_connections import oidc_settings
@@ -79,7 +79,7 @@ def parse_bool(value, field: str = "active") -> bool:
     raise invalid_value(f"{field} is true or false.")
 
 
-def _get(document: dict, name: str, default=None):
+def attribute(document: dict, name: str, default=None):
     name = name.lower()
     return next((value for key, value in document.items() if key.lower() == name), default)
 
@@ -87,23 +87,23 @@ def _get(document: dict, name: str, default=None):
 def _email_of(document: dict, user_name: str) -> tuple[str, str | None, bool | None]:
     """(address, its type, its primary flag): the primary address, else the work one, else the first,
     else the userName when it is an address."""
-    emails = _get(document, "emails")
+    emails = attribute(document, "emails")
     candidates = []
     if emails is not None:
         if not isinstance(emails, list) or not all(isinstance(item, dict) for item in emails):
             raise invalid_value("emails is a list of objects.")
-        primary = [e for e in emails if parse_bool(_get(e, "primary", False), "emails.primary")]
-        work = [e for e in emails if str(_get(e, "type", "")).lower() == "work"]
+        primary = [e for e in emails if parse_bool(attribute(e, "primary", False), "emails.primary")]
+        work = [e for e in emails if str(attribute(e, "type", "")).lower() == "work"]
         candidates = primary + work + emails
     candidates.append({"value": user_name})
     for candidate in candidates:
-        value = _get(candidate, "value")
+        value = attribute(candidate, "value")
         if isinstance(value, str) and "@" in value:
             try:
                 address = normalize_email(value)
             except BadRequest:
                 continue
-            kind, primary = _get(candidate, "type"), _get(candidate, "primary")
+            kind, primary = attribute(candidate, "type"), attribute(candidate, "primary")
             if kind is not None and (not isinstance(kind, str) or len(kind) > 64 or not kind.isprintable()):
                 raise invalid_value("emails.type is a short string.")
             return address, kind, parse_bool(primary, "emails.primary") if primary is not None else None
@@ -111,16 +111,16 @@ def _email_of(document: dict, user_name: str) -> tuple[str, str | None, bool | N
 
 
 def _name_of(document: dict, email: str) -> str:
-    name = _get(document, "name")
+    name = attribute(document, "name")
     if name is not None and not isinstance(name, dict):
         raise invalid_value("name is an object.")
     name = name or {}
-    display = _get(document, "displayName")
+    display = attribute(document, "displayName")
     if display is not None and not isinstance(display, str):
         raise invalid_value("displayName is a string.")
-    given, family = _get(name, "givenName"), _get(name, "familyName")
+    given, family = attribute(name, "givenName"), attribute(name, "familyName")
     parts = [p for p in (given, family) if isinstance(p, str) and p.strip()]
-    for candidate in (display, _get(name, "formatted"), " ".join(parts)):
+    for candidate in (display, attribute(name, "formatted"), " ".join(parts)):
         if isinstance(candidate, str):
             fitted = " ".join(candidate.split())[:40].strip()
             if len(fitted) >= 3 and fitted.isprintable():
@@ -133,18 +133,18 @@ def parse_user(document) -> UserInput:
     """What a POST or PUT body says. :raise ScimError: invalidSyntax, invalidValue."""
     if not isinstance(document, dict):
         raise invalid_syntax("A user is a JSON object.")
-    schemas = _get(document, "schemas")
+    schemas = attribute(document, "schemas")
     if schemas is not None and (not isinstance(schemas, list) or USER_SCHEMA not in schemas):
         raise invalid_syntax(f"A user names the schema {USER_SCHEMA}.")
     unknown = [key for key in document if key.lower() not in KNOWN and not key.lower().startswith("urn:")]
     if unknown:
         raise invalid_syntax(f"Unknown attribute {unknown[0]!r}.")
-    user_name = _text(_get(document, "userName"), "userName")
+    user_name = _text(attribute(document, "userName"), "userName")
     email, email_type, email_primary = _email_of(document, user_name)
-    external_id = _get(document, "externalId")
+    external_id = attribute(document, "externalId")
     if external_id is not None:
         external_id = _text(external_id, "externalId")
-    active = parse_bool(_get(document, "active", True))
+    active = parse_bool(attribute(document, "active", True))
     return UserInput(user_name, email, _name_of(document, email), active, external_id, email_type, email_primary)
 
 
@@ -449,7 +449,7 @@ def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, 
     elif isinstance(emails, list) and len(emails) > 1:
         # The account keeps one address: when operations leave several (Entra adds
         # `emails[type eq "work"].value` beside an untyped one), the one the PATCH brought wins.
-        new = [item for item in emails if not (isinstance(item, dict) and _get(item, "value") == user.email)]
+        new = [item for item in emails if not (isinstance(item, dict) and attribute(item, "value") == user.email)]
         changed["emails"] = new or emails
     _save(db, caller, membership, user, parse_user(changed), settings=settings, now=now)
     return document(db, membership, user, base)

@@ -14,7 +14,7 @@ from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.groups.models import Group, GroupMember
 from gateway.orgs.access import AdminScope
-from gateway.orgs.models import MemberStatus, Membership, Organization, Role
+from gateway.orgs.models import Membership, Organization, Role
 from gateway.scim import groups, users
 from gateway.scim.tokens import Caller
 
