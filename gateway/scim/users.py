@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.accounts.emails import normalize_email
@@ -270,10 +270,7 @@ def _key(user_name: str) -> str:
 
 
 def _ensure_user_name_free(db: Session, org_id: int, user_name: str, *, other_than: int | None = None) -> None:
-    key = _key(user_name)
-    query = select(Membership.id).join(User, User.id == Membership.user_id).where(
-        Membership.org_id == org_id,
-        or_(Membership.scim_user_key == key, and_(Membership.scim_user_key.is_(None), User.email == key)))
+    query = select(Membership.id).where(_user_name_is(org_id, _key(user_name)))
     if other_than is not None:
         query = query.where(Membership.id != other_than)
     if db.scalar(query.limit(1)) is not None:
