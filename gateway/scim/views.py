@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
 
 from gateway.clock import now
 from gateway.db import get_session
@@ -103,22 +102,8 @@ def _concurrent(_exc):
     return errors.response(409, "Someone else changed this at the same moment. Try again.", "uniqueness")
 
 
-@bp.errorhandler(429)
-def _throttled(exc):
-    discard_transaction()
-    return errors.response(429, "Too many requests for this token. Wait a little and try again.",
-                           headers={"Retry-After": "60"})
-
-
-@bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):
-    discard_transaction()
-    status = exc.code or 500
-    if status >= 500:
-        return current_app.handle_http_exception(exc)
-    detail = {413: "The request is too large.", 405: "That method is not allowed here."}.get(
-        status, exc.description or exc.name)
-    return errors.response(status, detail, "invalidSyntax" if status == 400 else None)
+# Everything else (404, 405, 413, 429, a database away) is answered by gateway.errors, in SCIM's shape
+# for every path under /scim/.
 
 
 # -- discovery (RFC 7644 §4) ---------------------------------------------------------------------------

@@ -79,3 +79,17 @@ def test_the_cli_prints_the_token_once_and_it_works(runner, db, client):
 def test_the_cli_refuses_an_unknown_organization(runner):
     result = runner.invoke(args=["scim", "token", "create", "nope"])
     assert result.exit_code != 0 and "nope" in result.output
+
+
+def test_a_database_outage_is_a_scim_503(scim, app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from gateway.scim import users
+
+    def unavailable(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(users, "list_users", unavailable)
+    response = scim.get("/Users")
+    assert response.status_code == 503 and response.mimetype == SCIM_JSON
+    assert response.get_json()["status"] == "503" and "Retry-After" in response.headers
