@@ -289,6 +289,15 @@ def _ensure_domain_may_be_used(db: Session, org_id: int, email: str) -> None:
         raise invalid_value("This email's domain is not one the organization declared for its identity provider.")
 
 
+def _ensure_declared_here(db: Session, org_id: int, email: str) -> None:
+    # An SSO-only account is signed in by the organization's IdP alone, and a first sign-in links an
+    # existing member only on a domain the organization declared (accounts.provisioning.decide): on
+    # any other, SCIM would make a member who can never sign in.
+    if not connections.domain_claims(db, org_id)(email.rsplit("@", 1)[1]).here:
+        raise invalid_value("With single sign-on, members are created on the email domains the organization "
+                            "declared for its identity provider (the console's SSO page): this one is not.")
+
+
 def _adoptable(db: Session, org_id: int, user: User) -> bool:
     """An existing account SCIM may make a member: its domain is declared here and this organization's
     IdP is already linked to it (it signed in through it before)."""
@@ -318,7 +327,10 @@ def create(db: Session, caller: Caller, body, *, settings: Settings, base: str, 
             raise uniqueness("This email belongs to an account outside this organization; SCIM does not take "
                              "it over. Invite the person, or link them through single sign-on first.")
     else:
-        _ensure_domain_may_be_used(db, org_id, data.email)
+        if sso:
+            _ensure_declared_here(db, org_id, data.email)
+        else:
+            _ensure_domain_may_be_used(db, org_id, data.email)
         # No password at all: with SSO the IdP signs them in; without, the invitation sets one.
         user = User(email=data.email, name=data.name, sso_only=sso, password_hash=None, created_at=now,
                     last_org_id=org_id)

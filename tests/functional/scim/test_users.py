@@ -54,6 +54,23 @@ class TestCreate:
         assert user.sso_only and user.password_hash is None
         assert db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "linus@corp.example")) is None
 
+    def test_an_sso_only_member_made_by_scim_is_linked_at_their_first_sign_in(self, scim, db):
+        from gateway.accounts import provisioning
+        from gateway.sso import connections
+
+        saml_connection(db, scim.org, domains=["corp.example"])
+        scim.new_user("first@corp.example")
+        identity = provisioning.ExternalIdentity(org_id=scim.org.id, issuer="https://idp.example/x",
+                                                 subject="first@corp.example", email="first@corp.example", name=None)
+        decision = provisioning.decide(db, identity, domain_claim=connections.domain_claims(db, scim.org.id))
+        assert decision.action == provisioning.Action.LINK
+
+    def test_with_sso_only_declared_domains_so_that_the_first_sign_in_links(self, scim, db):
+        saml_connection(db, scim.org, domains=["corp.example"])
+        response = scim.post("/Users", json={"schemas": [USER], "userName": "someone@elsewhere.example"})
+        assert response.status_code == 400 and "declared" in response.get_json()["detail"]
+        assert db.scalar(select(User).where(User.email == "someone@elsewhere.example")) is None
+
     def test_a_domain_another_organization_declared_is_refused(self, scim, db):
         other = MembershipFactory(admin=True).org
         saml_connection(db, other, domains=["theirs.example"])
