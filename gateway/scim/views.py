@@ -46,25 +46,31 @@ def _add_slug(_endpoint, values):
 
 
 @bp.before_request
-def _authenticate():
+def _limit_body():
     request.max_content_length = MAX_BODY
-    g.scim_caller = tokens.authenticate(get_session(), g.scim_slug, request.headers.get("Authorization"),
-                                        ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:256]
-                                        or None, now=now())
+
+
+def _caller() -> tokens.Caller:
+    """The request's token, checked inside the view: within its throttle, so that refused tokens
+    spend the budget too (an empty or unknown one, the client address's).
+
+    :raise ScimError: 401.
+    """
+    if "scim_caller" not in g:
+        g.scim_caller = tokens.authenticate(get_session(), g.scim_slug, request.headers.get("Authorization"),
+                                            ip=request.remote_addr,
+                                            user_agent=(request.user_agent.string or "")[:256] or None, now=now())
+    return g.scim_caller
 
 
 def _body():
+    """The request's JSON. :raise ScimError: 415 for another content type, invalidSyntax for bad JSON."""
     if request.mimetype not in ("application/scim+json", "application/json"):
-        return _raise(errors.ScimError("Send SCIM bodies as application/scim+json.", status=415,
-                                       code="unsupported_media_type"))
+        raise errors.ScimError("Send SCIM bodies as application/scim+json.", status=415, code="unsupported_media_type")
     try:
         return json.loads(request.get_data(cache=True).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise invalid_syntax("The body is not valid JSON.") from None
-
-
-def _raise(exc):
-    raise exc
 
 
 def _paging() -> tuple[int, int]:
@@ -111,6 +117,7 @@ def _concurrent(_exc):
 @bp.get("/ServiceProviderConfig")
 @throttled(SCIM_PER_TOKEN)
 def service_provider_config():
+    _caller()
     base = _base(g.scim_slug)
     return _answer(schemas.service_provider_config(base, f"{settings().base_url}/docs/scim"))
 
@@ -118,6 +125,7 @@ def service_provider_config():
 @bp.get("/ResourceTypes")
 @throttled(SCIM_PER_TOKEN)
 def resource_types():
+    _caller()
     found = schemas.resource_types(_base(g.scim_slug))
     return _answer(schemas.list_response(found, total=len(found), start=1))
 
@@ -125,6 +133,7 @@ def resource_types():
 @bp.get("/ResourceTypes/<name>")
 @throttled(SCIM_PER_TOKEN)
 def resource_type(name: str):
+    _caller()
     found = next((t for t in schemas.resource_types(_base(g.scim_slug)) if t["id"] == name), None)
     if found is None:
         raise not_found("No such resource type.")
@@ -134,6 +143,7 @@ def resource_type(name: str):
 @bp.get("/Schemas")
 @throttled(SCIM_PER_TOKEN)
 def schema_list():
+    _caller()
     found = schemas.schemas(_base(g.scim_slug))
     return _answer(schemas.list_response(found, total=len(found), start=1))
 
@@ -141,6 +151,7 @@ def schema_list():
 @bp.get("/Schemas/<path:schema_id>")
 @throttled(SCIM_PER_TOKEN)
 def schema(schema_id: str):
+    _caller()
     found = next((s for s in schemas.schemas(_base(g.scim_slug)) if s["id"] == schema_id), None)
     if found is None:
         raise not_found("No such schema.")
@@ -153,7 +164,7 @@ def schema(schema_id: str):
 @throttled(SCIM_PER_TOKEN)
 def list_users():
     start, count = _paging()
-    total, found = users.list_users(get_session(), g.scim_caller, filter_text=request.args.get("filter"),
+    total, found = users.list_users(get_session(), _caller(), filter_text=request.args.get("filter"),
                                     start=start, count=count, base=_base(g.scim_slug))
     return _listed(total, found, start)
 
@@ -161,7 +172,7 @@ def list_users():
 @bp.post("/Users")
 @throttled(SCIM_PER_TOKEN)
 def create_user():
-    document = users.create(get_session(), g.scim_caller, _body(), settings=settings(), base=_base(g.scim_slug),
+    document = users.create(get_session(), _caller(), _body(), settings=settings(), base=_base(g.scim_slug),
                             now=now())
     return _one(document, 201, location=document["meta"]["location"])
 
@@ -169,27 +180,27 @@ def create_user():
 @bp.get("/Users/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def get_user(scim_id: str):
-    return _one(users.get(get_session(), g.scim_caller, scim_id, _base(g.scim_slug)))
+    return _one(users.get(get_session(), _caller(), scim_id, _base(g.scim_slug)))
 
 
 @bp.put("/Users/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def replace_user(scim_id: str):
-    return _one(users.replace(get_session(), g.scim_caller, scim_id, _body(), if_match=request.headers.get("If-Match"),
+    return _one(users.replace(get_session(), _caller(), scim_id, _body(), if_match=request.headers.get("If-Match"),
                               base=_base(g.scim_slug), settings=settings(), now=now()))
 
 
 @bp.patch("/Users/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def patch_user(scim_id: str):
-    return _one(users.modify(get_session(), g.scim_caller, scim_id, _body(), if_match=request.headers.get("If-Match"),
+    return _one(users.modify(get_session(), _caller(), scim_id, _body(), if_match=request.headers.get("If-Match"),
                              base=_base(g.scim_slug), settings=settings(), now=now()))
 
 
 @bp.delete("/Users/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def delete_user(scim_id: str):
-    users.delete(get_session(), g.scim_caller, scim_id, if_match=request.headers.get("If-Match"),
+    users.delete(get_session(), _caller(), scim_id, if_match=request.headers.get("If-Match"),
                  base=_base(g.scim_slug), now=now())
     return "", 204
 
@@ -200,7 +211,7 @@ def delete_user(scim_id: str):
 @throttled(SCIM_PER_TOKEN)
 def list_groups():
     start, count = _paging()
-    total, found = groups.list_groups(get_session(), g.scim_caller, filter_text=request.args.get("filter"),
+    total, found = groups.list_groups(get_session(), _caller(), filter_text=request.args.get("filter"),
                                       start=start, count=count, base=_base(g.scim_slug))
     return _listed(total, found, start)
 
@@ -208,34 +219,34 @@ def list_groups():
 @bp.post("/Groups")
 @throttled(SCIM_PER_TOKEN)
 def create_group():
-    document = groups.create(get_session(), g.scim_caller, _body(), base=_base(g.scim_slug), now=now())
+    document = groups.create(get_session(), _caller(), _body(), base=_base(g.scim_slug), now=now())
     return _one(document, 201, location=document["meta"]["location"])
 
 
 @bp.get("/Groups/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def get_group(scim_id: str):
-    return _one(groups.get(get_session(), g.scim_caller, scim_id, _base(g.scim_slug)))
+    return _one(groups.get(get_session(), _caller(), scim_id, _base(g.scim_slug)))
 
 
 @bp.put("/Groups/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def replace_group(scim_id: str):
-    return _one(groups.replace(get_session(), g.scim_caller, scim_id, _body(),
+    return _one(groups.replace(get_session(), _caller(), scim_id, _body(),
                                if_match=request.headers.get("If-Match"), base=_base(g.scim_slug), now=now()))
 
 
 @bp.patch("/Groups/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def patch_group(scim_id: str):
-    return _one(groups.modify(get_session(), g.scim_caller, scim_id, _body(),
+    return _one(groups.modify(get_session(), _caller(), scim_id, _body(),
                               if_match=request.headers.get("If-Match"), base=_base(g.scim_slug), now=now()))
 
 
 @bp.delete("/Groups/<scim_id>")
 @throttled(SCIM_PER_TOKEN)
 def delete_group(scim_id: str):
-    groups.delete(get_session(), g.scim_caller, scim_id, if_match=request.headers.get("If-Match"),
+    groups.delete(get_session(), _caller(), scim_id, if_match=request.headers.get("If-Match"),
                   base=_base(g.scim_slug), now=now())
     return "", 204
 
@@ -246,6 +257,7 @@ SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 def _search_request() -> tuple[str | None, int, int, list[str] | None, list[str] | None]:
+    _caller()
     body = _body()
     if not isinstance(body, dict):
         raise invalid_syntax("A search is a JSON object.")
@@ -271,7 +283,7 @@ def _search_request() -> tuple[str | None, int, int, list[str] | None, list[str]
 @throttled(SCIM_PER_TOKEN)
 def search_users():
     filter_text, start, count, attributes, excluded = _search_request()
-    total, found = users.list_users(get_session(), g.scim_caller, filter_text=filter_text, start=start, count=count,
+    total, found = users.list_users(get_session(), _caller(), filter_text=filter_text, start=start, count=count,
                                     base=_base(g.scim_slug))
     shown = [schemas.project(resource, attributes, excluded) for resource in found]
     return _answer(schemas.list_response(shown, total=total, start=start))
@@ -281,7 +293,7 @@ def search_users():
 @throttled(SCIM_PER_TOKEN)
 def search_groups():
     filter_text, start, count, attributes, excluded = _search_request()
-    total, found = groups.list_groups(get_session(), g.scim_caller, filter_text=filter_text, start=start, count=count,
+    total, found = groups.list_groups(get_session(), _caller(), filter_text=filter_text, start=start, count=count,
                                       base=_base(g.scim_slug))
     shown = [schemas.project(resource, attributes, excluded) for resource in found]
     return _answer(schemas.list_response(shown, total=total, start=start))
@@ -296,7 +308,7 @@ def search_all():
     pages, applies = [], 0
     for listing in (users.list_users, groups.list_groups):
         try:
-            total, _ = listing(db, g.scim_caller, filter_text=filter_text, start=1, count=0, base=base)
+            total, _ = listing(db, _caller(), filter_text=filter_text, start=1, count=0, base=base)
         except errors.ScimError as exc:
             if exc.scim_type != "invalidFilter":
                 raise
@@ -305,7 +317,7 @@ def search_all():
         applies += 1
         pages.append((listing, total))
     if not applies:
-        users.list_users(db, g.scim_caller, filter_text=filter_text, start=1, count=0, base=base)  # says why
+        users.list_users(db, _caller(), filter_text=filter_text, start=1, count=0, base=base)  # says why
     found, skip, wanted = [], start - 1, count
     for listing, total in pages:
         if not total or wanted <= 0:
@@ -313,7 +325,7 @@ def search_all():
         if skip >= total:
             skip -= total
             continue
-        _, page = listing(db, g.scim_caller, filter_text=filter_text, start=skip + 1, count=wanted, base=base)
+        _, page = listing(db, _caller(), filter_text=filter_text, start=skip + 1, count=wanted, base=base)
         found += page
         wanted -= len(page)
         skip = 0

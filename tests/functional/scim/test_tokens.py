@@ -93,3 +93,10 @@ def test_a_database_outage_is_a_scim_503(scim, app, monkeypatch):
     response = scim.get("/Users")
     assert response.status_code == 503 and response.mimetype == SCIM_JSON
     assert response.get_json()["status"] == "503" and "Retry-After" in response.headers
+
+
+@pytest.mark.settings(scim_limit_token="3 per minute")
+def test_refused_tokens_are_throttled_too(scim, client):
+    wrong = {"Authorization": "Bearer idgscim_guess"}
+    assert [client.get(scim.url("/Users"), headers=wrong).status_code for _ in range(4)] == [401, 401, 401, 429]
+    assert scim.get("/Users").status_code == 200  # the real token's budget is its own
