@@ -92,10 +92,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.sessions.views import bp as forward_auth_bp
     from gateway.oidc import server as oidc_server
     from gateway.oidc.views import bp as oidc_bp
+    from gateway.scim.views import bp as scim_bp
 
     for blueprint in (accounts_bp, admin_bp, api_bp, invitations_bp, mfa_bp, your_sessions_bp, sso_bp, forward_auth_bp,
-                      tokens_bp, ops.bp, oidc_bp):
+                      tokens_bp, ops.bp, oidc_bp, scim_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(scim_bp)  # an IdP's bearer token, never a cookie
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: nothing for a cross-site form to ride on
     # The IdP posts cross-site by design; the signed answer and the one-time RelayState are the proof.
     csrf.exempt("gateway.sso.views.acs")
@@ -152,8 +154,8 @@ def _refuse_malformed_input():
     """Unknown content types and undecodable bytes get a 4xx that says so."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
-    if request.path.startswith("/api/"):
-        return None  # the JSON API checks its own content type
+    if request.path.startswith(("/api/", "/scim/")):
+        return None  # the JSON API and SCIM check their own content type
     if request.endpoint == "sso.acs":
         from gateway.sso.views import ACS_MAX_FIELD_BYTES
 

@@ -289,6 +289,38 @@ def oidc_idp_configure_command(slug, issuer, client_id, client_secret_file, doma
     click.echo(f"Register this redirect URI at the IdP: {oidc_signin.callback_url(settings, slug)}")
 
 
+@click.group("scim")
+def scim_group():
+    """SCIM 2.0 provisioning: an organization's IdP creates, updates and removes its people and groups."""
+
+
+@scim_group.group("token")
+def scim_token_group():
+    """Bearer tokens for an organization's IdP."""
+
+
+@scim_token_group.command("create")
+@click.argument("slug")
+@click.option("--name", default="SCIM", show_default=True, help="What the token is for (the IdP's name).")
+@with_appcontext
+def scim_token_create_command(slug: str, name: str):
+    """A SCIM bearer token for organization SLUG; printed once (only its hash is kept)."""
+    from gateway.clock import now
+    from gateway.db import transaction
+    from gateway.scim import tokens
+
+    settings = current_app.extensions["idgate.settings"]
+    try:
+        with transaction() as db:
+            scope = _operator_scope(db, slug)
+            _row, token = tokens.create(db, scope.org_id, scope.actor, name=name, now=now())
+    except GatewayError as exc:
+        _fail(exc)
+    click.echo(f"scim_base_url: {settings.base_url}/scim/v2/{slug}")
+    click.echo(f"token: {token}")
+    click.echo("The token is shown once: only its hash is kept.", err=True)
+
+
 @click.group("outbox")
 def outbox_group():
     """Outgoing mail."""
@@ -317,7 +349,7 @@ def outbox_send_command():
 
 def register_commands(app: Flask) -> None:
     for command in (init_command, serve_command, org_group, saml_group, keys_group, client_group, oidc_group,
-                    outbox_group):
+                    outbox_group, scim_group):
         app.cli.add_command(command)
 
 

@@ -96,6 +96,9 @@ class Settings:
     # answer either way) and per client address; each sends a mail, so the budget is small.
     reset_limit_account: str = "5 per hour"
     reset_limit_address: str = "30 per hour"
+    # Requests per SCIM token (each token its own budget): an IdP's first sync of thousands of people
+    # runs at full speed, a leaked token cannot hammer the database.
+    scim_limit_token: str = "3000 per minute"
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile
     # (t=3, m=64 MiB, p=4), above OWASP's m=19 MiB, t=2, p=1.
     argon2_time_cost: int = 3

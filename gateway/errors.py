@@ -139,6 +139,11 @@ def discard_transaction() -> None:
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    if request.path.startswith("/scim/"):
+        # An IdP's SCIM client reads RFC 7644's error body, whatever went wrong (unknown URL, method).
+        from gateway.scim import errors as scim_errors
+
+        return scim_errors.response(status, message, "invalidSyntax" if status == 400 else None, headers=headers)
     if wants_json():
         response = jsonify(ErrorBody(error=Problem(code=code, message=message)).model_dump(mode="json"))
     elif request_ctx.url_adapter is None:

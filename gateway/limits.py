@@ -115,6 +115,17 @@ RESET_REQUESTS_PER_ACCOUNT = Throttle("reset-account", lambda s: s.reset_limit_a
 RESET_REQUESTS_PER_ADDRESS = Throttle("reset-address", lambda s: s.reset_limit_address, names=_typed_address)
 RESET_LINK_PER_ADDRESS = Throttle("login-address", lambda s: s.login_limit_address, spends=_refused,
                                   methods=None)
+
+
+def _scim_token_key() -> str:
+    from gateway.scim.tokens import throttle_key
+
+    return throttle_key(request.headers.get("Authorization")) or "address:" + get_remote_address()
+
+
+# Each SCIM token has its own budget (keyed by its hash, never the token), every method counted:
+# an IdP syncing one organization does not slow another's.
+SCIM_PER_TOKEN = Throttle("scim-token", lambda s: s.scim_limit_token, key=_scim_token_key, methods=None)
 # Starting an SSO sign-in writes a row before anyone is known: bounded per client address,
 # generously (an office behind one address starts many), so nobody can fill the table.
 SSO_STARTS_PER_ADDRESS = Throttle("sso-start", lambda s: "120 per minute", methods=None)

@@ -34,6 +34,7 @@ from gateway.admin import (  # noqa: F401  (routes register on bp)
     mfa,
     oidc_clients,
     roles,
+    scim,
     sso,
     users,
 )

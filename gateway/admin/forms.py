@@ -115,3 +115,9 @@ class OidcClientForm(OidcClientUrisForm):
 
     name = StringField("Name", validators=[Length(max=200)])
     public = BooleanField("Public client (no secret: a single-page or native app, PKCE only)")
+
+
+class ScimTokenForm(FlaskForm):
+    """A new SCIM token: what it is for (the IdP's name)."""
+
+    name = StringField("Name", validators=[Length(max=80)])

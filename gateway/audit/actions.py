@@ -70,3 +70,8 @@ class AuditAction(StrEnum):
     # A session ended by its holder from /account/security, or by an admin (the API).
     SESSION_END = "session:end"
     SESSION_END_OTHERS = "session:end_others"
+    # SCIM provisioning (issue 22): an organization's IdP tokens; the changes SCIM makes are audited
+    # under the usual actions, with the token as the actor.
+    SCIM_TOKEN_CREATE = "scim_token:create"
+    SCIM_TOKEN_REVOKE = "scim_token:revoke"
+    USER_EMAIL_CHANGE = "user:email_change"  # by the organization's IdP through SCIM

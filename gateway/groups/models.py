@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -31,6 +32,12 @@ class Group(Base):
     # The IdP's group value (SAML group attribute) that fills this group at each sign-in.
     sso_name: Mapped[str | None] = mapped_column(String(256), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SCIM (gateway.scim): a random id, the IdP's externalId and its displayName as it spelled it (the
+    # name apps receive is derived from it, in the characters X-Auth-Groups allows).
+    scim_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    external_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    display_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # by SCIM; None: created_at
 
 
 class GroupMember(Base):

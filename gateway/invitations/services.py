@@ -217,6 +217,10 @@ def accept_as_new_user(
     """
     invitation = find_valid(db, code, now=now)
     email = confirm_email(invitation, email)
+    existing = account_for(db, invitation)
+    if existing is not None and is_provisioned(db, existing, invitation.org_id):
+        return _accept_provisioned(db, invitation, existing, name=name, password=password, passwords=passwords,
+                                   actor=actor, settings=settings, now=now)
     user = accounts.new_user(db, email=email, name=name, now=now)
     accounts.check_password_policy(password, email=user.email, name=user.name, settings=settings)
     user.password_hash = passwords.hash(password)
@@ -225,6 +229,32 @@ def accept_as_new_user(
     personal = orgs.create_org(db, slug=_slug_for(email), name=f"{user.name} (personal)", now=now)
     orgs.add_member(db, personal, user, role=Role.ADMIN, now=now)
     _join(db, invitation, user, actor, now)
+    return _start(db, user, invitation.org_id, actor, settings, now)
+
+
+def is_provisioned(db: Session, user: User, org_id: int) -> bool:
+    """An account the organization's IdP created through SCIM, still waiting for its password: no
+    credential at all, not SSO-only, and a member of the inviting organization already."""
+    return (user.password_hash is None and not user.sso_only
+            and db.scalar(select(Membership.id).where(Membership.user_id == user.id,
+                                                      Membership.org_id == org_id)) is not None)
+
+
+def _accept_provisioned(db: Session, invitation: Invitation, user: User, *, name: str, password: str,
+                        passwords: Passwords, actor: Actor, settings: Settings, now: datetime) -> accounts.SignIn:
+    # The link reached the address, so its holder is the account's: they choose its first password.
+    if name and name.strip():
+        user.name = accounts.validate_name(name)
+    accounts.check_password_policy(password, email=user.email, name=user.name, settings=settings)
+    accounts.hold_account(db, user.id)
+    _claim(db, invitation)
+    user.password_hash = passwords.hash(password)
+    user.last_login_at = now
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+    record(db, actor.as_user(user.id, user.email, invitation.org_id), AuditAction.INVITATION_ACCEPT, now=now,
+           org_id=invitation.org_id, target_id=user.id, target_email=user.email, role=str(invitation.role),
+           provisioned=True)
     return _start(db, user, invitation.org_id, actor, settings, now)
 
 

@@ -42,7 +42,9 @@ def _next_step(form: RedeemForm, invitation):
         user = services.account_for(db, invitation)
         if user is not None and user.sso_only:
             return _page(form, invitation, sso_only=True)
-        form.step.data = "signin" if user is not None else "register"
+        # An account SCIM created for this organization has no password yet: its holder sets one.
+        waiting = user is not None and services.is_provisioned(db, user, invitation.org_id)
+        form.step.data = "signin" if user is not None and not waiting else "register"
     return _page(form, invitation)
 
 

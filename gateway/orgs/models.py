@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -62,6 +63,9 @@ class Membership(Base):
         # The team list pages newest first by id within one organization. With the unique
         # (org_id, user_id) it serves every lookup by organization: no index on org_id alone.
         Index("ix_memberships_org_id_id", "org_id", "id"),
+        # SCIM's userName, unique per organization without regard to case (RFC 7643 §4.1.1: caseExact false);
+        # also what a `userName eq` filter reads, so one index answers it at any size.
+        UniqueConstraint("org_id", "scim_user_key", name="uq_memberships_org_scim_user_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -75,6 +79,16 @@ class Membership(Base):
         ForeignKey("custom_roles.id", ondelete="SET NULL"), default=None, index=True)
     # Bumped by every change, so that a confirmation page can tell it went stale.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # SCIM (gateway.scim): the id the IdP knows the member by (random, so that ids say nothing across
+    # organizations), the IdP's own externalId, and the userName as the IdP spelled it (None: the email).
+    scim_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    external_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    scim_user_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    scim_user_key: Mapped[str | None] = mapped_column(String(256), default=None)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # by SCIM; None: joined_at
+    # The email's type and primary flag as the IdP sent them (None: not sent), echoed back unchanged.
+    scim_email_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    scim_email_primary: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
     org: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()
