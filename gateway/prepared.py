@@ -72,18 +72,24 @@ class _Prepared:
         self.sql, self.writes = compiled.string, statement.is_dml
         defaults = {column.key: column.default for column in compiled.insert_prefetch + compiled.update_prefetch}
         template = compiled.construct_params({key: None for key in keys})
-        self.values = []  # (parameter name, key in the caller's dict or None, constant, bind processor)
+        # (parameter name, key in the caller's dict or None, constant, a default made per row or None,
+        # bind processor)
+        self.values = []
         for name, constant in template.items():
             bind = compiled.binds[name]
             if bind.expanding or (bind.callable is not None and name not in keys):
                 raise TypeError(f"{name}: expanding and callable parameters are not prepared")
+            made = None
             if name in defaults and name not in keys:
                 default = defaults[name]
-                if not default.is_scalar:
-                    raise TypeError(f"{name}: only scalar Python-side defaults are prepared")
-                constant = default.arg
+                if default.is_scalar:
+                    constant = default.arg
+                elif default.is_callable:  # a fresh value per row (a random id); SQLAlchemy's wrapper takes a context
+                    made = default.arg
+                else:
+                    raise TypeError(f"{name}: only scalar and callable Python-side defaults are prepared")
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            self.values.append((name, name if name in keys else None, constant, processor))
+            self.values.append((name, name if name in keys else None, constant, made, processor))
         self.positions = list(compiled.positiontup) if compiled.positional else None
         columns = list(statement.exported_columns) if statement.is_select or statement.is_dml else []
         self.columns = [column.type.dialect_impl(dialect) for column in columns]
@@ -92,8 +98,8 @@ class _Prepared:
 
     def bind(self, params: dict):
         named = {}
-        for name, key, constant, processor in self.values:
-            value = params[key] if key is not None else constant
+        for name, key, constant, made, processor in self.values:
+            value = params[key] if key is not None else made(None) if made is not None else constant
             named[name] = processor(value) if processor is not None else value
         if self.positions is None:
             return named

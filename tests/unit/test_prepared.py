@@ -21,6 +21,7 @@ _NEW_USER = insert(_users).returning(_users.c.id, _users.c.must_change_password,
 _USER_BY_EMAIL = select(_users.c.id, _users.c.email, literal(True).label("found")).where(
     _users.c.email == bindparam("email"))
 _NEW_MEMBER = insert(_members).returning(_members.c.role, _members.c.status)
+_NEW_MEMBER_ID = insert(_members).returning(_members.c.scim_id)
 _APPEND = insert(_events).returning(_events.c.details, _events.c.occurred_at)
 _RENAME = update(_users).where(_users.c.id == bindparam("user"))
 
@@ -48,6 +49,15 @@ def test_values_go_through_each_types_own_conversion_and_come_back_as_sqlalchemy
     # What the ORM reads is what was meant, whichever way it was written.
     assert db.get(User, user.id).created_at == NOW
     assert db.scalar(select(Membership.role).where(Membership.user_id == user.id)) == Role.ADMIN
+
+
+def test_a_default_made_by_a_function_is_made_again_for_every_row(db):
+    org = OrganizationFactory()
+    made = [core_execute(db, _NEW_MEMBER_ID,
+                         {"org_id": org.id, "user_id": _new_user(db, email).id, "role": Role.USER, "joined_at": NOW}
+                         ).first().scim_id for email in ("ada@example.com", "bob@example.com")]
+
+    assert all(len(scim_id) == 36 for scim_id in made) and made[0] != made[1]  # a random UUID each
 
 
 def test_rows_answer_by_position_and_by_name(db):
