@@ -19,8 +19,8 @@ down_revision = '0017'
 branch_labels = None
 depends_on = None
 
-_ADMIN_ACTIONS = sa.and_(sa.column('action').not_like('login:%'), sa.column('action').not_like('mfa:%'),
-                         sa.column('action').not_like('password:%'), sa.column('action') != 'member:switch_org')
+_ADMIN_ACTIONS = sa.text("action NOT LIKE 'login:%' AND action NOT LIKE 'mfa:%' AND action NOT LIKE 'password:%' "
+                         "AND action <> 'member:switch_org'")
 
 
 def upgrade() -> None:
