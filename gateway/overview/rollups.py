@@ -4,7 +4,8 @@ Every sign-in, whatever its way in (password, passkey, SAML or OIDC, an invitati
 throttled attempt), writes one `login:*` (or SSO refusal) audit row through one function; that
 function calls `count` here, in the same transaction. So the figures cannot drift from the log,
 and no caller has to remember them. On PostgreSQL a successful sign-in costs one more statement
-(the person's row for the day rides along as a data-modifying CTE); SQLite, in process, takes two.
+(the person's row for the day, and the day's count of people when the row is new, ride along as
+data-modifying CTEs); SQLite, in process, takes up to three.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from gateway.audit.actions import AuditAction
 from gateway.db import core_execute
-from gateway.overview.models import ActiveDay, SigninDay
+from gateway.overview.models import ActiveDay, PeopleDay, SigninDay
 
 METHODS = ("password", "passkey", "sso")
 OUTCOMES = ("success", "failed", "throttled")
@@ -70,13 +71,14 @@ def count(db: Session, *, org_id: int | None, action: str, details: dict, user_i
         if statements.both is not None:
             core_execute(db, statements.both, {**values, "a_org_id": org_id, "a_day": day, "a_user_id": user_id})
             return
-        core_execute(db, statements.active, {"org_id": org_id, "day": day, "user_id": user_id})
+        if core_execute(db, statements.active, {"org_id": org_id, "day": day, "user_id": user_id}).first():
+            core_execute(db, statements.people, {"org_id": org_id, "day": day, "count": 1})
     core_execute(db, statements.tally, values)
 
 
 class _Statements:
-    def __init__(self, tally, active, both):
-        self.tally, self.active, self.both = tally, active, both
+    def __init__(self, tally, active, people, both):
+        self.tally, self.active, self.people, self.both = tally, active, people, both
 
 
 @lru_cache(maxsize=4)
@@ -90,13 +92,20 @@ def _statements(dialect: str) -> _Statements:
     days = SigninDay.__table__
     tally = insert(days).on_conflict_do_update(index_elements=[days.c.org_id, days.c.day, days.c.method, days.c.outcome],
                                         set_={"count": days.c.count + 1})
-    active = insert(ActiveDay.__table__).on_conflict_do_nothing()
+    active_days, people_days = ActiveDay.__table__, PeopleDay.__table__
+    active = insert(active_days).on_conflict_do_nothing().returning(active_days.c.user_id)
+    people = insert(people_days).on_conflict_do_update(index_elements=[people_days.c.org_id, people_days.c.day],
+                                                       set_={"count": people_days.c.count + 1})
     both = None
     if dialect == "postgresql":
-        # The person's row for the day, in the same statement: its own parameter names, as the
-        # outer INSERT's VALUES claims the plain ones.
-        seen = (insert(ActiveDay.__table__)
+        # The person's row for the day and, when it is new, one more person that day, in the same
+        # statement: its own parameter names, as the outer INSERT's VALUES claims the plain ones.
+        seen = (insert(active_days)
                 .values(org_id=bindparam("a_org_id"), day=bindparam("a_day"), user_id=bindparam("a_user_id"))
-                .on_conflict_do_nothing())
-        both = tally.add_cte(seen.cte("seen"))
-    return _Statements(tally, active, both)
+                .on_conflict_do_nothing().returning(active_days.c.org_id, active_days.c.day).cte("seen"))
+        counted = (insert(people_days)
+                   .from_select(["org_id", "day", "count"], select(seen.c.org_id, seen.c.day, literal(1)))
+                   .on_conflict_do_update(index_elements=[people_days.c.org_id, people_days.c.day],
+                                          set_={"count": people_days.c.count + 1}).cte("counted"))
+        both = tally.add_cte(counted)
+    return _Statements(tally, active, people, both)

@@ -1,13 +1,17 @@
 """The overview of one organization: sign-ins by day, its people, dormant accounts, next steps.
 
 Sign-in figures come from the daily roll-ups (gateway.overview.rollups), never from the audit log,
-so they cost the same however long the log grows; the people's figures are counts over the
-organization's memberships through their indexes.
+so they cost the same however long the log grows. The figures over all the members (how many are
+active, dormant, with a second factor; distinct people over 30 days) read every membership: they
+are worked out at most once a minute per organization and kept in a snapshot row that every
+instance shares (`Snapshot`), so the page costs the same at 100 members as at 100,000 but for one
+request a minute. The dormant accounts listed are checked again on every read, so one just
+deactivated leaves the list at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, distinct, func, or_, select, union
@@ -21,7 +25,7 @@ from gateway.invitations.models import Invitation
 from gateway.mfa.models import Passkey, TotpFactor
 from gateway.orgs.access import AdminScope
 from gateway.orgs.models import MemberStatus, Membership, Organization
-from gateway.overview.models import ActiveDay, SigninDay
+from gateway.overview.models import ActiveDay, PeopleDay, SigninDay, Snapshot
 from gateway.overview.rollups import METHODS, OUTCOMES, day_of
 from gateway.sso.models import OidcIdpConnection, SamlConnection
 
@@ -29,6 +33,7 @@ DAYS = 30
 DORMANT_DAYS = 90  # no sign-in for this long: dormant (?dormant_days= changes it, 1 to 3650)
 DORMANT_SHOWN = 20
 RECENT_SHOWN = 10
+SNAPSHOT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Overview:
     dormant: Dormant
     checklist: list[Step]
     recent: list[AuditEvent] = field(default_factory=list)
+    as_of: datetime | None = None  # when the figures over all members were worked out
 
     @property
     def onboarded(self) -> bool:
@@ -101,15 +107,82 @@ def parse_dormant_days(value) -> int:
 
 
 def overview(db: Session, scope: AdminScope, *, now: datetime, dormant_days: int = DORMANT_DAYS) -> Overview:
-    """Everything the overview shows, for the scope's organization (read only)."""
+    """Everything the overview shows, for the scope's organization (writes only its snapshot row)."""
+    members = member_figures(db, scope.org_id, now=now, dormant_days=dormant_days)
     return Overview(
         days=sign_ins_by_day(db, scope.org_id, now=now),
-        active_30_days=active_people(db, scope.org_id, now=now),
-        people=people(db, scope.org_id, now=now),
-        dormant=dormant(db, scope.org_id, now=now, days=dormant_days),
+        active_30_days=members.active_30_days,
+        people=members.people,
+        dormant=members.dormant,
         checklist=checklist(db, scope.org_id),
         recent=recent_admin_actions(db, scope.org_id),
+        as_of=members.computed_at,
     )
+
+
+@dataclass(frozen=True)
+class MemberFigures:
+    computed_at: datetime
+    people: People
+    active_30_days: int
+    dormant: Dormant
+
+
+def member_figures(db: Session, org_id: int, *, now: datetime, dormant_days: int) -> MemberFigures:
+    """The figures over every member, from a snapshot at most SNAPSHOT_SECONDS old (made now if not)."""
+    row = db.get(Snapshot, (org_id, dormant_days))
+    if row is not None and timedelta(0) <= now - row.computed_at < timedelta(seconds=SNAPSHOT_SECONDS):
+        figures = _from_json(row.computed_at, row.figures)
+    else:
+        figures = MemberFigures(now, people(db, org_id, now=now), active_people(db, org_id, now=now),
+                                dormant(db, org_id, now=now, days=dormant_days))
+        _keep(db, org_id, dormant_days, figures)
+    return _still_dormant(db, org_id, figures)
+
+
+def _keep(db: Session, org_id: int, dormant_days: int, figures: MemberFigures) -> None:
+    # INSERT … ON CONFLICT DO UPDATE: two admins opening the page at once both write, neither fails.
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    values = {"org_id": org_id, "dormant_days": dormant_days, "computed_at": figures.computed_at,
+              "figures": _to_json(figures)}
+    statement = insert(Snapshot).values(**values)
+    db.execute(statement.on_conflict_do_update(
+        index_elements=[Snapshot.org_id, Snapshot.dormant_days],
+        set_={"computed_at": statement.excluded.computed_at, "figures": statement.excluded.figures}))
+
+
+def _to_json(figures: MemberFigures) -> dict:
+    d = figures.dormant
+    return {"people": asdict(figures.people), "active_30_days": figures.active_30_days,
+            "dormant": {"days": d.days, "count": d.count, "members": [
+                {"user_id": m.user_id, "name": m.name, "email": m.email, "joined_at": m.joined_at.isoformat(),
+                 "last_sign_in": m.last_sign_in.isoformat() if m.last_sign_in else None} for m in d.members]}}
+
+
+def _from_json(computed_at: datetime, data: dict) -> MemberFigures:
+    d = data["dormant"]
+    members = [DormantMember(m["user_id"], m["name"], m["email"],
+                             datetime.fromisoformat(m["last_sign_in"]) if m["last_sign_in"] else None,
+                             datetime.fromisoformat(m["joined_at"])) for m in d["members"]]
+    return MemberFigures(computed_at, People(**data["people"]), data["active_30_days"],
+                         Dormant(d["days"], d["count"], members))
+
+
+def _still_dormant(db: Session, org_id: int, figures: MemberFigures) -> MemberFigures:
+    """The listed dormant members who are still active members (one query by key, at most 20 rows)."""
+    listed = [m.user_id for m in figures.dormant.members]
+    if not listed:
+        return figures
+    active = set(db.scalars(select(Membership.user_id).where(
+        Membership.org_id == org_id, Membership.user_id.in_(listed), Membership.status == MemberStatus.ACTIVE)))
+    kept = [m for m in figures.dormant.members if m.user_id in active]
+    if len(kept) == len(listed):
+        return figures
+    gone = len(listed) - len(kept)
+    return replace(figures, dormant=Dormant(figures.dormant.days, max(figures.dormant.count - gone, 0), kept))
 
 
 def _first_day(now: datetime) -> date:
@@ -125,9 +198,8 @@ def sign_ins_by_day(db: Session, org_id: int, *, now: datetime) -> list[Day]:
     for day, method, outcome, n in rows:
         if day in counts and method in METHODS and outcome in OUTCOMES:
             counts[day][(method, outcome)] = n
-    active = dict(db.execute(select(ActiveDay.day, func.count()).where(ActiveDay.org_id == org_id,
-                                                                       ActiveDay.day >= first)
-                             .group_by(ActiveDay.day)).all())
+    active = dict(db.execute(select(PeopleDay.day, PeopleDay.count).where(PeopleDay.org_id == org_id,
+                                                                          PeopleDay.day >= first)).all())
     return [Day(day, {(m, o): counts[day].get((m, o), 0) for m in METHODS for o in OUTCOMES}, active.get(day, 0))
             for day in counts]
 

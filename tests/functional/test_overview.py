@@ -148,3 +148,19 @@ class TestApi:
     def test_another_organization_is_not_found(self, client, api):
         other = MembershipFactory(admin=True)
         assert client.get(f"/api/v1/orgs/{other.org.slug}/overview", headers=api.headers).status_code == 404
+
+
+class TestSnapshot:
+    def test_the_figures_over_all_members_are_counted_at_most_once_a_minute(self, api, db, clock, team):
+        assert api.get("/overview").get_json()["people"]["active"] == 5
+        MembershipFactory(org=api.org)
+        db.flush()
+        assert api.get("/overview").get_json()["people"]["active"] == 5  # the snapshot, seconds old
+        clock.advance(seconds=61)
+        assert api.get("/overview").get_json()["people"]["active"] == 6
+
+    def test_a_dormant_member_deactivated_leaves_the_list_at_once(self, api, team):
+        assert api.get("/overview").get_json()["dormant"]["count"] == 2
+        api.post(f"/users/{team['dormant'].user_id}/deactivate")
+        dormant = api.get("/overview").get_json()["dormant"]
+        assert dormant["count"] == 1 and [m["name"] for m in dormant["members"]] == ["Nev Erin"]

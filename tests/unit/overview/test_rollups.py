@@ -16,7 +16,7 @@ from gateway.audit.models import AuditEvent
 from gateway.audit.service import record
 from gateway.errors import InvalidCredentials
 from gateway.overview import rollups
-from gateway.overview.models import ActiveDay, SigninDay
+from gateway.overview.models import ActiveDay, PeopleDay, SigninDay
 from tests.conftest import STRONG_PASSWORD
 from tests.factories import OrganizationFactory, member
 
@@ -113,6 +113,8 @@ def test_a_generated_month_of_sign_ins_matches_a_recount_of_the_audit_log(app, d
     tally, active = rolled_up(db)
     assert tally == expected_tally
     assert active == expected_active
+    people_a_day = Counter((org_id, day) for org_id, day, _ in expected_active)
+    assert {(r.org_id, r.day): r.count for r in db.scalars(select(PeopleDay))} == people_a_day
     assert sum(tally.values()) == 31 * 5
     # The month spans the boundaries: the first second before February counts for January 31.
     assert any(key[1] == date(2026, 1, 31) for key in tally)
@@ -133,3 +135,4 @@ def test_two_sign_ins_of_one_person_on_one_day_are_one_active_person(app, db, ac
     row = db.scalar(select(SigninDay).where(SigninDay.org_id == org_id))
     assert (row.day, row.method, row.outcome, row.count) == (date(2026, 2, 3), "password", "success", 2)
     assert db.scalars(select(ActiveDay.user_id).where(ActiveDay.org_id == org_id)).all() == [person.id]
+    assert db.scalars(select(PeopleDay.count).where(PeopleDay.org_id == org_id)).all() == [1]
