@@ -48,6 +48,8 @@ def _a_month_behind(gateway) -> None:
                                                long_ago if n else None))
             db.execute("INSERT INTO memberships (org_id, user_id, role, status, joined_at, version) "
                        "VALUES (?, ?, 'user', 'active', ?, 1)", (org_id, cursor.lastrowid, long_ago))
+        # As a minute later: the figures over all members are counted again at the next read.
+        db.execute("DELETE FROM overview_snapshots")
     db.close()
 
 
@@ -95,7 +97,7 @@ def test_the_overview_at_desktop_and_phone_widths(gateway, person, screenshot):
     assert violations == []
 
 
-def test_the_audit_log_fits_its_page_at_1100_px(gateway, person, screenshot):
+def test_the_audit_log_fits_its_page_at_1100_px(gateway, person):
     admin = person(width=1100)
     sign_in(admin, gateway, "ada@acme.example.com", ADMIN_PASSWORD)
     admin.wait_for_url(re.compile(r".*/account$"))
@@ -107,4 +109,4 @@ def test_the_audit_log_fits_its_page_at_1100_px(gateway, person, screenshot):
     assert table["x"] + table["width"] <= wrap["x"] + wrap["width"] + 0.5
     assert admin.evaluate("document.querySelector('.table-wrap').scrollWidth <= "
                           "document.querySelector('.table-wrap').clientWidth")
-    screenshot(admin, "audit")
+    # (The README's picture of it is test_journeys' "audit" screenshot.)
