@@ -40,6 +40,8 @@ def _a_month_behind(gateway) -> None:
             for user in range(int(base * 0.8)):
                 db.execute("INSERT OR IGNORE INTO signin_active_days (org_id, day, user_id) VALUES (?, ?, ?)",
                            (org_id, day, 1000 + user))
+            db.execute("INSERT INTO signin_people_days (org_id, day, count) VALUES (?, ?, ?) "
+                       "ON CONFLICT DO UPDATE SET count = count + excluded.count", (org_id, day, int(base * 0.8)))
         long_ago = (datetime.now(timezone.utc) - timedelta(days=140)).strftime("%Y-%m-%d %H:%M:%S.000000")
         for n, name in enumerate(("Quinn Quiet", "Rory Rarely", "Sam Seldom")):
             cursor = db.execute(
