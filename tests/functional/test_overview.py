@@ -134,6 +134,16 @@ class TestApi:
         today = api.get("/overview").get_json()["days"][-1]
         assert today["password"]["failed"] == 1
 
+    @pytest.mark.settings(login_limit_account="2 per 15 minutes", login_limit_address="100 per minute")
+    def test_throttled_sign_ins_count_for_the_named_account_s_organization(self, api, app, team):
+        from tests.conftest import Auth
+
+        stranger = Auth(app.test_client())  # another browser, whose refusals do not touch the admin's
+        answers = [stranger.login(team["fresh"].user.email, "not the password, no").status_code for _ in range(3)]
+        assert answers == [401, 401, 429]
+        today = api.get("/overview").get_json()["days"][-1]
+        assert today["password"] == {"success": 1, "failed": 2, "throttled": 1}
+
     def test_recent_admin_actions_read_as_sentences(self, api, team):
         api.post(f"/users/{team['dormant'].user_id}/deactivate")
         actions = api.get("/overview").get_json()["recent_admin_actions"]
