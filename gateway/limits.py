@@ -184,8 +184,13 @@ def init_app(app: Flask) -> Limiter:
         found = declared.get(request.endpoint)
         audited = [t for t in found.throttles if t.names] if found else []
         if audited:
-            record(get_session(), actor_from_request(), audited[0].audited_as, now=now(),
-                   target_email=audited[0].names())
+            from gateway.accounts.services import home_org_of
+
+            db, named = get_session(), audited[0].names()
+            # In the log (and the overview's figures) of the named account's organization, as its
+            # failed sign-ins are.
+            record(db, actor_from_request(), audited[0].audited_as, now=now(), target_email=named,
+                   org_id=home_org_of(db, named) if audited[0].audited_as is AuditAction.LOGIN_THROTTLED else None)
         headers = {"Retry-After": str(retry_after)}
         if found and found.page:
             return found.page(retry_after), 429, headers

@@ -22,3 +22,4 @@ from gateway.groups.models import Group, GroupMember  # noqa: F401
 from gateway.apps.models import App, AppHost, AppRoute, AppRuleGroup, AppRuleRole  # noqa: F401
 from gateway.oidc.models import BackchannelLogout, OidcClient, OidcClientUri, OidcCode, OidcGrant, OidcToken  # noqa: F401
 from gateway.scim.models import ScimToken  # noqa: F401
+from gateway.overview.models import ActiveDay, PeopleDay, SigninDay, Snapshot  # noqa: F401

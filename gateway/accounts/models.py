@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -12,6 +12,15 @@ from gateway.db import Base, UTCDateTime
 
 class User(Base):
     __tablename__ = "users"
+    # The team list's search (orgs.team) looks for a part of a name or an address: on PostgreSQL
+    # trigram indexes (pg_trgm) answer `LIKE '%part%'` and `ILIKE` without reading every member.
+    # SQLite has none: an embedded gateway's teams are small.
+    __table_args__ = (
+        Index("ix_users_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_users_email_trgm", "email", postgresql_using="gin",
+              postgresql_ops={"email": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored normalized (see accounts.emails.normalize_email), so the unique

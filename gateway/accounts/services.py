@@ -181,6 +181,16 @@ def _home_org_id(db: Session, user: User | None) -> int | None:
     return membership.org_id if membership else None
 
 
+def home_org_of(db: Session, email: str | None) -> int | None:
+    """The organization whose admins see a throttled sign-in naming `email` (None: no such account)."""
+    try:
+        normalized = normalize_email(email) if email else None
+    except BadRequest:
+        return None
+    user = db.scalar(select(User).where(User.email == normalized)) if normalized else None
+    return _home_org_id(db, user)
+
+
 def sign_in_with_password(
     db: Session, *, email: str, password: str, passwords: Passwords, actor: Actor,
     settings: Settings, now: datetime,

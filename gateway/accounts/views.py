@@ -58,7 +58,8 @@ def signup():
         except GatewayError as exc:
             show_on(form, exc, default="email")  # nothing of a refused sign-up is kept
         else:
-            return _signed_in(result, None)
+            # A new organization's first admin starts on its overview, whose checklist says what next.
+            return _signed_in(result, url_for("admin.overview"))
     status = 400 if form.errors else 200
     return render_template("accounts/signup.html", form=form, min_length=settings().password_min_length), status
 

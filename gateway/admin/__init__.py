@@ -7,9 +7,9 @@ from gateway.errors import GatewayError
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def back_to_member(user_id: int, action, success):
-    """Run an action on a member; a refusal becomes a message on the member's page, with nothing
-    written. `success` is the message, or makes it from what the action returned."""
+def back_to_member(user_id: int, action, success, to: str | None = None):
+    """Run an action on a member; a refusal becomes a message on the member's page (or `to`), with
+    nothing written. `success` is the message, or makes it from what the action returned."""
     from flask import flash, redirect, url_for
 
     from gateway.web import undo
@@ -23,7 +23,7 @@ def back_to_member(user_id: int, action, success):
         flash(exc.message, "error")
     else:
         flash(success(result) if callable(success) else success, "notice")
-    return redirect(url_for("admin.user_detail", user_id=user_id), 303)
+    return redirect(to or url_for("admin.user_detail", user_id=user_id), 303)
 
 
 from gateway.admin import (  # noqa: F401  (routes register on bp)
@@ -33,6 +33,7 @@ from gateway.admin import (  # noqa: F401  (routes register on bp)
     invitations,
     mfa,
     oidc_clients,
+    overview,
     roles,
     scim,
     sso,

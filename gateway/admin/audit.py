@@ -8,7 +8,7 @@ from flask import Response, render_template, request
 from flask_login import login_required
 
 from gateway.admin import bp
-from gateway.audit import service as audit
+from gateway.audit import sentences, service as audit
 from gateway.audit.actions import AuditAction
 from gateway.clock import now
 from gateway.db import get_session
@@ -34,8 +34,10 @@ def audit_log():
         raise BadRequest("That page cursor is not valid.", code="bad_cursor") from None
     events = audit.query(get_session(), scope.org_id, _filters(), before=before, limit=PAGE + 1)
     next_before = events[PAGE - 1].id if len(events) > PAGE else None
-    return render_template("admin/audit.html", events=events[:PAGE], next_before=next_before,
-                           filters=request.args, actions=[a.value for a in AuditAction], scope=scope)
+    events = events[:PAGE]
+    return render_template("admin/audit.html", events=events, next_before=next_before,
+                           filters=request.args, actions=[a.value for a in AuditAction], scope=scope,
+                           sentence=sentences.sentence, names=sentences.names_for(get_session(), events))
 
 
 @bp.post("/audit/export")

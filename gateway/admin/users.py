@@ -103,14 +103,16 @@ def change_role(user_id: int):
 def deactivate(user_id: int):
     scope = _scope()
     form = ConfirmForm()
+    back = "overview" if request.values.get("back") == "overview" else None  # from the dormant accounts
     if form.validate_on_submit():
         return back_to_member(user_id, lambda: lifecycle.deactivate(get_session(), scope, user_id, now=now()),
-                             "Deactivated. Their sessions for this organization have ended.")
+                             "Deactivated. Their sessions for this organization have ended.",
+                             to=url_for("admin.overview") if back else None)
     db = get_session()
     member = team.member_detail(db, scope, user_id)
     active = sessions.count_active_for(db, user_id, now=now(), org_id=scope.org_id)
     return render_template("admin/confirm.html", member=member, form=form, action="deactivate",
-                           active_sessions=active, scope=scope)
+                           active_sessions=active, scope=scope, back=back)
 
 
 @bp.post("/users/<int:user_id>/reactivate")

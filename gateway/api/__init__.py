@@ -165,4 +165,5 @@ def _encodable(value) -> bool:
 
 
 from gateway.api import (  # noqa: E402,F401  (routes register on bp)
-    apps, audit, groups, invitations, oidc_clients, oidc_idp, openapi, roles, saml, sessions, settings, users)
+    apps, audit, groups, invitations, oidc_clients, oidc_idp, openapi, overview, roles, saml, sessions, settings,
+    users)

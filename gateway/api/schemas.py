@@ -12,7 +12,7 @@ sends what is accepted.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, ClassVar, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
@@ -835,3 +835,102 @@ class RotatedSecret(_Answer):
 
 class NoContent(_Answer):
     """Done; nothing to answer."""
+
+
+# -- the overview (issue 23) -----------------------------------------------------------------------
+
+
+class OverviewQuery(_Query):
+    """How long without a sign-in makes an account dormant."""
+
+    dormant_days: int = Field(90, ge=1, le=3650, description="Days without a sign-in, 1 to 3650")
+
+
+class Outcomes(_Answer):
+    success: int
+    failed: int
+    throttled: int
+
+
+class SignInDay(_Answer):
+    """One UTC day's sign-ins by method and outcome, and the distinct people who signed in."""
+
+    day: date
+    password: Outcomes
+    passkey: Outcomes
+    sso: Outcomes
+    active_people: int
+
+
+class PeopleCounts(_Answer):
+    active: int
+    inactive: int
+    invited_pending: int
+    invited_expired: int
+    with_second_factor: int = Field(description="Active members with an authenticator app or a passkey")
+    sso_only: int = Field(description="Active members who sign in only through the organization's IdP")
+
+
+class DormantMember(_Answer):
+    id: int
+    name: str
+    email: str
+    last_sign_in: Timestamp | None = Field(description="null: never signed in")
+    joined_at: Timestamp
+
+
+class DormantAccounts(_Answer):
+    days: int
+    count: int = Field(description="Active members without a sign-in for `days` days")
+    members: list[DormantMember] = Field(description="The 20 quiet the longest")
+
+
+class ChecklistStep(_Answer):
+    step: Literal["protect_app", "connect_sso", "invite_people", "require_mfa"]
+    done: bool
+
+
+class AdminAction(_Answer):
+    """An audit event that is not a sign-in, as a sentence beside its code."""
+
+    id: int
+    occurred_at: Timestamp
+    action: str
+    sentence: str
+    actor_email: str | None
+    target_email: str | None
+
+
+class Overview(_Answer):
+    """The organization at a glance: the last 30 UTC days (today last), its people, next steps."""
+
+    days: list[SignInDay]
+    active_people_30_days: int
+    people: PeopleCounts
+    dormant: DormantAccounts
+    checklist: list[ChecklistStep]
+    recent_admin_actions: list[AdminAction]
+
+    @classmethod
+    def of(cls, o, names: dict) -> Overview:
+        from gateway.audit.sentences import sentence
+
+        def outcomes(day, method):
+            return Outcomes(**{outcome: day.counts[(method, outcome)] for outcome in ("success", "failed", "throttled")})
+
+        p = o.people
+        return cls(
+            days=[SignInDay(day=d.day, password=outcomes(d, "password"), passkey=outcomes(d, "passkey"),
+                            sso=outcomes(d, "sso"), active_people=d.active) for d in o.days],
+            active_people_30_days=o.active_30_days,
+            people=PeopleCounts(active=p.active, inactive=p.inactive, invited_pending=p.invited_pending,
+                                invited_expired=p.invited_expired, with_second_factor=p.with_second_factor,
+                                sso_only=p.sso_only),
+            dormant=DormantAccounts(days=o.dormant.days, count=o.dormant.count, members=[
+                DormantMember(id=m.user_id, name=m.name, email=m.email, last_sign_in=m.last_sign_in,
+                              joined_at=m.joined_at) for m in o.dormant.members]),
+            checklist=[ChecklistStep(step=s.key, done=s.done) for s in o.checklist],
+            recent_admin_actions=[AdminAction(id=e.id, occurred_at=e.occurred_at, action=e.action,
+                                              sentence=sentence(e, names), actor_email=e.actor_email,
+                                              target_email=e.target_email) for e in o.recent],
+        )

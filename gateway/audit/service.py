@@ -17,6 +17,7 @@ from gateway.audit.models import AuditEvent
 from gateway.db import core_execute
 from gateway.errors import BadRequest
 from gateway.metrics import observe_audit_event
+from gateway.overview import rollups
 
 # Built once, bound per call: one plain INSERT, none of the ORM's unit of work, on every sign-in.
 _APPEND = insert(AuditEvent.__table__)
@@ -46,6 +47,9 @@ def record(
         "user_agent": actor.user_agent,
         "details": details,
     })
+    # A sign-in's outcome is counted for the overview here, where every one of them is recorded.
+    rollups.count(db, org_id=org_id if org_id is not None else actor.org_id, action=str(action),
+                  details=details, user_id=target_id, now=now)
     observe_audit_event(str(action), details)
 
 

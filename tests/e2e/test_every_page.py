@@ -84,7 +84,7 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
     admin.goto(f"{gateway}/admin/invitations")
     revoke = admin.locator("a[href*='/delete']").first.get_attribute("href")
     violations += _walk(admin, gateway, [
-        "/account", "/password/change", "/admin/users", "/admin/users/new", uma, f"{uma}/deactivate",
+        "/account", "/password/change", "/admin", "/admin?dormant_days=1", "/admin/users", "/admin/users/new", uma, f"{uma}/deactivate",
         f"{uma}/delete", "/admin/invitations", revoke, "/admin/sso", "/admin/audit",
     ])
     console = _apps_groups_and_roles(admin, gateway, uma)
@@ -190,7 +190,7 @@ def _auditor_pages(gateway, person, admin, uma, uma_password, paths) -> list[str
     auditor.get_by_label("New password").fill(ADMIN_PASSWORD)
     auditor.get_by_role("button", name="Save password").click()
     auditor.wait_for_url(re.compile(r".*/account.*"))
-    return _walk(auditor, gateway, ["/admin/users", "/admin/invitations", "/admin/sso", "/admin/audit", *paths])
+    return _walk(auditor, gateway, ["/admin", "/admin/users", "/admin/invitations", "/admin/sso", "/admin/audit", *paths])
 
 
 def _passkey_pages(gateway, person) -> list[str]:

@@ -28,8 +28,8 @@ def test_an_admin_sets_up_the_team_and_a_new_user_must_change_the_temporary_pass
     admin.get_by_label("Email").fill("ada@acme.example.com")
     admin.get_by_label("Password").fill(ADMIN_PASSWORD)
     admin.get_by_role("button", name="Create organization").click()
-    admin.wait_for_url(f"{gateway}/account")
-    assert "Hello, Ada Admin" in admin.content()
+    admin.wait_for_url(f"{gateway}/admin")  # a new organization's overview, with its first steps
+    assert admin.get_by_role("heading", name="Getting started").is_visible()
 
     admin.goto(f"{gateway}/admin/users/new")
     admin.get_by_label("Name").fill("Uma User")

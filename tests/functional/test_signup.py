@@ -41,11 +41,11 @@ NOTHING = {"Organization": 0, "User": 0, "Membership": 0, "UserSession": 0, "Aud
 
 
 class TestSignUpCreatesTheOrganizationAndItsAdmin:
-    def test_sign_up_redirects_with_a_session_cookie_to_the_account_page(self, client, db):
+    def test_sign_up_redirects_with_a_session_cookie_to_the_overview(self, client, db):
         response = sign_up(client)
 
         assert response.status_code == 303
-        assert response.headers["Location"] == "/account"
+        assert response.headers["Location"] == "/admin"  # its checklist says what to do next
         assert client.get_cookie(COOKIE_NAME) is not None
         assert client.get("/account").status_code == 200
 

@@ -184,3 +184,32 @@ class TestMemberDetail:
         with pytest.raises(NotFound) as refused:
             team.member_detail(db, scope, stranger.user_id)
         assert refused.value.code == "unknown_member"
+
+
+class TestSearchOnPostgres:
+    def test_a_search_goes_through_the_trigram_indexes(self, db, org, scope, is_postgres):
+        if not is_postgres:
+            pytest.skip("the trigram indexes are PostgreSQL's (pg_trgm)")
+        from sqlalchemy import event
+
+        _member(org, "grace@example.com", name="Grace Hopper")
+        db.flush()
+        captured = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            if "found" in statement:
+                captured.append((statement, parameters))
+
+        bind = db.connection()
+        event.listen(bind, "before_cursor_execute", capture)
+        try:
+            found = team.list_members(db, scope, search="hopper")
+        finally:
+            event.remove(bind, "before_cursor_execute", capture)
+        assert [m.name for m in found.members] == ["Grace Hopper"]
+        statement, parameters = captured[0]
+        # A handful of rows would be scanned anyway: what matters is that the index answers the query.
+        bind.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(bind.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+        bind.exec_driver_sql("SET LOCAL enable_seqscan = on")
+        assert "ix_users_name_trgm" in plan and "ix_users_email_trgm" in plan
