@@ -71,6 +71,13 @@ _SENTENCES: dict[str, str] = {
     A.OIDC_IDP_CONFIGURE: "{actor} configured OpenID Connect single sign-on",
     A.OIDC_IDP_LOGIN_DENIED: "An OpenID Connect sign-in was refused",
     A.OIDC_IDP_LOGOUT: "The IdP signed {target} out",
+    A.PASSWORD_RESET_REQUEST: "A password reset link was asked for {target}",
+    A.PASSWORD_RESET: "{actor} set a new password through a reset link",
+    A.SESSION_END: "{actor} ended a session of {target}",
+    A.SESSION_END_OTHERS: "{actor} signed out everywhere else",
+    A.SCIM_TOKEN_CREATE: "{actor} created a SCIM token",
+    A.SCIM_TOKEN_REVOKE: "{actor} revoked a SCIM token",
+    A.USER_EMAIL_CHANGE: "The IdP changed the email address of {target}",
 }
 
 
