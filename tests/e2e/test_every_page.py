@@ -89,8 +89,10 @@ def test_every_page_keeps_to_the_policy_and_is_accessible(gateway, team, person,
     ])
     console = _apps_groups_and_roles(admin, gateway, uma)
     oidc = _oidc_clients(admin, gateway)
-    violations += console.violations + oidc.violations
-    violations += _auditor_pages(gateway, person, admin, uma, uma_password, [*console.paths, *oidc.paths])
+    scim = _scim_tokens(admin, gateway)
+    violations += console.violations + oidc.violations + scim.violations
+    violations += _auditor_pages(gateway, person, admin, uma, uma_password,
+                                 [*console.paths, *oidc.paths, *scim.paths])
 
     # A second factor: the set-up page, the codes shown once, and the second step of the next sign-in.
     admin.goto(f"{gateway}/account/security")
@@ -176,6 +178,18 @@ def _oidc_clients(admin, gateway) -> Console:
     admin.wait_for_url(re.compile(r".*/admin/oidc-clients/\d+$"))
     client = admin.url.removeprefix(gateway)
     paths = ["/admin/oidc-clients", client, f"{client}/delete"]
+    return Console(violations + _walk(admin, gateway, paths), paths)
+
+
+def _scim_tokens(admin, gateway) -> Console:
+    """A SCIM token made through its form, shown once, then the list with it."""
+    admin.goto(f"{gateway}/admin/scim")
+    violations = _accessibility_violations(admin)  # no tokens yet
+    admin.get_by_label("Name", exact=True).fill("Entra ID")
+    admin.get_by_role("button", name="Create token").click()
+    assert admin.locator("#scim-token").is_visible()
+    violations += _accessibility_violations(admin)  # the token, shown once
+    paths = ["/admin/scim"]
     return Console(violations + _walk(admin, gateway, paths), paths)
 
 
