@@ -35,11 +35,11 @@ _CUSTOM = 1
 
 
 def parse(db: Session, org_id: int, value) -> str | None:
-    """The role a group maps to, by name; None (or empty) for no role.
+    """The role a group maps to, by name; None for no role.
 
-    :raise BadRequest: `unknown_role`, neither built in nor one of the organization's roles.
+    :raise BadRequest: `unknown_role`, neither built in nor one of the organization's roles (nor empty).
     """
-    if value is None or not str(value).strip():
+    if value is None:
         return None
     roles.resolve(db, org_id, value)
     return str(value).strip().lower()
