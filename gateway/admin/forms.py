@@ -79,6 +79,13 @@ class GroupForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=200)])
     description = StringField("Description", validators=[Length(max=1000)])
     sso_name = StringField("IdP group that fills it (SAML group attribute value)", validators=[Length(max=1000)])
+    # Choices: no role, then every role name of the organization (gateway.orgs.roles.names), set per
+    # request; validate_choice off: the service names an unknown role.
+    role = SelectField("Role its members take", choices=[], validate_choice=False)
+
+    def offer(self, role_names) -> GroupForm:
+        self.role.choices = [SelectChoice("", "None")] + [SelectChoice(name, name.capitalize()) for name in role_names]
+        return self
 
 
 class GroupMemberForm(FlaskForm):

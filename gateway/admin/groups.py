@@ -11,7 +11,7 @@ from gateway.clock import now
 from gateway.db import get_session
 from gateway.errors import BadRequest, Conflict
 from gateway.groups import services as groups
-from gateway.orgs import team
+from gateway.orgs import roles, team
 from gateway.orgs.access import AdminScope
 from gateway.web import admin_scope_of_request, show_on
 
@@ -33,11 +33,11 @@ def _member_form(db, scope: AdminScope, members) -> GroupMemberForm:
 def groups_page():
     scope = admin_scope_of_request()
     db = get_session()
-    form = GroupForm()
+    form = GroupForm().offer(roles.names(db, scope.org_id))
     if form.validate_on_submit():
         try:
             group = groups.create_group(db, scope, form.name.data, description=form.description.data,
-                                        sso_name=form.sso_name.data, now=now())
+                                        sso_name=form.sso_name.data, role=form.role.data or None, now=now())
         except (BadRequest, Conflict) as exc:
             show_on(form, exc, default="name")
         else:
@@ -54,11 +54,13 @@ def group_detail(group_id: int):
     db = get_session()
     group = groups.get_group(db, scope.org_id, group_id)
     name = group.name  # as saved: the page's title, whatever the form says
-    form = GroupForm(obj=group)
+    form = GroupForm(obj=group).offer(roles.names(db, scope.org_id))
     if form.validate_on_submit():
+        # A role that would demote the last active admin is LastAdmin (409): not caught here, so the
+        # error page answers and the whole change is undone.
         try:
             groups.update_group(db, scope, group_id, name=form.name.data, description=form.description.data,
-                                sso_name=form.sso_name.data, now=now())
+                                sso_name=form.sso_name.data, role=form.role.data or None, now=now())
         except (BadRequest, Conflict) as exc:
             show_on(form, exc, default="name")
         else:

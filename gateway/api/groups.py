@@ -37,14 +37,14 @@ def list_groups(slug: str):
 @bp.post("/orgs/<slug>/groups")
 @operation(GroupAnswer, status=201, body=NewGroup, refusals=(409,), links={"group_id": "/group/id"})
 def create_group(slug: str):
-    """Create a group.
+    """Create a group; with a `role`, the members put in it take that role.
 
-    400 `invalid_group_name`, `too_long`; 409 `group_exists`.
+    400 `invalid_group_name`, `too_long`, `unknown_role`; 409 `group_exists`.
     """
     scope = scope_for(slug)
     body = body_as(NewGroup)
     group = groups.create_group(get_session(), scope, body.name, description=body.description,
-                                sso_name=body.sso_name, now=now())
+                                sso_name=body.sso_name, role=body.role, now=now())
     return _group(scope, group.id)
 
 
@@ -58,9 +58,12 @@ def get_group(slug: str, group_id: str):
 @bp.patch("/orgs/<slug>/groups/<group_id>")
 @operation(GroupAnswer, body=GroupChange, refusals=(409,))
 def update_group(slug: str, group_id: str):
-    """Rename a group, or change its description or the IdP group that fills it; the rest stays.
+    """Rename a group, or change its description, the IdP group that fills it or the role it maps to; the rest stays.
 
-    The rules that name it follow a rename (they hold the group, not its name). 400 `invalid_group_name`, `too_long`; 409 `group_exists`.
+    The rules that name it follow a rename (they hold the group, not its name). A new `role` applies to its
+    members at once: each takes the most privileged role of their groups that have one, or `user` when none
+    has. 400 `invalid_group_name`, `too_long`, `unknown_role`; 409 `group_exists`, `last_admin` (the new
+    role would demote the last active admin: nothing changes).
     """
     scope = scope_for(slug)
     body = body_as(GroupChange)
@@ -69,9 +72,12 @@ def update_group(slug: str, group_id: str):
 
 
 @bp.delete("/orgs/<slug>/groups/<group_id>")
-@operation(NoContent, status=204)
+@operation(NoContent, status=204, refusals=(409,))
 def delete_group(slug: str, group_id: str):
-    """Delete a group: its members leave it, and rules that named it admit nobody by it."""
+    """Delete a group: its members leave it, and rules that named it admit nobody by it.
+
+    Its members' roles follow, as when they leave it. 409 `last_admin`: the last active admin would be demoted.
+    """
     groups.delete_group(get_session(), scope_for(slug), group_id, now=now())
     return NoContent()
 
@@ -85,9 +91,13 @@ def list_group_members(slug: str, group_id: str):
 
 
 @bp.post("/orgs/<slug>/groups/<group_id>/members")
-@operation(GroupMemberAdded, body=NewGroupMember, links={"user_id": "/member/user_id"})
+@operation(GroupMemberAdded, body=NewGroupMember, refusals=(409,), links={"user_id": "/member/user_id"})
 def add_group_member(slug: str, group_id: str):
-    """Put a member of the organization in the group by hand (already in it: nothing changes)."""
+    """Put a member of the organization in the group by hand (already in it: nothing changes).
+
+    A group with a role gives it to them (the most privileged of their groups' roles). 409 `last_admin`:
+    the last active admin would be demoted.
+    """
     scope = scope_for(slug)
     body = body_as(NewGroupMember)
     added = groups.add_member(get_session(), scope, group_id, body.user_id, now=now())
@@ -96,9 +106,12 @@ def add_group_member(slug: str, group_id: str):
 
 
 @bp.delete("/orgs/<slug>/groups/<group_id>/members/<user_id>")
-@operation(NoContent, status=204)
+@operation(NoContent, status=204, refusals=(409,))
 def remove_group_member(slug: str, group_id: str, user_id: str):
     """Take a member out of the group (not in it: nothing changes).
+
+    Leaving a group with a role: they take the most privileged role of their other groups that have one, or
+    `user`. 409 `last_admin`: the last active admin would be demoted.
 
     A member the IdP put in is put back at their next SSO sign-in while the IdP still lists them.
     """

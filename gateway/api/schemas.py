@@ -85,6 +85,10 @@ _ACCESS = {"enum": [access.value for access in Access],
            "description": "`everyone` in the organization, or only the `listed` roles and groups"}
 DESCRIPTION_LENGTH = 200  # gateway.groups.services and gateway.orgs.roles
 SSO_NAME_LENGTH = 256
+# The role a group's members take (gateway.groups.roles); null: none.
+_GROUP_ROLE = {**_ROLE_NAME, "description": "The role its members take (admin, auditor, user or one of the "
+                                            "organization's roles; of several groups, the most privileged); "
+                                            "null: none, members keep the role they are given"}
 _SSO_NAME = {"description": "The IdP's name of the group: members it lists at sign-in are put in this group, and "
                             "taken out when it no longer does; null: members are added by hand"}
 
@@ -224,6 +228,7 @@ class NewGroup(_Body):
     name: str = Field(json_schema_extra=_GROUP_NAME)
     description: str = Field("", max_length=DESCRIPTION_LENGTH)
     sso_name: str | None = Field(None, max_length=SSO_NAME_LENGTH, json_schema_extra=_SSO_NAME)
+    role: str | None = Field(None, json_schema_extra=_GROUP_ROLE)
 
 
 class GroupChange(_Body):
@@ -232,6 +237,7 @@ class GroupChange(_Body):
     name: str = Field(None, json_schema_extra=_unless_given(_GROUP_NAME))
     description: str = Field(None, max_length=DESCRIPTION_LENGTH, json_schema_extra=_unless_given())
     sso_name: str | None = Field(None, max_length=SSO_NAME_LENGTH, json_schema_extra=_unless_given(_SSO_NAME))
+    role: str | None = Field(None, json_schema_extra=_unless_given(_GROUP_ROLE))
 
 
 def _integral(value):
@@ -703,12 +709,13 @@ class Group(_Answer):
     name: str
     description: str
     sso_name: str | None
+    role: str | None = Field(description="The role its members take; null: none")
     members: int = Field(description="How many members it has")
 
     @classmethod
     def of(cls, group: groups.GroupView) -> Group:
         return cls(id=group.id, name=group.name, description=group.description, sso_name=group.sso_name,
-                   members=group.members)
+                   role=group.role, members=group.members)
 
 
 class GroupAnswer(_Answer):

@@ -32,6 +32,9 @@ class Group(Base):
     # The IdP's group value (SAML group attribute) that fills this group at each sign-in.
     sso_name: Mapped[str | None] = mapped_column(String(256), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The role its members take (gateway.groups.roles): admin, auditor, user or a custom role's name
+    # (names are stable: a custom role is never renamed, and deleting one clears it here). None: no role.
+    role: Mapped[str | None] = mapped_column(String(40), default=None)
     # SCIM (gateway.scim): a random id, the IdP's externalId and its displayName as it spelled it (the
     # name apps receive is derived from it, in the characters X-Auth-Groups allows).
     scim_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))

@@ -14,6 +14,7 @@ from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.db import core_execute, insert_if_absent
 from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.groups import roles as group_roles
 from gateway.groups.models import Group, GroupMember, Source
 from gateway.orgs.access import AdminScope, get_member
 from gateway.orgs.models import Membership
@@ -30,6 +31,7 @@ class GroupView:
     description: str
     sso_name: str | None
     members: int
+    role: str | None = None  # the role its members take (gateway.groups.roles)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def list_groups(db: Session, org_id: int) -> list[GroupView]:
               .subquery())
     rows = db.execute(select(Group, func.coalesce(counts.c.members, 0)).outerjoin(counts, counts.c.group_id == Group.id)
                       .where(Group.org_id == org_id).order_by(Group.name))
-    return [GroupView(group.id, group.name, group.description, group.sso_name, members) for group, members in rows]
+    return [GroupView(group.id, group.name, group.description, group.sso_name, members, group.role)
+            for group, members in rows]
 
 
 def get_group(db: Session, org_id: int, group_id) -> Group:
@@ -77,15 +80,20 @@ def ids_named(db: Session, org_id: int, names) -> dict[str, int]:
 
 
 def create_group(db: Session, scope: AdminScope, name, *, description: str = "", sso_name: str | None = None,
-                 now: datetime) -> Group:
-    """:raise BadRequest: a bad name. :raise Conflict: the organization has a group so named."""
+                 role: str | None = None, now: datetime) -> Group:
+    """A group, empty; with `role`, the members put in it later take that role (gateway.groups.roles).
+
+    :raise BadRequest: a bad name, `unknown_role`. :raise Conflict: the organization has a group so named.
+    """
     name = parse_name(name)
+    role = group_roles.parse(db, scope.org_id, role)
     _ensure_name_free(db, scope.org_id, name)
     group = Group(org_id=scope.org_id, name=name, description=_description(description),
-                  sso_name=_sso_name(sso_name), created_at=now)
+                  sso_name=_sso_name(sso_name), role=role, created_at=now)
     db.add(group)
     db.flush()
-    record(db, scope.actor, AuditAction.GROUP_CREATE, now=now, org_id=scope.org_id, group=name)
+    record(db, scope.actor, AuditAction.GROUP_CREATE, now=now, org_id=scope.org_id, group=name,
+           **({"role": role} if role else {}))
     return group
 
 
@@ -93,8 +101,13 @@ _UNSET = object()
 
 
 def update_group(db: Session, scope: AdminScope, group_id, *, name=_UNSET, description=_UNSET, sso_name=_UNSET,
-                 now: datetime) -> Group:
-    """Rename a group, or change its description or the IdP group that fills it."""
+                 role=_UNSET, now: datetime) -> Group:
+    """Rename a group, or change its description, the IdP group that fills it or the role it maps to
+    (None: none). A new role mapping applies to its members at once (gateway.groups.roles).
+
+    :raise BadRequest: a bad name, `unknown_role`. :raise Conflict: `group_exists`.
+    :raise LastAdmin: the new mapping would demote the last active admin (nothing is changed).
+    """
     group = get_group(db, scope.org_id, group_id)
     changed = {}
     if name is not _UNSET and (name := parse_name(name)) != group.name:
@@ -104,16 +117,25 @@ def update_group(db: Session, scope: AdminScope, group_id, *, name=_UNSET, descr
         group.description = _description(description)
     if sso_name is not _UNSET:
         group.sso_name = _sso_name(sso_name)
+    if role is not _UNSET and (role := group_roles.parse(db, scope.org_id, role)) != group.role:
+        changed["old_role"], changed["role"], group.role = group.role, role, role
     record(db, scope.actor, AuditAction.GROUP_UPDATE, now=now, org_id=scope.org_id, group=group.name, **changed)
+    if "role" in changed:
+        db.flush()  # the members' roles are computed from the stored mapping
+        group_roles.follow(db, scope, group_roles.members_of(db, group.id), group=group.name, now=now)
     return group
 
 
 def delete_group(db: Session, scope: AdminScope, group_id, *, now: datetime) -> None:
     """Its members leave it; app rules that named it stop admitting anyone by it."""
     group = get_group(db, scope.org_id, group_id)
+    touched = group_roles.members_of(db, group.id) if group.role is not None else []
     db.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
     db.delete(group)
     record(db, scope.actor, AuditAction.GROUP_DELETE, now=now, org_id=scope.org_id, group=group.name)
+    if touched:
+        db.flush()  # the members' roles are computed without the group
+        group_roles.follow(db, scope, touched, group=group.name, now=now)
 
 
 def members_of(db: Session, org_id: int, group_id) -> list[GroupMemberView]:
@@ -126,10 +148,11 @@ def members_of(db: Session, org_id: int, group_id) -> list[GroupMemberView]:
 
 
 def add_member(db: Session, scope: AdminScope, group_id, user_id, *, now: datetime) -> bool:
-    """Put a member in a group by hand; False when they were in it already.
+    """Put a member in a group by hand; False when they were in it already. A group with a role
+    gives it to them, by gateway.groups.roles' rule.
 
     :raise NotFound: no such group here. :raise BadRequest: `user_id` names no member here (the input
-        is wrong, not the group).
+        is wrong, not the group). :raise LastAdmin: the group's role would demote the last active admin.
     """
     group = get_group(db, scope.org_id, group_id)
     try:
@@ -141,13 +164,16 @@ def add_member(db: Session, scope: AdminScope, group_id, user_id, *, now: dateti
     if added:
         record(db, scope.actor, AuditAction.GROUP_MEMBER_ADD, now=now, org_id=scope.org_id,
                target_id=membership.user_id, target_email=membership.user.email, group=group.name)
+        if group.role is not None:
+            group_roles.follow(db, scope, [membership.id], group=group.name, now=now)
     return added
 
 
 def remove_member(db: Session, scope: AdminScope, group_id, user_id, *, now: datetime) -> bool:
-    """Take a member out of a group; False when they were not in it.
+    """Take a member out of a group; False when they were not in it. Leaving a group with a role
+    recomputes theirs, by gateway.groups.roles' rule.
 
-    :raise NotFound: no such group or member here.
+    :raise NotFound: no such group or member here. :raise LastAdmin: it would demote the last active admin.
     """
     group = get_group(db, scope.org_id, group_id)
     membership = get_member(db, scope, user_id)
@@ -156,6 +182,8 @@ def remove_member(db: Session, scope: AdminScope, group_id, user_id, *, now: dat
     if removed:
         record(db, scope.actor, AuditAction.GROUP_MEMBER_REMOVE, now=now, org_id=scope.org_id,
                target_id=membership.user_id, target_email=membership.user.email, group=group.name)
+        if group.role is not None:
+            group_roles.follow(db, scope, [membership.id], group=group.name, now=now)
     return removed
 
 

@@ -99,9 +99,12 @@ def _target(membership: Membership) -> dict:
     return {"target_id": membership.user_id, "target_email": membership.user.email}
 
 
-def change_role(db: Session, scope: AdminScope, user_id, role, *, now: datetime) -> Membership:
+def change_role(db: Session, scope: AdminScope, user_id, role, *, now: datetime,
+                group: str | None = None) -> Membership:
     """Give a member a role: admin, auditor, user or one of the organization's custom roles (a
     User's rights in the console, its name for apps); takes effect on their next request.
+
+    `group`: the change follows that group's role mapping (gateway.groups.roles), said in the audit row.
 
     :raise BadRequest: unknown role. :raise NotFound: not a member here.
     :raise LastAdmin: demoting the last active admin.
@@ -119,7 +122,8 @@ def change_role(db: Session, scope: AdminScope, user_id, role, *, now: datetime)
     db.flush()
     db.refresh(membership, ["custom_role"])
     record(db, scope.actor, AuditAction.MEMBER_ROLE_CHANGE, now=now, org_id=scope.org_id,
-           **_target(membership), old_role=previous, new_role=membership.role_name)
+           **_target(membership), old_role=previous, new_role=membership.role_name,
+           **({"group": group} if group is not None else {}))
     return membership
 
 

@@ -18,6 +18,7 @@ from gateway.apps.models import App, AppRuleRole
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.groups.models import Group
 from gateway.orgs.access import AdminScope
 from gateway.orgs.models import CustomRole, Membership, Role
 
@@ -109,10 +110,12 @@ def update_role(db: Session, scope: AdminScope, name, description: str, *, now: 
 
 def delete_role(db: Session, scope: AdminScope, name, *, now: datetime) -> int:
     """Delete a custom role; its members become users (returns how many). Rules naming it stop
-    admitting anyone by it."""
+    admitting anyone by it, and groups mapped to it map to no role."""
     role = get_role(db, scope.org_id, name)
     moved = db.execute(update(Membership).where(Membership.custom_role_id == role.id)
                        .values(custom_role_id=None, version=Membership.version + 1)).rowcount
+    # Groups mapped to it map to no role from now on (gateway.groups.roles); its members are users above.
+    db.execute(update(Group).where(Group.org_id == scope.org_id, Group.role == role.name).values(role=None))
     db.execute(AppRuleRole.__table__.delete().where(
         AppRuleRole.role == role.name,
         AppRuleRole.app_id.in_(select(App.id).where(App.org_id == scope.org_id))))

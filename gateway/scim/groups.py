@@ -19,7 +19,7 @@ from gateway.accounts.models import User
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.db import insert_if_absent
-from gateway.groups import services as group_services
+from gateway.groups import roles as group_roles, services as group_services
 from gateway.groups.models import Group, GroupMember, Source
 from gateway.orgs.models import Membership
 from gateway.scim import filters, patch
@@ -164,21 +164,39 @@ def _memberships(db: Session, org_id: int, scim_ids: list[str]) -> dict[str, tup
     return found
 
 
-def _add_members(db: Session, caller: Caller, group: Group, scim_ids: list[str], now: datetime) -> None:
+def _add_members(db: Session, caller: Caller, group: Group, scim_ids: list[str], now: datetime) -> list[int]:
+    """Returns the membership ids it put in the group (for _follow_role, once the request's changes are made)."""
+    added = []
     for scim_id, (membership_id, user_id, email) in _memberships(db, group.org_id, scim_ids).items():
         if insert_if_absent(db, GroupMember, group_id=group.id, membership_id=membership_id, source=Source.SCIM,
                             added_at=now):
+            added.append(membership_id)
             record(db, caller.scope.actor, AuditAction.GROUP_MEMBER_ADD, now=now, org_id=group.org_id,
                    target_id=user_id, target_email=email, group=group.name, via="scim")
+    return added
 
 
-def _remove_members(db: Session, caller: Caller, group: Group, membership_rows, now: datetime) -> None:
+def _remove_members(db: Session, caller: Caller, group: Group, membership_rows, now: datetime) -> list[int]:
+    """Returns the membership ids it took out of the group."""
+    removed = []
     for membership_id, user_id, email in membership_rows:
         gone = db.execute(sql_delete(GroupMember).where(GroupMember.group_id == group.id,
                                                         GroupMember.membership_id == membership_id)).rowcount
         if gone:
+            removed.append(membership_id)
             record(db, caller.scope.actor, AuditAction.GROUP_MEMBER_REMOVE, now=now, org_id=group.org_id,
                    target_id=user_id, target_email=email, group=group.name, via="scim")
+    return removed
+
+
+def _follow_role(db: Session, caller: Caller, group: Group, membership_ids: list[int], now: datetime) -> None:
+    """A group mapped to a role: the members who joined or left it take the role the rule gives them
+    (gateway.groups.roles). Applied once all of a request's member changes are made, so that a PUT or
+    PATCH swapping one admin for another (remove A, add B) never sees the organization without one.
+    Demoting the last active admin raises LastAdmin: a 409 whose detail says why, and the view undoes
+    the whole request, membership rows included."""
+    if group.role is not None and membership_ids:
+        group_roles.follow(db, caller.scope, membership_ids, group=group.name, now=now)
 
 
 def _current_members(db: Session, group: Group) -> list[tuple[str, int, int, str]]:
@@ -188,12 +206,12 @@ def _current_members(db: Session, group: Group) -> list[tuple[str, int, int, str
         .where(GroupMember.group_id == group.id))]
 
 
-def _set_members(db: Session, caller: Caller, group: Group, scim_ids: list[str], now: datetime) -> None:
+def _set_members(db: Session, caller: Caller, group: Group, scim_ids: list[str], now: datetime) -> list[int]:
     wanted = set(_memberships(db, group.org_id, scim_ids))
     current = _current_members(db, group)
-    _remove_members(db, caller, group, [row[1:] for row in current if row[0] not in wanted], now)
+    removed = _remove_members(db, caller, group, [row[1:] for row in current if row[0] not in wanted], now)
     held = {row[0] for row in current}
-    _add_members(db, caller, group, [value for value in scim_ids if value not in held], now)
+    return removed + _add_members(db, caller, group, [value for value in scim_ids if value not in held], now)
 
 
 def create(db: Session, caller: Caller, body, *, base: str, now: datetime) -> dict:
@@ -202,7 +220,7 @@ def create(db: Session, caller: Caller, body, *, base: str, now: datetime) -> di
     _ensure_free(db, caller.scope.org_id, display, name)
     group = group_services.create_group(db, caller.scope, name, now=now)  # the console's own, audited
     group.display_name, group.external_id, group.modified_at = display, external_id, now
-    _add_members(db, caller, group, members or [], now)
+    _add_members(db, caller, group, members or [], now)  # a new group maps to no role yet: no one's changes
     return document(db, group, base)
 
 
@@ -223,7 +241,7 @@ def replace(db: Session, caller: Caller, scim_id, body, *, if_match: str | None,
     _rename(db, caller, group, display, now)
     group.external_id = external_id
     group.modified_at = now
-    _set_members(db, caller, group, members or [], now)
+    _follow_role(db, caller, group, _set_members(db, caller, group, members or [], now), now)
     return document(db, group, base)
 
 
@@ -234,15 +252,18 @@ def modify(db: Session, caller: Caller, scim_id, body, *, if_match: str | None, 
     group = _find(db, caller, scim_id)
     if if_match:
         check_version(document(db, group, base), if_match)
+    touched = []
     for op in ops:
         for single in (patch.without_path(op) if op.path is None else [op]):
-            _apply(db, caller, group, single, now)
+            touched += _apply(db, caller, group, single, now)
+    _follow_role(db, caller, group, touched, now)
     group.modified_at = now
     db.flush()
     return document(db, group, base)
 
 
-def _apply(db: Session, caller: Caller, group: Group, op: patch.Operation, now: datetime) -> None:
+def _apply(db: Session, caller: Caller, group: Group, op: patch.Operation, now: datetime) -> list[int]:
+    """One operation; returns the membership ids it put in or took out of the group."""
     path = op.path
     name = path.attr.name
     if name == "members":
@@ -253,25 +274,23 @@ def _apply(db: Session, caller: Caller, group: Group, op: patch.Operation, now: 
                 raise invalid_value("Add members with path members and a list of values.")
             current = _current_members(db, group)
             chosen = [row for row in current if filters.matches(path.filter, {"value": row[0], "type": "User"})]
-            _remove_members(db, caller, group, [row[1:] for row in chosen], now)
-            return
+            return _remove_members(db, caller, group, [row[1:] for row in chosen], now)
         if op.op == "add":
-            _add_members(db, caller, group, _member_ids(op.value), now)
-        elif op.op == "replace":
-            _set_members(db, caller, group, _member_ids(op.value) if op.value else [], now)
-        elif op.value:  # remove these (Okta, Entra)
+            return _add_members(db, caller, group, _member_ids(op.value), now)
+        if op.op == "replace":
+            return _set_members(db, caller, group, _member_ids(op.value) if op.value else [], now)
+        if op.value:  # remove these (Okta, Entra)
             found = _memberships_lenient(db, group.org_id, _member_ids(op.value))
-            _remove_members(db, caller, group, found, now)
-        else:  # remove all
-            _remove_members(db, caller, group, [row[1:] for row in _current_members(db, group)], now)
-        return
+            return _remove_members(db, caller, group, found, now)
+        # remove all
+        return _remove_members(db, caller, group, [row[1:] for row in _current_members(db, group)], now)
     if name == "displayname":
         if op.op == "remove":
             raise mutability("displayName is required.")
         if not isinstance(op.value, str) or not op.value.strip() or len(op.value) > 256:
             raise invalid_value("displayName is 1 to 256 printable characters.")
         _rename(db, caller, group, op.value.strip(), now)
-        return
+        return []
     if name == "externalid":
         if op.op == "remove":
             group.external_id = None
@@ -279,9 +298,9 @@ def _apply(db: Session, caller: Caller, group: Group, op: patch.Operation, now: 
             group.external_id = op.value
         else:
             raise invalid_value("externalId is a string of at most 256 characters.")
-        return
+        return []
     if name == "id" and op.op != "remove" and op.value == group.scim_id:
-        return  # Okta repeats the id beside the new displayName
+        return []  # Okta repeats the id beside the new displayName
     if name in ("id", "meta", "schemas"):
         raise mutability(f"{name} cannot be changed.")
     raise invalid_path(f"Groups have no attribute {name!r}.")

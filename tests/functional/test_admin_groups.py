@@ -136,3 +136,27 @@ def test_a_member_who_is_not_an_admin_is_refused_the_groups_pages(app, db, signe
     Auth(browser).login(plain.user.email)
     for path in ("/admin/groups", f"/admin/groups/{ops.id}", f"/admin/groups/{ops.id}/delete"):
         assert browser.get(path).status_code == 403, path
+
+
+def test_an_admin_maps_a_group_to_a_role_and_its_members_take_it(client, db, scope, ops, signed_in_admin):
+    member = MembershipFactory(org=signed_in_admin.org)
+    db.flush()
+    groups.add_member(db, scope, ops.id, member.user_id, now=ops.created_at)
+    db.commit()
+    page = client.get(f"/admin/groups/{ops.id}").get_data(as_text=True)
+    assert "Role its members take" in page and '<option value="auditor">' in page
+    response = post(client, f"/admin/groups/{ops.id}", name="ops", description="On call", sso_name="", role="auditor")
+    assert "Saved." in follow(client, response)
+    db.expire_all()
+    assert db.get(type(member), member.id).role == Role.AUDITOR
+    assert '<option selected value="auditor">' in client.get(f"/admin/groups/{ops.id}").get_data(as_text=True)
+    assert "auditor" in client.get("/admin/groups").get_data(as_text=True)
+    refused = post(client, f"/admin/groups/{ops.id}", name="ops", description="", sso_name="", role="owner")
+    assert refused.status_code == 400 and "The role must be" in refused.get_data(as_text=True)
+
+
+def test_a_new_group_can_map_to_a_role(client, db, scope):
+    response = post(client, "/admin/groups", name="admins", description="", sso_name="", role="admin")
+    assert "Group admins is created" in follow(client, response)
+    [group] = groups.list_groups(db, scope.org_id)
+    assert group.role == "admin"

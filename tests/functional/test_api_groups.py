@@ -21,7 +21,7 @@ def test_create_list_get_patch_delete(api, db):
     assert created.status_code == 201, created.json
     group = created.json["group"]
     assert group == {"id": group["id"], "name": "ops", "description": "On call", "sso_name": "CN=Ops,OU=IT",
-                     "members": 0}
+                     "role": None, "members": 0}
     assert api.get("/groups").json == {"groups": [group]}
     assert api.get(f"/groups/{group['id']}").json == {"group": group}
 
@@ -110,3 +110,45 @@ def test_another_organizations_groups_and_members_are_not_found(api, db, clock):
     assert api.get("/groups").json["groups"] == [mine]
     db.expire_all()
     assert [m.user_id for m in groups.members_of(db, other.org_id, theirs.id)] == [other.user_id]
+
+
+def test_a_group_maps_to_a_role_that_its_members_take(api, app, db):
+    from tests.conftest import Auth
+
+    member = MembershipFactory(org=api.org)
+    db.flush()
+    browser = app.test_client()
+    Auth(browser).login(member.user.email)
+    created = api.post("/groups", json={"name": "auditors", "role": "Auditor"})
+    assert created.status_code == 201, created.json
+    group = created.json["group"]
+    assert group["role"] == "auditor" and api.get(f"/groups/{group['id']}").json["group"]["role"] == "auditor"
+
+    assert api.post(f"/groups/{group['id']}/members", json={"user_id": member.user_id}).status_code == 200
+    assert browser.get("/auth/verify").headers["X-Auth-Role"] == "auditor"
+    api.post("/roles", json={"name": "editor"})
+    assert api.patch(f"/groups/{group['id']}", json={"role": "editor"}).json["group"]["role"] == "editor"
+    assert browser.get("/auth/verify").headers["X-Auth-Role"] == "editor"
+    assert api.delete(f"/groups/{group['id']}/members/{member.user_id}").status_code == 204
+    assert browser.get("/auth/verify").headers["X-Auth-Role"] == "user"
+    assert api.patch(f"/groups/{group['id']}", json={"role": None}).json["group"]["role"] is None
+
+
+@pytest.mark.parametrize("body", [{"name": "ops", "role": "owner"}, {"name": "ops", "role": "root"}])
+def test_an_unknown_role_is_refused(api, db, body):
+    refused = api.post("/groups", json=body)
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_role"
+    group = api.post("/groups", json={"name": "sre"}).json["group"]
+    refused = api.patch(f"/groups/{group['id']}", json={"role": body["role"]})
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_role"
+    assert api.get(f"/groups/{group['id']}").json["group"]["role"] is None
+
+
+def test_the_last_admin_is_not_demoted_by_a_group_role(api, db):
+    group = api.post("/groups", json={"name": "admins", "role": "admin"}).json["group"]
+    assert api.post(f"/groups/{group['id']}/members", json={"user_id": api.me.user_id}).status_code == 200
+    refused = api.delete(f"/groups/{group['id']}/members/{api.me.user_id}")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "last_admin"
+    assert [m["user_id"] for m in api.get(f"/groups/{group['id']}/members").json["members"]] == [api.me.user_id]
+    refused = api.patch(f"/groups/{group['id']}", json={"role": "user"})
+    assert refused.status_code == 409 and api.get(f"/groups/{group['id']}").json["group"]["role"] == "admin"

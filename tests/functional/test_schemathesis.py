@@ -194,7 +194,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 # is one, or that an authority names no user: a client's URI of the right shape is 400 `invalid_uri`.
 [[operations]]
 include-operation-id = ["create_user", "update_user", "create_app", "update_app", "add_group_member",
-                        "create_oidc_client", "update_oidc_client"]
+                        "create_group", "update_group", "create_oidc_client", "update_oidc_client"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 """
 

@@ -96,3 +96,33 @@ def test_a_patch_and_a_delete_of_one_user_at_once(make_session):
         assert sorted(outcomes) in (["ok", "ok"], ["not_found", "ok"]), outcomes
         with make_session() as db:
             assert db.scalar(select(Membership).where(Membership.scim_id == people[0])) is None
+
+
+def test_two_patches_taking_the_two_admins_out_of_the_admin_group_leave_one_admin(make_session):
+    """Each PATCH alone is allowed (the other is still an admin); at once, the organization's lock in
+    the role change (orgs.lifecycle) makes the second count after the first: one is refused, and its
+    member stays in the group."""
+    for n in range(5):
+        caller, people, group_id = _org(make_session, 100 + n, 1)
+        with make_session() as db, db.begin():
+            group = db.scalar(select(Group).where(Group.scim_id == group_id))
+            group.role = "admin"
+            admins = db.scalars(select(Membership).where(Membership.org_id == caller.scope.org_id)).all()
+            for membership in admins:
+                membership.role = Role.ADMIN
+                db.add(GroupMember(group_id=group.id, membership_id=membership.id, added_at=NOW))
+            admin_ids = [membership.scim_id for membership in admins]
+
+        def remover(scim_id):
+            body = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members",
+                                                        "value": [{"value": scim_id}]}]}
+            return lambda db: groups.modify(db, caller, group_id, body, if_match=None, base=BASE, now=NOW)
+
+        assert sorted(_at_once(make_session, [remover(i) for i in admin_ids])) == ["last_admin", "ok"]
+        with make_session() as db:
+            still = db.scalars(select(Membership.scim_id).where(Membership.org_id == caller.scope.org_id,
+                                                                Membership.role == Role.ADMIN)).all()
+            in_group = db.scalars(select(Membership.scim_id).join(GroupMember, GroupMember.membership_id ==
+                                                                  Membership.id)
+                                  .where(GroupMember.group_id == group.id)).all()
+            assert len(still) == 1 and set(in_group) == set(still)  # the refused one stays, as admin
