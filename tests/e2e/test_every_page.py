@@ -135,7 +135,7 @@ def _apps_groups_and_roles(admin, gateway, uma) -> Console:
     admin.get_by_role("button", name="Create group").click()
     admin.wait_for_url(re.compile(r".*/admin/groups/\d+$"))
     group = admin.url.removeprefix(gateway)
-    admin.get_by_label("Member").select_option(label="Uma User (uma@acme.example.com)")
+    admin.get_by_label("Member", exact=True).select_option(label="Uma User (uma@acme.example.com)")
     admin.get_by_role("button", name="Add to the group").click()
     violations += _accessibility_violations(admin)  # a member, with a Remove button
 
