@@ -7,6 +7,7 @@ and reseals every stored secret with it (`reseal`); a stolen database alone open
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -37,8 +38,26 @@ def _keys(certs_dir: str) -> list[bytes]:
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
 
+_boxes: dict[str, tuple[tuple, MultiFernet]] = {}
+_boxes_lock = threading.Lock()
+
+
 def _box(certs_dir: str) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in _keys(certs_dir)])
+    # Kept while the key file is the same file (a stat per sign-in, not a read and a parse): a rotation,
+    # in this process or another, replaces the file (keyfiles.write), which changes its inode. The version
+    # is taken before the read, so a file replaced meanwhile is read again on the next call.
+    try:
+        stat = _path(certs_dir).stat()
+    except FileNotFoundError:
+        return MultiFernet([Fernet(key) for key in _keys(certs_dir)])  # made now; kept from the next call
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _boxes.get(certs_dir)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    box = MultiFernet([Fernet(key) for key in _keys(certs_dir)])
+    with _boxes_lock:
+        _boxes[certs_dir] = (version, box)
+    return box
 
 
 def seal(certs_dir: str, secret: str) -> str:

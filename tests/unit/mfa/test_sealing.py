@@ -5,7 +5,9 @@ from __future__ import annotations
 import stat
 
 import pytest
+from cryptography.fernet import Fernet
 
+from gateway import keyfiles
 from gateway.mfa import sealing
 
 
@@ -34,6 +36,17 @@ def test_after_a_new_key_old_seals_open_and_reseal_with_the_new_one(tmp_path):
     assert sealing.unseal(certs, resealed) == "secret"
     with pytest.raises(sealing.InvalidToken):
         sealing.unseal(certs, old)
+
+
+def test_keys_another_process_rotated_are_used_at_once(tmp_path):
+    certs = str(tmp_path)
+    old = sealing.seal(certs, "secret")  # this process has read its keys and keeps them
+    theirs = Fernet.generate_key()
+    keyfiles.write(tmp_path / sealing.KEYS, theirs + b"\n")  # another worker rotated and dropped the old key
+
+    with pytest.raises(sealing.InvalidToken):
+        sealing.unseal(certs, old)
+    assert Fernet(theirs).decrypt(sealing.seal(certs, "new").encode()) == b"new"
 
 
 def test_keys_rotate_seals_every_stored_secret_again_and_they_still_work(runner, db, app, clock):
