@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 
 from gateway.errors import BadRequest
@@ -12,6 +14,13 @@ def normalize_email(address: str) -> str:
 
     :raise BadRequest: when it is not a valid email address.
     """
+    # Remembered: every sign-in through an IdP asks again for its claims' address. Only lengths an
+    # address can have (RFC 5321: 254) are kept, so typed input cannot fill memory.
+    return _normal_form(address) if len(address) <= 254 else _normal_form.__wrapped__(address)
+
+
+@lru_cache(maxsize=4096)
+def _normal_form(address: str) -> str:
     try:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
