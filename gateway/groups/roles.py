@@ -16,6 +16,11 @@ The rule, decided here and nowhere else:
 - Every change goes through `orgs.lifecycle.change_role`, the console's own: the last active admin is
   never demoted (LastAdmin, 409, and the caller's whole request is undone), the change is audited
   as `member:role_change` naming the group, and every worker sees it on the member's next request.
+- An SSO sign-in that puts the member in, or takes them out of, mapped groups filled from the IdP
+  (groups.services.sync_from_idp) is such a change too (`follow_sign_in`), with two differences: it
+  never refuses the sign-in (the last active admin keeps their role, as provisioning keeps it), and
+  it does not apply while the SSO connection names admin groups: those decide the role at every
+  sign-in (accounts.provisioning.mapped_role), and two rules taking turns would flip it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.groups.models import Group, GroupMember
+from gateway.actor import Actor
 from gateway.orgs import lifecycle, roles
 from gateway.orgs.access import AdminScope
-from gateway.orgs.models import Membership, Role
+from gateway.orgs.models import Membership, Organization, Role
 
 _RANK = {Role.ADMIN: 3, Role.AUDITOR: 2, Role.USER: 0}  # a custom role ranks 1
 _CUSTOM = 1
@@ -89,3 +95,17 @@ def follow(db: Session, scope: AdminScope, membership_ids, *, group: str, now: d
             raise lifecycle.LastAdmin(
                 f"{membership.user.email} is the last active admin of the organization: the change to group "
                 f"{group} would make them {wanted}. Make someone else an admin first.") from None
+
+
+def follow_sign_in(db: Session, org_id: int, user_id: int, groups: list[str], *, actor: Actor,
+                   now: datetime) -> None:
+    """Apply the rule to a member whose mapped groups an SSO sign-in changed (`groups`, their names),
+    as the IdP's doing (`actor`): the sign-in goes on whatever it finds (module docstring)."""
+    if not groups:
+        return
+    org = db.get(Organization, org_id)
+    membership_id = db.scalar(select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id))
+    try:
+        follow(db, AdminScope(org.id, org.slug, org.name, actor), [membership_id], group=", ".join(groups), now=now)
+    except lifecycle.LastAdmin:
+        pass  # refused before anything was written: the last active admin stays one

@@ -193,32 +193,40 @@ def names_of(db: Session, membership_id: int) -> list[str]:
                            .where(GroupMember.membership_id == membership_id).order_by(Group.name)))
 
 
-def sync_from_idp(db: Session, org_id: int, user_id: int, idp_groups, *, now: datetime) -> None:
+def sync_from_idp(db: Session, org_id: int, user_id: int, idp_groups, *, now: datetime) -> list[str]:
     """At each sign-in through the organization's IdP: the member is in exactly those groups whose
     IdP name the assertion lists, among the groups filled from the IdP. Groups an admin filled by
-    hand are left as they are."""
-    mapped = dict(core_execute(db, _IDP_FILLED, {"org_id": org_id}).all())
-    if not mapped:
-        return  # the common case, and the sign-in's only extra query
+    hand are left as they are.
+
+    Returns the names of the groups mapped to a role that the member joined or left here (for
+    gateway.groups.roles.follow_sign_in), sorted; usually none.
+    """
+    filled = {name: (group_id, role, group) for name, group_id, role, group
+              in core_execute(db, _IDP_FILLED, {"org_id": org_id}).all()}
+    if not filled:
+        return []  # the common case, and the sign-in's only extra query
     membership_id = db.scalar(select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id))
-    wanted = {mapped[name] for name in set(idp_groups) & set(mapped)}
+    wanted = {filled[name][0] for name in set(idp_groups) & set(filled)}
     held = dict(db.execute(select(GroupMember.group_id, GroupMember.source)
                            .where(GroupMember.membership_id == membership_id,
-                                  GroupMember.group_id.in_(mapped.values()))).all())
+                                  GroupMember.group_id.in_([group_id for group_id, _, _ in filled.values()]))).all())
     stale = [group_id for group_id, source in held.items() if source == Source.SSO and group_id not in wanted]
     if stale:
         db.execute(delete(GroupMember).where(GroupMember.membership_id == membership_id,
                                              GroupMember.group_id.in_(stale)))
-    for group_id in sorted(wanted - set(held)):
+    joined = sorted(wanted - set(held))
+    for group_id in joined:
         insert_if_absent(db, GroupMember, group_id=group_id, membership_id=membership_id, source=Source.SSO,
                          added_at=now)
+    changed = set(stale) | set(joined)
+    return sorted(group for group_id, role, group in filled.values() if group_id in changed and role is not None)
 
 
 # Built once, bound per call: asked at every SSO sign-in (the ACS), where the ORM's execution costs a
 # third of the request's time over stock python3-saml.
 _groups = Group.__table__
-_IDP_FILLED = select(_groups.c.sso_name, _groups.c.id).where(_groups.c.org_id == bindparam("org_id"),
-                                                             _groups.c.sso_name.is_not(None))
+_IDP_FILLED = select(_groups.c.sso_name, _groups.c.id, _groups.c.role, _groups.c.name).where(
+    _groups.c.org_id == bindparam("org_id"), _groups.c.sso_name.is_not(None))
 
 
 def _ensure_name_free(db: Session, org_id: int, name: str) -> None:

@@ -24,6 +24,7 @@ from gateway.audit.service import record
 from gateway.config import Settings
 from gateway.db import core_execute
 from gateway.errors import GatewayError
+from gateway.groups import roles as group_roles
 from gateway.groups import services as groups
 from gateway.orgs.models import Organization
 from gateway.redirects import safe_next
@@ -190,7 +191,11 @@ def sign_in_federated(db: Session, identity: provisioning.ExternalIdentity, *, d
     decision = provisioning.decide(db, identity, domain_claim=domain_claims(db, org_id))
     account = provisioning.apply(db, decision, identity, default_role=default_role, admin_groups=admin_groups,
                                  now=now)
-    groups.sync_from_idp(db, org_id, account.user_id, identity.groups, now=now)
+    changed = groups.sync_from_idp(db, org_id, account.user_id, identity.groups, now=now)
+    if changed and not admin_groups:  # the connection's admin groups, when named, decide roles (groups.roles)
+        group_roles.follow_sign_in(db, org_id, account.user_id, changed, now=now,
+                                   actor=Actor(email=f"idp:{method}", org_id=org_id, ip=actor.ip,
+                                               user_agent=actor.user_agent))
     actor = actor.as_user(account.user_id, account.email, org_id)
     # The second factor is the IdP's business: what it says it asked for is what the session carries.
     token, session = sessions.start(db, account.user_id, org_id=org_id, amr=amr, actor=actor, settings=settings,

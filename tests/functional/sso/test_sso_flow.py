@@ -191,3 +191,74 @@ def test_each_sign_in_puts_the_member_in_the_groups_the_idp_lists(acme, browser,
 
     browser.sign_in(attributes={**attributes, "groups": ["Developers"]})
     assert client.get("/auth/verify").headers["X-Auth-Groups"] == "dev"
+
+
+def _role_of(db, email):
+    db.expire_all()
+    return db.scalar(select(Membership.role).join(User).where(User.email == email))
+
+
+def test_groups_the_idp_fills_give_their_role_and_take_it_back(acme, browser, client, db, idp, clock):
+    connect(db, client, idp, acme, clock, group_attribute="groups")
+    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
+    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
+    db.commit()
+    attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"]}
+
+    browser.sign_in(attributes={**attributes, "groups": ["Team Leads"]})
+    assert _role_of(db, "ann@acme.example.com") == Role.ADMIN
+    assert client.get("/auth/verify").headers["X-Auth-Role"] == "admin"
+    change = db.scalar(select(AuditEvent).where(AuditEvent.action == "member:role_change"))
+    assert change.actor_email == "idp:saml" and change.details["group"] == "leads"
+    assert (change.details["old_role"], change.details["new_role"]) == ("user", "admin")
+
+    browser.sign_in(attributes={**attributes, "groups": []})
+    assert _role_of(db, "ann@acme.example.com") == Role.USER
+    assert client.get("/auth/verify").headers["X-Auth-Role"] == "user"
+
+
+def test_a_role_given_by_hand_lasts_while_the_idp_changes_no_mapped_group(acme, browser, client, db, idp, clock):
+    connect(db, client, idp, acme, clock, group_attribute="groups")
+    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
+    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
+    db.commit()
+    attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"], "groups": ["Team Leads"]}
+    browser.sign_in(attributes=attributes)
+    membership = db.scalar(select(Membership).join(User).where(User.email == "ann@acme.example.com"))
+    membership.role = Role.AUDITOR
+    db.commit()
+
+    browser.sign_in(attributes=attributes)  # still in the same groups: nothing to follow
+
+    assert _role_of(db, "ann@acme.example.com") == Role.AUDITOR
+
+
+def test_the_connections_admin_groups_decide_roles_when_it_names_some(acme, browser, client, db, idp, clock):
+    connect(db, client, idp, acme, clock, admin_groups=["idgate-admins"], group_attribute="groups")
+    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
+    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
+    db.commit()
+
+    browser.sign_in(attributes={"email": ["ann@acme.example.com"], "displayName": ["Ann"], "groups": ["Team Leads"]})
+
+    assert _role_of(db, "ann@acme.example.com") == Role.USER  # not in idgate-admins
+    assert client.get("/auth/verify").headers["X-Auth-Groups"] == "leads"
+
+
+def test_the_last_admin_leaving_a_mapped_group_at_sign_in_stays_admin_and_signs_in(acme, browser, client, db,
+                                                                                    idp, clock):
+    connect(db, client, idp, acme, clock, group_attribute="groups")
+    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
+    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
+    db.commit()
+    attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"]}
+    browser.sign_in(attributes={**attributes, "groups": ["Team Leads"]})
+    boss = db.scalar(select(Membership).join(User).where(User.email == "boss@acme.example.com"))
+    boss.status = MemberStatus.INACTIVE  # Ann is the last active admin now
+    db.commit()
+
+    response = browser.sign_in(attributes={**attributes, "groups": []})
+
+    assert response.status_code == 303
+    assert _role_of(db, "ann@acme.example.com") == Role.ADMIN
+    assert client.get("/auth/verify").headers["X-Auth-Groups"] == ""
