@@ -15,7 +15,7 @@ from gateway.audit.models import AuditEvent
 
 SOMEONE = "Someone"
 
-# {actor} and {target} are people; {x} is a detail of the row (looked up in its details).
+# {actor} and {target} are people.
 _SENTENCES: dict[str, str] = {
     A.ORG_CREATE: "{actor} created the organization",
     A.USER_SIGNUP: "{actor} signed up",
@@ -79,6 +79,10 @@ _SENTENCES: dict[str, str] = {
     A.SCIM_TOKEN_REVOKE: "{actor} revoked a SCIM token",
     A.USER_EMAIL_CHANGE: "The IdP changed the email address of {target}",
 }
+# Said after the sentence when the row holds that detail (each `{detail}` filled from it).
+_WHEN_GIVEN: dict[str, tuple[tuple[str, str], ...]] = {
+    A.MEMBER_ROLE_CHANGE: (("new_role", " to {new_role}"), ("group", ", following group {group}")),
+}
 
 
 def names_for(db: Session, events: list[AuditEvent]) -> dict[int, str]:
@@ -100,4 +104,12 @@ def sentence(event: AuditEvent, names: dict[int, str]) -> str:
     if template is None:
         return f"{actor}: {event.action}"
     text = template.format(actor=actor, target=target)
-    return text[0].upper() + text[1:]
+    details = event.details if isinstance(event.details, dict) else {}
+    for detail, words in _WHEN_GIVEN.get(event.action, ()):
+        if details.get(detail):
+            text += words.format_map({detail: str(details[detail])[:200]})
+    # A name or an address is left as written ("ada@example.com", "idp:saml"); the template's own words
+    # start with a capital.
+    named = (template.startswith("{actor}") and actor != SOMEONE) or \
+        (template.startswith("{target}") and target != "someone")
+    return text if named else text[0].upper() + text[1:]

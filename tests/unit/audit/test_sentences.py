@@ -37,3 +37,13 @@ def test_nobody_known_is_someone():
 
 def test_an_action_of_an_older_version_still_reads():
     assert sentence(event("thing:gone", actor_email="ada@example.com"), {}) == "ada@example.com: thing:gone"
+
+
+def test_a_role_change_says_the_new_role_and_the_group_it_followed():
+    by_hand = event(AuditAction.MEMBER_ROLE_CHANGE, actor_id=1, target_id=2)
+    by_hand.details = {"old_role": "user", "new_role": "auditor"}
+    by_group = event(AuditAction.MEMBER_ROLE_CHANGE, actor_email="idp:saml", target_id=2)
+    by_group.details = {"old_role": "user", "new_role": "admin", "group": "leads"}
+
+    assert sentence(by_hand, {1: "Ada", 2: "Uma"}) == "Ada changed the role of Uma to auditor"
+    assert sentence(by_group, {2: "Uma"}) == "idp:saml changed the role of Uma to admin, following group leads"
