@@ -193,16 +193,21 @@ def test_each_sign_in_puts_the_member_in_the_groups_the_idp_lists(acme, browser,
     assert client.get("/auth/verify").headers["X-Auth-Groups"] == "dev"
 
 
+def _leads_make_admins(db, client, idp, org, clock, **connection):
+    """SSO with a groups attribute, and group "leads", filled from the IdP's "Team Leads", mapped to admin."""
+    connect(db, client, idp, org, clock, group_attribute="groups", **connection)
+    scope = AdminScope(org.id, org.slug, org.name, Actor())
+    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
+    db.commit()
+
+
 def _role_of(db, email):
     db.expire_all()
     return db.scalar(select(Membership.role).join(User).where(User.email == email))
 
 
 def test_groups_the_idp_fills_give_their_role_and_take_it_back(acme, browser, client, db, idp, clock):
-    connect(db, client, idp, acme, clock, group_attribute="groups")
-    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
-    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
-    db.commit()
+    _leads_make_admins(db, client, idp, acme, clock)
     attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"]}
 
     browser.sign_in(attributes={**attributes, "groups": ["Team Leads"]})
@@ -218,10 +223,7 @@ def test_groups_the_idp_fills_give_their_role_and_take_it_back(acme, browser, cl
 
 
 def test_a_role_given_by_hand_lasts_while_the_idp_changes_no_mapped_group(acme, browser, client, db, idp, clock):
-    connect(db, client, idp, acme, clock, group_attribute="groups")
-    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
-    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
-    db.commit()
+    _leads_make_admins(db, client, idp, acme, clock)
     attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"], "groups": ["Team Leads"]}
     browser.sign_in(attributes=attributes)
     membership = db.scalar(select(Membership).join(User).where(User.email == "ann@acme.example.com"))
@@ -234,10 +236,7 @@ def test_a_role_given_by_hand_lasts_while_the_idp_changes_no_mapped_group(acme, 
 
 
 def test_the_connections_admin_groups_decide_roles_when_it_names_some(acme, browser, client, db, idp, clock):
-    connect(db, client, idp, acme, clock, admin_groups=["idgate-admins"], group_attribute="groups")
-    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
-    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
-    db.commit()
+    _leads_make_admins(db, client, idp, acme, clock, admin_groups=["idgate-admins"])
 
     browser.sign_in(attributes={"email": ["ann@acme.example.com"], "displayName": ["Ann"], "groups": ["Team Leads"]})
 
@@ -247,10 +246,7 @@ def test_the_connections_admin_groups_decide_roles_when_it_names_some(acme, brow
 
 def test_the_last_admin_leaving_a_mapped_group_at_sign_in_stays_admin_and_signs_in(acme, browser, client, db,
                                                                                     idp, clock):
-    connect(db, client, idp, acme, clock, group_attribute="groups")
-    scope = AdminScope(acme.id, acme.slug, acme.name, Actor())
-    groups.create_group(db, scope, "leads", sso_name="Team Leads", role="admin", now=clock.now())
-    db.commit()
+    _leads_make_admins(db, client, idp, acme, clock)
     attributes = {"email": ["ann@acme.example.com"], "displayName": ["Ann"]}
     browser.sign_in(attributes={**attributes, "groups": ["Team Leads"]})
     boss = db.scalar(select(Membership).join(User).where(User.email == "boss@acme.example.com"))
