@@ -63,7 +63,12 @@ def test_after_the_password_the_second_step_comes_first(with_app, auth, client):
 
     signed_in = auth.login(member.user.email, next="/account")
 
-    assert signed_in.headers["Location"] == "/login/verify?next=/account"
+    # The answer to the password is the code form itself, posting to /login/verify and keeping `next`.
+    page = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == 200 and "Location" not in signed_in.headers
+    assert "Confirm it is you" in page and 'name="code"' in page
+    assert 'action="/login/verify?next=/account"' in page and 'name="next" type="hidden" value="/account"' in page
+    assert signed_in.headers["Cache-Control"] == "no-store"
     assert client.get("/auth/verify").status_code == 401
     assert client.get("/admin/users").headers["Location"].startswith("/login/verify")
     passed = second_step(client, app.code(), next_url="/account")
