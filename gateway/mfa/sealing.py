@@ -7,6 +7,7 @@ and reseals every stored secret with it (`reseal`); a stolen database alone open
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -37,8 +38,27 @@ def _keys(certs_dir: str) -> list[bytes]:
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
 
+# The keys of each certs folder, read once per version of its file: every second step with an app's
+# code opens a secret, and reading and parsing the file each time cost more than the opening. A file
+# is only ever replaced whole (gateway.keyfiles.write: a new inode), so its stat names its version,
+# and a key added or dropped by any process is seen by the next call here.
+_boxes: dict[str, tuple[tuple[int, int, int], MultiFernet]] = {}
+
+
 def _box(certs_dir: str) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in _keys(certs_dir)])
+    try:
+        found = os.stat(_path(certs_dir))
+    except FileNotFoundError:
+        _keys(certs_dir)  # made here, by one starter while the others wait
+        found = os.stat(_path(certs_dir))
+    version = (found.st_ino, found.st_mtime_ns, found.st_size)
+    cached = _boxes.get(certs_dir)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    # Read after the stat: what is cached is never older than the version it is kept under.
+    box = MultiFernet([Fernet(key) for key in _keys(certs_dir)])
+    _boxes[certs_dir] = (version, box)
+    return box
 
 
 def seal(certs_dir: str, secret: str) -> str:

@@ -36,6 +36,20 @@ def test_after_a_new_key_old_seals_open_and_reseal_with_the_new_one(tmp_path):
         sealing.unseal(certs, old)
 
 
+def test_a_key_file_another_process_replaced_is_read_again(tmp_path):
+    # Each worker keeps the keys it read, for as long as the file is the one it read them from.
+    from cryptography.fernet import Fernet
+
+    from gateway import keyfiles
+
+    certs = str(tmp_path)
+    sealing.seal(certs, "secret")
+    theirs = Fernet.generate_key()
+    keyfiles.write(tmp_path / sealing.KEYS, theirs + b"\n")
+
+    assert Fernet(theirs).decrypt(sealing.seal(certs, "secret").encode()) == b"secret"
+
+
 def test_keys_rotate_seals_every_stored_secret_again_and_they_still_work(runner, db, app, clock):
     import pyotp
     from sqlalchemy import select
