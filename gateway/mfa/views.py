@@ -72,8 +72,9 @@ def second_step_answer(sign_in, next_url: str | None):
     trip on every such sign-in; the page's forms post to /login/verify as ever, and GET /login/verify
     still opens it (a reload there, a link, a step-up)."""
     next_url = safe_next(next_url)
-    page = _second_step_page(sign_in.session.user_id, CodeForm(next=next_url or ""),
-                             PasskeyAnswerForm(next=next_url or ""), next_url, owed=True)
+    # Empty forms (formdata=None): what was posted was the password form, whose `next` is shown checked.
+    page = _second_step_page(sign_in.session.user_id, CodeForm(formdata=None, next=next_url or ""),
+                             PasskeyAnswerForm(formdata=None, next=next_url or ""), next_url, owed=True)
     return set_session_cookie(make_response(page), sign_in.token, sign_in.session.expires_at)
 
 

@@ -76,6 +76,17 @@ def test_after_the_password_the_second_step_comes_first(with_app, auth, client):
     assert client.get("/auth/verify").headers["X-Auth-Amr"] == "pwd otp mfa"
 
 
+def test_the_code_form_in_the_answer_keeps_no_unsafe_next(with_app, auth, client):
+    member, app, _ = with_app
+
+    signed_in = auth.login(member.user.email, next="https://evil.example/")
+
+    page = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == 200 and 'name="code"' in page and "evil.example" not in page
+    passed = second_step(client, app.code())
+    assert passed.headers["Location"] == "/account"
+
+
 def test_the_step_gives_a_new_token(with_app, auth, client):
     member, app, _ = with_app
     auth.login(member.user.email)
