@@ -20,7 +20,7 @@ from gateway.sessions.cookies import clear_session_cookie, set_session_cookie
 from gateway.mfa import services as mfa
 from gateway.mfa.forms import PasskeyAnswerForm
 from gateway.mfa.policy import Owed
-from gateway.mfa.views import options_json, passkeys_elsewhere, passkeys_here
+from gateway.mfa.views import options_json, passkeys_elsewhere, passkeys_here, second_step_answer
 from gateway.sessions.login import step_page
 from gateway.sso import logout as single_logout
 from gateway.oidc.views import asking_app
@@ -29,6 +29,8 @@ from gateway.web import actor_from_request, passwords, settings, show_on
 bp = Blueprint("accounts", __name__)
 
 def _signed_in(result: services.SignIn, next_url: str | None):
+    if result.owes == Owed.SECOND_FACTOR:
+        return second_step_answer(result, next_url)  # the code form is the answer: no redirect to fetch it
     if result.owes:
         # The step comes first (a new password, a second factor); where they were going is kept for after it.
         target = step_page(result.owes, next_url)

@@ -7,6 +7,7 @@ temporary password's change), on switching organizations, after a second factor.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
@@ -61,7 +62,15 @@ def requires_second_factor(db: Session, org_id: int | None) -> bool:
     return bool(org_id) and bool(core_execute(db, _RULE, {"org_id": org_id}).first()[0])
 
 
-def owed(db: Session, user: User, org_id: int | None, amr: tuple[str, ...]) -> Owed | None:
+class Account(Protocol):
+    """What owed() reads of an account: a loaded User, or the row the second step reads
+    (gateway.mfa.services)."""
+
+    id: int
+    must_change_password: bool
+
+
+def owed(db: Session, user: User | Account, org_id: int | None, amr: tuple[str, ...]) -> Owed | None:
     """The step a password session of `user`, working in `org_id`, owes next; None when it may pass.
 
     The password comes first (a temporary one is changed before anything else); then a factor the

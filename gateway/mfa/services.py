@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts import services as accounts
@@ -16,9 +16,11 @@ from gateway.actor import Actor
 from gateway.audit.actions import AuditAction
 from gateway.audit.service import record
 from gateway.config import Settings
+from gateway.db import core_execute
 from gateway.errors import BadRequest, Conflict, Forbidden, NotFound
 from gateway.mail import outbox
 from gateway.mfa import passkeys, policy, recovery, totp
+from gateway.mfa.models import Passkey, RecoveryCode, TotpFactor
 from gateway.mfa.passkeys import PasskeyRefused, Purpose
 from gateway.mfa.policy import HWK, OTP, USER, Owed
 from gateway.mfa.totp import WrongCode
@@ -55,17 +57,25 @@ class Factors:
         return ", ".join(kinds).capitalize()
 
 
+_totp, _codes, _passkeys = TotpFactor.__table__, RecoveryCode.__table__, Passkey.__table__
+# Built once, bound per call, one statement for the three: the second step's page (the answer to
+# every password that owes one) and the security page show them.
+_FACTORS = select(
+    exists().where(_totp.c.user_id == bindparam("user_id"), _totp.c.confirmed_at.is_not(None)),
+    select(func.count()).where(_codes.c.user_id == bindparam("user_id"), _codes.c.used_at.is_(None))
+    .scalar_subquery(),
+    select(func.count()).where(_passkeys.c.user_id == bindparam("user_id")).scalar_subquery(),
+)
+
+
 def factors_of(db: Session, user_id: int) -> Factors:
-    return Factors(totp=totp.enrolled(db, user_id) is not None, recovery_codes_left=recovery.remaining(db, user_id),
-                   passkeys=passkeys.count(db, user_id))
+    db.flush()  # (a prebuilt statement: a factor this transaction added or removed is what it counts)
+    has_totp, codes_left, keys = core_execute(db, _FACTORS, {"user_id": user_id}).first()
+    return Factors(totp=bool(has_totp), recovery_codes_left=codes_left, passkeys=keys)
 
 
 def factors_of_members(db: Session, user_ids) -> dict[int, Factors]:
     """Factors of several accounts at once (the team list)."""
-    from sqlalchemy import func
-
-    from gateway.mfa.models import Passkey, RecoveryCode, TotpFactor
-
     ids = list(user_ids)
     with_totp = set(db.scalars(select(TotpFactor.user_id).where(TotpFactor.user_id.in_(ids),
                                                                  TotpFactor.confirmed_at.is_not(None))))
@@ -82,19 +92,50 @@ def is_sso_session(db: Session, session_id: int) -> bool:
     return db.get(UserSession, session_id).sso_org_id is not None
 
 
-def _password_account(db: Session, session_id: int) -> tuple[UserSession, User]:
+@dataclass(frozen=True)
+class _Session:
+    """What the rules here read of the caller's session (a row, not a loaded UserSession)."""
+
+    id: int
+    org_id: int | None
+    amr: str
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What the rules here read of its account (a row, not a loaded User)."""
+
+    id: int
+    email: str
+    name: str
+    must_change_password: bool
+
+
+_sessions, _users = UserSession.__table__, User.__table__
+# Built once, bound per call: every second step starts here (the ORM's two loads cost several times more).
+_SESSION_AND_ACCOUNT = (
+    select(_sessions.c.id, _sessions.c.org_id, _sessions.c.amr, _sessions.c.sso_org_id, _users.c.id,
+           _users.c.email, _users.c.name, _users.c.must_change_password)
+    .join(_users, _users.c.id == _sessions.c.user_id)
+    .where(_sessions.c.id == bindparam("session_id"))
+)
+
+
+def _password_account(db: Session, session_id: int) -> tuple[_Session, _Account]:
     """The session and its account, for what only a password account's own session may do here.
 
     :raise BadRequest: an SSO session (`sso_session`).
     """
-    if is_sso_session(db, session_id):
+    db.flush()  # (a prebuilt statement: a change this transaction made to either row is what it reads)
+    session_id_, org_id, amr, sso_org_id, user_id, email, name, must_change = core_execute(
+        db, _SESSION_AND_ACCOUNT, {"session_id": session_id}).first()
+    if sso_org_id is not None:
         raise BadRequest("You signed in through your organization's single sign-on: second factors are its "
                          "business.", code="sso_session")
-    session = db.get(UserSession, session_id)
-    return session, db.get(User, session.user_id)
+    return _Session(session_id_, org_id, amr), _Account(user_id, email, name, must_change)
 
 
-def _proved(db: Session, session: UserSession, user: User, method: str, *, actor: Actor, settings: Settings,
+def _proved(db: Session, session: _Session, user: _Account, method: str, *, actor: Actor, settings: Settings,
             now: datetime) -> accounts.SignIn:
     """The session just proved `method` (RFC 8176): a new token that says so, owing what is left."""
     amr = policy.with_methods(policy.amr_of(session.amr), method)
@@ -138,7 +179,7 @@ def second_step(db: Session, session_id: int, code: str, *, actor: Actor, settin
     return sign_in
 
 
-def _recovery_code_used(db: Session, user: User, *, actor: Actor, now: datetime) -> None:
+def _recovery_code_used(db: Session, user: _Account, *, actor: Actor, now: datetime) -> None:
     left = recovery.remaining(db, user.id)
     record(db, actor, AuditAction.MFA_RECOVERY_CODE_USED, now=now, target_id=user.id, target_email=user.email,
            codes_left=left)
@@ -316,8 +357,8 @@ def second_step_with_passkey(db: Session, session_id: int, answer: str | None, *
     return sign_in
 
 
-def _passkey_refused(db: Session, exc: PasskeyRefused, user: User | None, *, actor: Actor, org_id: int | None,
-                     now: datetime) -> None:
+def _passkey_refused(db: Session, exc: PasskeyRefused, user: User | _Account | None, *, actor: Actor,
+                     org_id: int | None, now: datetime) -> None:
     """A refusal the caller audits is kept (the challenge stays used up); a counter that went backwards
     is also the organization's admins' business: a copy of the key may be in other hands."""
     exc.recorded = True

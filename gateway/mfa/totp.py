@@ -9,9 +9,10 @@ from datetime import datetime
 
 import pyotp
 import segno
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from gateway.db import core_execute
 from gateway.errors import BadRequest, Conflict, GatewayError
 from gateway.mfa import sealing
 from gateway.mfa.models import TotpFactor
@@ -34,10 +35,10 @@ class SecretUnreadable(Conflict):
                "Use a recovery code or a passkey, or ask an administrator to reset your second factors.")
 
 
-def _secret(factor: TotpFactor, certs_dir: str) -> str:
+def _secret(sealed: str, certs_dir: str) -> str:
     """:raise SecretUnreadable: sealed with a key this gateway no longer has (a restore without certs/)."""
     try:
-        return sealing.unseal(certs_dir, factor.secret_sealed)
+        return sealing.unseal(certs_dir, sealed)
     except sealing.InvalidToken:
         raise SecretUnreadable() from None
 
@@ -97,7 +98,7 @@ def pending(db: Session, user_id: int, email: str, *, certs_dir: str) -> Enrolme
     if factor is None or factor.confirmed_at is not None:
         return None
     try:
-        return _enrolment(_secret(factor, certs_dir), email)
+        return _enrolment(_secret(factor.secret_sealed, certs_dir), email)
     except SecretUnreadable:
         return None  # started again: begin() seals a new one in its place
 
@@ -117,34 +118,43 @@ def confirm(db: Session, user_id: int, code: str, *, certs_dir: str, now: dateti
     factor = _factor(db, user_id)
     if factor is None or factor.confirmed_at is not None:
         raise BadRequest("Start setting up the authenticator app again.", code="no_enrolment", field="code")
-    if not _use(db, factor, code, certs_dir=certs_dir, now=now):
+    used = _use(db, factor.id, factor.secret_sealed, code, certs_dir=certs_dir, now=now)
+    db.expire(factor)  # its last step was written past the ORM
+    if not used:
         raise WrongCode()
     factor.confirmed_at = now
 
 
+_factors = TotpFactor.__table__
+# Built once, bound per call: every second step with an app's code reads and uses up its factor here.
+_CONFIRMED = select(_factors.c.id, _factors.c.secret_sealed).where(
+    _factors.c.user_id == bindparam("user_id"), _factors.c.confirmed_at.is_not(None))
+# A step at most once, and never one older than the last: of two uses of one code at once the
+# database lets one through (the second UPDATE, after the first commits, matches no row and
+# returns none).
+_USE_STEP = (update(_factors)
+             .where(_factors.c.id == bindparam("factor_id"), _factors.c.last_used_step < bindparam("step"))
+             .values(last_used_step=bindparam("step"), last_used_at=bindparam("now")).returning(_factors.c.id))
+
+
 def verify(db: Session, user_id: int, code: str, *, certs_dir: str, now: datetime) -> bool:
     """Whether `code` is the confirmed app's code now, not used before: it is used up on the way."""
-    factor = _factor(db, user_id)
-    if factor is None or factor.confirmed_at is None:
+    db.flush()  # (prebuilt statements below: a factor this transaction changed is what they read)
+    factor = core_execute(db, _CONFIRMED, {"user_id": user_id}).first()
+    if factor is None:
         return False
-    return _use(db, factor, parse_code(code), certs_dir=certs_dir, now=now)
+    return _use(db, factor.id, factor.secret_sealed, parse_code(code), certs_dir=certs_dir, now=now)
 
 
-def _use(db: Session, factor: TotpFactor, code: str, *, certs_dir: str, now: datetime) -> bool:
-    totp = pyotp.TOTP(_secret(factor, certs_dir), digits=DIGITS, interval=PERIOD)
+def _use(db: Session, factor_id: int, sealed: str, code: str, *, certs_dir: str, now: datetime) -> bool:
+    totp = pyotp.TOTP(_secret(sealed, certs_dir), digits=DIGITS, interval=PERIOD)
     current = int(now.timestamp()) // PERIOD
     # Every candidate is compared (in constant time), so the time taken says nothing of which matched.
     matched = [step for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1)
                if hmac.compare_digest(totp.at(step * PERIOD), code)]
     if not matched:
         return False
-    step = matched[-1]
-    # A step at most once, and never one older than the last: of two uses of one code at once the
-    # database lets one through (the second UPDATE, after the first commits, matches no row).
-    won = db.execute(update(TotpFactor).where(TotpFactor.id == factor.id, TotpFactor.last_used_step < step)
-                     .values(last_used_step=step, last_used_at=now)).rowcount == 1
-    db.expire(factor)
-    return won
+    return core_execute(db, _USE_STEP, {"factor_id": factor_id, "step": matched[-1], "now": now}).first() is not None
 
 
 def remove(db: Session, user_id: int) -> bool:

@@ -56,11 +56,26 @@ def verify():
 
 
 def _verify_page(form, passkey_form, next_url, status):
-    ctx, db = current_user.ctx, get_session()
+    ctx = current_user.ctx
+    return _second_step_page(ctx.user_id, form, passkey_form, next_url, owed=ctx.owes == Owed.SECOND_FACTOR), status
+
+
+def _second_step_page(user_id: int, form, passkey_form, next_url, *, owed: bool) -> str:
     return render_template("mfa/verify.html", form=form, passkey_form=passkey_form,
-                           factors=services.factors_of(db, ctx.user_id), next=next_url,
-                           owed=ctx.owes == Owed.SECOND_FACTOR, passkeys=passkeys_here(),
-                           passkeys_at=passkeys_elsewhere()), status
+                           factors=services.factors_of(get_session(), user_id), next=next_url, owed=owed,
+                           passkeys=passkeys_here(), passkeys_at=passkeys_elsewhere())
+
+
+def second_step_answer(sign_in, next_url: str | None):
+    """The answer to a right password when the session owes a second factor: the second step's page
+    itself (200, with the new session's cookie), not a redirect to it. The browser is spared a round
+    trip on every such sign-in; the page's forms post to /login/verify as ever, and GET /login/verify
+    still opens it (a reload there, a link, a step-up)."""
+    next_url = safe_next(next_url)
+    # Empty forms (formdata=None): what was posted was the password form, whose `next` is shown checked.
+    page = _second_step_page(sign_in.session.user_id, CodeForm(formdata=None, next=next_url or ""),
+                             PasskeyAnswerForm(formdata=None, next=next_url or ""), next_url, owed=True)
+    return set_session_cookie(make_response(page), sign_in.token, sign_in.session.expires_at)
 
 
 @bp.post("/login/verify/passkey/options")

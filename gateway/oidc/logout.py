@@ -22,10 +22,11 @@ import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
+from gateway.db import core_execute
 from gateway.mail.outbox import backoff
 from gateway.oidc import clients
 from gateway.oidc.models import BackchannelLogout, OidcClient, OidcGrant, UriKind
@@ -77,16 +78,26 @@ def _verified_hint(token, settings: Settings) -> dict | None:
     return claims if claims.get("iss") == settings.base_url else None
 
 
+_grants, _clients = OidcGrant.__table__, OidcClient.__table__
+_GIVEN = (select(_grants.c.id, _grants.c.session_id, _grants.c.user_id, _clients.c.id, _clients.c.client_id,
+                 _clients.c.backchannel_logout_uri)
+          .join(_clients, _clients.c.id == _grants.c.client_pk).where(_grants.c.logout_sent.is_(False)))
+# Built once, bound per call: a sign-out, or a token replaced after a second step, asks this of one
+# session, and nearly always finds nothing.
+_GIVEN_BY_ONE = _GIVEN.where(_grants.c.session_id == bindparam("session_id"))
+
+
 def sessions_ended(db: Session, session_ids, *, now: datetime) -> int:
     """Revoke what these sessions gave and queue a logout token for every client that asked for
     them; returns how many were queued. Called by gateway.sessions.services wherever sessions end."""
     session_ids = list(session_ids)
     if not session_ids:
         return 0
-    found = db.execute(select(OidcGrant.id, OidcGrant.session_id, OidcGrant.user_id, OidcClient.id,
-                              OidcClient.client_id, OidcClient.backchannel_logout_uri)
-                       .join(OidcClient, OidcClient.id == OidcGrant.client_pk)
-                       .where(OidcGrant.session_id.in_(session_ids), OidcGrant.logout_sent.is_(False))).all()
+    if len(session_ids) == 1:
+        db.flush()  # (a prebuilt statement: a grant this transaction gave is what it reads)
+        found = core_execute(db, _GIVEN_BY_ONE, {"session_id": session_ids[0]}).all()
+    else:
+        found = db.execute(_GIVEN.where(_grants.c.session_id.in_(session_ids))).all()
     if not found:
         return 0
     db.execute(update(OidcGrant).where(OidcGrant.id.in_([row[0] for row in found]))

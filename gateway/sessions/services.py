@@ -15,6 +15,7 @@ from gateway.accounts.models import User
 from gateway.actor import Actor
 from gateway.config import Settings
 from gateway.db import comma_joined, core_execute
+from gateway.errors import Unauthorized
 from gateway.groups.models import Group, GroupMember
 from gateway.orgs.models import CustomRole, Membership, MemberStatus, Organization
 from gateway.sessions.cookies import MAX_TOKEN_LENGTH
@@ -218,13 +219,30 @@ def set_owed(db: Session, session_id: int, owes: str | None) -> None:
                .values(owes=owes, restricted=owes is not None))
 
 
+class SessionEnded(Unauthorized):
+    code = "session_ended"
+    message = "This sign-in ended meanwhile (signed out, or ended by an admin). Sign in again."
+
+
+# Built once, bound per call: every second step (and every factor added) replaces its session's token here.
+_END = (update(_sessions).where(_sessions.c.id == bindparam("session_id"), _sessions.c.revoked_at.is_(None))
+        .values(revoked_at=bindparam("now")).returning(_sessions.c.user_id, _sessions.c.org_id))
+
+
 def replace(db: Session, session_id: int, *, amr: str, owes: str | None, actor: Actor, settings: Settings,
             now: datetime) -> tuple[str, StartedSession]:
     """A new token for a session that just proved more (a second factor): the old token ends, so
-    one that leaked before the step is worth nothing after it."""
-    old = db.get(UserSession, session_id)
-    revoke(db, session_id, now=now)
-    return start(db, old.user_id, org_id=old.org_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
+    one that leaked before the step is worth nothing after it.
+
+    :raise SessionEnded: the session ended meanwhile (a sign-out, an admin, the other of two second
+        steps at once): the database decides, as the UPDATE that ends it matches a live row only once.
+    """
+    db.flush()  # (prebuilt statements: a change this transaction made to the session is what they see)
+    ended = core_execute(db, _END, {"session_id": session_id, "now": now}).first()
+    if ended is None:
+        raise SessionEnded()
+    _ended(db, [session_id], now=now)
+    return start(db, ended.user_id, org_id=ended.org_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
 
 
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:

@@ -63,12 +63,28 @@ def test_after_the_password_the_second_step_comes_first(with_app, auth, client):
 
     signed_in = auth.login(member.user.email, next="/account")
 
-    assert signed_in.headers["Location"] == "/login/verify?next=/account"
+    # The answer to the password is the code form itself, posting to /login/verify and keeping `next`.
+    page = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == 200 and "Location" not in signed_in.headers
+    assert "Confirm it is you" in page and 'name="code"' in page
+    assert 'action="/login/verify?next=/account"' in page and 'name="next" type="hidden" value="/account"' in page
+    assert signed_in.headers["Cache-Control"] == "no-store"
     assert client.get("/auth/verify").status_code == 401
     assert client.get("/admin/users").headers["Location"].startswith("/login/verify")
     passed = second_step(client, app.code(), next_url="/account")
     assert passed.status_code == 303 and passed.headers["Location"] == "/account"
     assert client.get("/auth/verify").headers["X-Auth-Amr"] == "pwd otp mfa"
+
+
+def test_the_code_form_in_the_answer_keeps_no_unsafe_next(with_app, auth, client):
+    member, app, _ = with_app
+
+    signed_in = auth.login(member.user.email, next="https://evil.example/")
+
+    page = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == 200 and 'name="code"' in page and "evil.example" not in page
+    passed = second_step(client, app.code())
+    assert passed.headers["Location"] == "/account"
 
 
 def test_the_step_gives_a_new_token(with_app, auth, client):

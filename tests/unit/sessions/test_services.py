@@ -211,6 +211,31 @@ class TestRevokeAll:
         assert services.revoke_all_for(db, user.id, now=clock.now()) == 0
 
 
+class TestReplace:
+    def test_the_old_token_ends_and_the_new_one_says_what_was_proved(self, db, start, resolve, settings, clock):
+        user = member()
+        old_token, old = start(user)
+
+        token, new = services.replace(db, old.id, amr="pwd otp mfa", owes=None, actor=Actor(), settings=settings,
+                                      now=clock.now())
+
+        assert resolve(old_token) is None
+        assert (new.user_id, new.org_id) == (user.id, old.org_id)
+        assert resolve(token).amr == ("pwd", "otp", "mfa")
+
+    def test_a_session_that_ended_meanwhile_is_not_replaced(self, db, start, settings, clock):
+        # Signed out (or ended by an admin, or by the other of two second steps at once) between the
+        # request's start and its step: the UPDATE that ends it finds no live row, and nothing starts.
+        user = member()
+        _, row = start(user)
+        services.revoke(db, row.id, now=clock.now())
+
+        with pytest.raises(services.SessionEnded):
+            services.replace(db, row.id, amr="pwd otp mfa", owes=None, actor=Actor(), settings=settings,
+                             now=clock.now())
+        assert services.count_active_for(db, user.id, now=clock.now()) == 0
+
+
 class TestCountActive:
     def test_counts_only_live_sessions(self, db, start, clock, settings):
         user = member()
