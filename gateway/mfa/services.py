@@ -124,11 +124,13 @@ _SESSION_AND_ACCOUNT = (
 def _password_account(db: Session, session_id: int) -> tuple[_Session, _Account]:
     """The session and its account, for what only a password account's own session may do here.
 
-    :raise BadRequest: an SSO session (`sso_session`).
+    :raise BadRequest: an SSO session (`sso_session`). :raise SessionEnded: the session is gone.
     """
     db.flush()  # (a prebuilt statement: a change this transaction made to either row is what it reads)
-    session_id_, org_id, amr, sso_org_id, user_id, email, name, must_change = core_execute(
-        db, _SESSION_AND_ACCOUNT, {"session_id": session_id}).first()
+    found = core_execute(db, _SESSION_AND_ACCOUNT, {"session_id": session_id}).first()
+    if found is None:  # deleted since this request was let in (its account deleted meanwhile)
+        raise sessions.SessionEnded()
+    session_id_, org_id, amr, sso_org_id, user_id, email, name, must_change = found
     if sso_org_id is not None:
         raise BadRequest("You signed in through your organization's single sign-on: second factors are its "
                          "business.", code="sso_session")

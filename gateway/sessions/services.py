@@ -237,22 +237,24 @@ def replace(db: Session, session_id: int, *, amr: str, owes: str | None, actor: 
     :raise SessionEnded: the session ended meanwhile (a sign-out, an admin, the other of two second
         steps at once): the database decides, as the UPDATE that ends it matches a live row only once.
     """
-    db.flush()  # (prebuilt statements: a change this transaction made to the session is what they see)
-    ended = core_execute(db, _END, {"session_id": session_id, "now": now}).first()
+    ended = _end(db, session_id, now=now)
     if ended is None:
         raise SessionEnded()
-    _ended(db, [session_id], now=now)
     return start(db, ended.user_id, org_id=ended.org_id, amr=amr, owes=owes, actor=actor, settings=settings, now=now)
 
 
 def revoke(db: Session, session_id: int, *, now: datetime) -> None:
-    ended = db.execute(
-        update(UserSession)
-        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    ).rowcount
-    if ended:
+    _end(db, session_id, now=now)
+
+
+def _end(db: Session, session_id: int, *, now: datetime):
+    """End one live session, and what it gave OIDC clients; its (user_id, org_id), or None when it
+    had ended already (whoever's UPDATE matched the live row ended it)."""
+    db.flush()  # (a prebuilt statement: a change this transaction made to the session is what it sees)
+    ended = core_execute(db, _END, {"session_id": session_id, "now": now}).first()
+    if ended is not None:
         _ended(db, [session_id], now=now)
+    return ended
 
 
 def _ended(db: Session, session_ids: list[int], *, now: datetime) -> None:
