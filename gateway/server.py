@@ -152,7 +152,7 @@ def worker_app():
 def run(*, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until SIGTERM or SIGINT; then requests in flight finish (GRACEFUL_TIMEOUT at most)."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, RuntimeModes
 
     metrics_dir = _metrics_dir()
     # Spawned, so that each worker imports prometheus-client after PROMETHEUS_MULTIPROC_DIR is
@@ -161,6 +161,9 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
     server = Granian(
         "gateway.server:worker_app", factory=True, interface=Interfaces.WSGI,
         address=host, port=port, workers=workers, blocking_threads=threads, websockets=False,
+        # One Rust thread a worker either way (its default); the single-threaded runtime spares that thread
+        # the multi-threaded scheduler's hand-offs, which /auth/verify behind nginx measured (bench/verify_wrk.py).
+        runtime_mode=RuntimeModes.st,
         workers_kill_timeout=GRACEFUL_TIMEOUT, respawn_failed_workers=True, log_dictconfig=_GRANIAN_LOGGING,
     )
     try:
