@@ -124,7 +124,10 @@ class AsPublished:
         self.url = base_url + request.full_path.rstrip("?")
 
     def __getattr__(self, name):
-        return getattr(self._request, name)
+        # Kept once read: authlib asks the payload for `values` a dozen times a request.
+        value = getattr(self._request, name)
+        setattr(self, name, value)
+        return value
 
 
 class _Server(AuthorizationServer):
