@@ -125,7 +125,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gateway.sessions.fast_verify import FastVerify
 
     register_commands(app)
-    app.wsgi_app = FastOidc(app)  # the OpenID Connect round trip, before Flask
+    app.wsgi_app = app.extensions["idgate.fast_oidc"] = FastOidc(app)  # the OpenID Connect round trip, before Flask
     app.wsgi_app = app.extensions["idgate.fast_verify"] = FastVerify(app)  # the forward-auth hot path, before both
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (the Host header they pass on).
