@@ -17,6 +17,7 @@ request id) and are counted under the views' endpoint names (gateway.metrics.Hot
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
@@ -25,6 +26,7 @@ from typing import NamedTuple
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import ClosingIterator
@@ -82,9 +84,12 @@ class FastOidc:
             try:
                 reply = self.answerers[endpoint](environ)
                 after_commit = end_request_transaction(keep=reply is not None and reply.status < 500)
-            except Exception:  # noqa: BLE001 (Flask answers it, and logs what it should)
-                log.debug("the fast path passes a request on to Flask", exc_info=True)
-                end_request_transaction(keep=False)
+            except DBAPIError:  # Flask answers a database it cannot reach (503), and says so
+                _abandon()
+                reply = None
+            except Exception:  # noqa: BLE001 - a fault of this path's own must not become the caller's 500
+                log.exception("the OpenID Connect fast path failed; Flask answers instead")
+                _abandon()
                 reply = None
         if reply is None:
             if _BODY in environ:
@@ -149,6 +154,12 @@ class FastOidc:
         # As jsonify writes it: compact, a newline last.
         body = (self.app.json.dumps(payload, separators=(",", ":")) + "\n").encode()
         return Reply(status, [("Content-Type", "application/json"), *headers], body)
+
+
+def _abandon() -> None:
+    """Roll back what the request wrote before Flask takes it over (a broken connection: nothing to roll back)."""
+    with contextlib.suppress(DBAPIError):
+        end_request_transaction(keep=False)
 
 
 def _read_form(environ) -> bool:
