@@ -103,7 +103,7 @@ class FastOidc:
         start_response(_STATUS[reply.status], headers)
         self.tallies[endpoint].observe(str(reply.status), time.perf_counter() - started, environ["REQUEST_METHOD"])
         if after_commit:  # (queued by a service: run once the answer is sent, as Flask's edge runs them)
-            return ClosingIterator([reply.body], lambda: [callback(self.app) for callback in dict.fromkeys(after_commit)])
+            return ClosingIterator([reply.body], lambda: [run(self.app) for run in dict.fromkeys(after_commit)])
         return [reply.body]
 
     def _authorize(self, environ) -> Reply | None:

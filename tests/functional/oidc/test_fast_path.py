@@ -8,7 +8,15 @@ from urllib.parse import urlencode
 
 from werkzeug.test import Client
 
-from tests.functional.oidc.test_code_flow import REDIRECT, answer_of, authorize, exchange, member, pkce, registered  # noqa: F401
+from tests.functional.oidc.test_code_flow import (  # noqa: F401 (member, registered: fixtures)
+    REDIRECT,
+    answer_of,
+    authorize,
+    exchange,
+    member,
+    pkce,
+    registered,
+)
 
 # Values that differ from one answer to the next by design.
 _VARYING = {"x-request-id", "location", "content-length"}
