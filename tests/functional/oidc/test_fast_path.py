@@ -94,3 +94,22 @@ def test_a_token_request_that_is_no_plain_form_goes_on_to_flask(client, member, 
                                                   "Content-Type": "application/x-www-form-urlencoded"},
                          data=b"grant_type=authorization_code&code=x%FF")
     assert answer.status_code == 400 and answer.json["error"]["message"] == "The form is not valid UTF-8."
+
+
+def test_work_queued_for_after_the_commit_runs_once_the_answer_is_sent(client, auth, member, registered, monkeypatch):
+    from gateway.oidc import grants
+
+    ran, save_tokens = [], grants.save_tokens
+
+    def save_and_queue(db, *args, **kwargs):
+        save_tokens(db, *args, **kwargs)
+        db.info.setdefault("after_commit", []).append(lambda app: ran.append(app.name))
+
+    monkeypatch.setattr(grants, "save_tokens", save_and_queue)
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    tokens = exchange(client, registered, answer_of(authorize(client, registered[0].client_id, challenge))["code"],
+                      verifier)
+    assert tokens.status_code == 200 and ran == []
+    tokens.close()  # (the server closes the answer once sent)
+    assert ran == ["gateway"]
