@@ -125,6 +125,8 @@ class FastOidc:
         if edge.decide(get_session(), grant, ctx, asked, now=moment).step is not decision.Step.ISSUE:
             return None
         answer = self.server.create_authorization_response(grant.request, grant_user=user, grant=grant)
+        if answer.status != 302:  # (an error with no redirect URI to carry it: the view's page)
+            return None
         return Reply(answer.status, [("Content-Type", "text/html; charset=utf-8"), *answer.headers], b"")
 
     def _token(self, environ) -> Reply | None:
