@@ -121,10 +121,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.register(app)
 
     from gateway.cli import register_commands
+    from gateway.oidc.fast import FastOidc
     from gateway.sessions.fast_verify import FastVerify
 
     register_commands(app)
-    app.wsgi_app = app.extensions["idgate.fast_verify"] = FastVerify(app)  # the forward-auth hot path, before Flask
+    app.wsgi_app = app.extensions["idgate.fast_oidc"] = FastOidc(app)  # the OpenID Connect round trip, before Flask
+    app.wsgi_app = app.extensions["idgate.fast_verify"] = FastVerify(app)  # the forward-auth hot path, before both
     if settings.trusted_proxies:
         # The client's address and scheme as the trusted proxies saw them (the Host header they pass on).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
@@ -170,11 +172,8 @@ def _refuse_malformed_input():
         # raw body (cached, so the form is still parsed from it afterwards).
         body = request.get_data(cache=True)
         # Not on the ACS: its one large field is base64, which the SAML layer decodes strictly.
-        if request.endpoint != "sso.acs":
-            try:
-                unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
-            except UnicodeDecodeError:
-                abort(400, description="The form is not valid UTF-8.")
+        if request.endpoint != "sso.acs" and not form_is_utf8(body):
+            abort(400, description="The form is not valid UTF-8.")
         # Werkzeug caps each field of multipart forms only; hold urlencoded ones to the same limit.
         limit = request.max_form_memory_size
         if limit and len(body) > limit and any(len(value) > limit for value in request.form.values()):
@@ -182,3 +181,13 @@ def _refuse_malformed_input():
     elif any("\ufffd" in value for value in request.form.values()):
         abort(400, description="The form is not valid UTF-8.")
     return None
+
+
+def form_is_utf8(body: bytes) -> bool:
+    """An urlencoded body whose %-escapes decode as UTF-8 (Werkzeug would keep undecodable ones as
+    literal text instead of failing)."""
+    try:
+        unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

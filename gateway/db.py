@@ -154,20 +154,27 @@ def get_session() -> Session:
 def _commit_at_the_edge(response):
     # Commit before the response leaves, so that a failed commit still turns into
     # an error response instead of a success the database never saw.
+    run_after_commit(response, end_request_transaction(keep=response.status_code < 500))
+    return response
+
+
+def end_request_transaction(*, keep: bool) -> list:
+    """Commit (`keep`) or roll back the request's Session and close it; the work services queued
+    for after a commit (to run once the answer is sent). For Flask's edge and the OpenID Connect
+    fast path (gateway.oidc.fast) alike."""
     db = g.pop("db", None)
     if db is None:
-        return response
+        return []
     after_commit = db.info.pop("after_commit", [])
     try:
-        if response.status_code < 500:
+        if keep:
             db.commit()
         else:
             db.rollback()
             after_commit = []
     finally:
         db.close()
-    run_after_commit(response, after_commit)
-    return response
+    return after_commit
 
 
 def run_after_commit(response, callbacks) -> None:

@@ -34,7 +34,7 @@ HOUSEKEEPING_DELETED = Counter("idgate_housekeeping_deleted_total", "Expired row
                                ["table"])
 
 class HotPathTally:
-    """What the /auth/verify fast path observes (requests, latency, token reuse), added to Prometheus
+    """What a fast path (/auth/verify's, the OpenID Connect provider's) observes (requests, latency, token reuse), added to Prometheus
     in batches.
 
     Under `idgate serve` every metric write goes to a memory-mapped file that /metrics reads; on a
@@ -62,8 +62,8 @@ class HotPathTally:
         self._lock = threading.Lock()
         threading.Thread(target=self._flush_every, name="idgate-metrics", daemon=True).start()
 
-    def observe(self, status: str, seconds: float) -> None:
-        self._pending.append((status, seconds))
+    def observe(self, status: str, seconds: float, method: str = "GET") -> None:
+        self._pending.append((method, status, seconds))
 
     def token(self, reused: bool) -> None:
         """A downstream token handed out: reused, or newly minted."""
@@ -80,12 +80,12 @@ class HotPathTally:
             buckets, total = [0] * len(latency._upper_bounds), 0.0
             pending = self._pending
             while pending:
-                status, seconds = pending.popleft()
-                statuses[status] += 1
+                method, status, seconds = pending.popleft()
+                statuses[method, status] += 1
                 total += seconds
                 buckets[bisect_left(latency._upper_bounds, seconds)] += 1
-            for status, count in statuses.items():
-                REQUESTS.labels(self.endpoint, "GET", status).inc(count)
+            for (method, status), count in statuses.items():
+                REQUESTS.labels(self.endpoint, method, status).inc(count)
             reuse, tokens = Counter_(), self._tokens
             while tokens:
                 reuse["hit" if tokens.popleft() else "miss"] += 1

@@ -26,6 +26,7 @@ from gateway.config import Settings
 from gateway.db import core_execute
 from gateway.oidc.models import OidcClient, OidcCode, OidcGrant, OidcToken, TokenKind
 from gateway.sessions import services as sessions
+from gateway.sessions.models import UserSession
 from gateway.sessions.services import SessionContext
 
 CODE_LIFETIME = timedelta(seconds=60)
@@ -67,6 +68,7 @@ class Active(NamedTuple):
 
 
 _grants, _codes, _tokens = OidcGrant.__table__, OidcCode.__table__, OidcToken.__table__
+_sessions = UserSession.__table__
 _GRANT = (_grants.c.id, _grants.c.client_pk, _grants.c.session_id, _grants.c.user_id, _grants.c.scope,
           _grants.c.nonce, _grants.c.auth_time, _grants.c.revoked_at)
 # Built once, bound per call.
@@ -75,14 +77,33 @@ _ADD_CODE = insert(_codes)
 _ADD_TOKEN = insert(_tokens)
 _CODE = (select(_codes.c.expires_at, _codes.c.redirect_uri, _codes.c.code_challenge, *_GRANT)
          .join(_grants, _grants.c.id == _codes.c.grant_id).where(_codes.c.code_hash == bindparam("verifier")))
-_SPEND_CODE = (update(_codes).where(_codes.c.code_hash == bindparam("verifier"), _codes.c.used_at.is_(None))
-               .values(used_at=bindparam("now")).returning(_codes.c.code_hash))
+# The code is spent and read in one statement, where it is unused and the client's: of two requests
+# redeeming it at once, the database lets one through. (Its grant's client as a subquery of the row:
+# one primary-key lookup, where a join of the UPDATE could not return the grant's columns on SQLite.)
+_SPEND_CODE = (update(_codes).where(
+    _codes.c.code_hash == bindparam("verifier"), _codes.c.used_at.is_(None),
+    select(_grants.c.client_pk).where(_grants.c.id == _codes.c.grant_id).scalar_subquery() == bindparam("client_pk"),
+).values(used_at=bindparam("now")).returning(_codes.c.grant_id, _codes.c.expires_at, _codes.c.redirect_uri,
+                                               _codes.c.code_challenge))
+# A grant and its session's context in one read (gateway.sessions.services.CONTEXT, the grant last).
+_SESSION_GRANT = sessions.CONTEXT.add_columns(*_GRANT).join(_grants, _grants.c.session_id == _sessions.c.id)
+_LIVE_GRANT = _SESSION_GRANT.where(_grants.c.id == bindparam("grant_id"))
+_LIVE_ACCESS_TOKEN = (_SESSION_GRANT.add_columns(_tokens.c.expires_at).join(_tokens, _tokens.c.grant_id == _grants.c.id)
+                      .where(_tokens.c.token_hash == bindparam("verifier"), _tokens.c.kind == bindparam("kind")))
 _TOKEN = (select(_tokens.c.expires_at, *_GRANT).join(_grants, _grants.c.id == _tokens.c.grant_id)
           .where(_tokens.c.token_hash == bindparam("verifier"), _tokens.c.kind == bindparam("kind")))
 _SPEND_TOKEN = (update(_tokens).where(_tokens.c.token_hash == bindparam("verifier"), _tokens.c.used_at.is_(None))
                 .values(used_at=bindparam("now")).returning(_tokens.c.token_hash))
 _REVOKE = (update(_grants).where(_grants.c.id == bindparam("grant_id"), _grants.c.revoked_at.is_(None))
            .values(revoked_at=bindparam("now")))
+# On PostgreSQL the grant and its code are written by one statement (a data-modifying WITH: one
+# round trip less a sign-in); SQLite has no such WITH, and runs _OPEN_GRANT then _ADD_CODE.
+_GRANT_KEYS = ("client_pk", "session_id", "user_id", "scope", "nonce", "auth_time", "amr", "created_at", "logout_sent")
+_CODE_KEYS = ("code_hash", "redirect_uri", "code_challenge", "expires_at")
+_NEW_GRANT = (insert(_grants).values({key: bindparam(key, type_=_grants.c[key].type) for key in _GRANT_KEYS})
+              .returning(_grants.c.id).cte("new_grant"))
+_ISSUE = insert(_codes).from_select(["grant_id", *_CODE_KEYS], select(
+    _NEW_GRANT.c.id, *(bindparam(key, type_=_codes.c[key].type) for key in _CODE_KEYS)))
 _NONCE_USED = (select(_grants.c.id).where(_grants.c.client_pk == bindparam("client_pk"),
                                           _grants.c.nonce == bindparam("nonce")).limit(1))
 
@@ -90,12 +111,15 @@ _NONCE_USED = (select(_grants.c.id).where(_grants.c.client_pk == bindparam("clie
 def issue_code(db: Session, code: str, *, client_pk: int, ctx: SessionContext, auth_time: datetime, scope: str,
                nonce: str | None, redirect_uri: str, code_challenge: str, now: datetime) -> None:
     """A grant for this sign-in and its code (only the code's verifier is kept)."""
-    grant_id = core_execute(db, _OPEN_GRANT, {
-        "client_pk": client_pk, "session_id": ctx.session_id, "user_id": ctx.user_id, "scope": scope, "nonce": nonce,
-        "auth_time": auth_time, "amr": " ".join(ctx.amr), "created_at": now, "logout_sent": False,
-    }).scalar_one()
-    core_execute(db, _ADD_CODE, {"code_hash": digest(code), "grant_id": grant_id, "redirect_uri": redirect_uri,
-                                 "code_challenge": code_challenge, "expires_at": now + CODE_LIFETIME})
+    grant = {"client_pk": client_pk, "session_id": ctx.session_id, "user_id": ctx.user_id, "scope": scope,
+             "nonce": nonce, "auth_time": auth_time, "amr": " ".join(ctx.amr), "created_at": now, "logout_sent": False}
+    code = {"code_hash": digest(code), "redirect_uri": redirect_uri, "code_challenge": code_challenge,
+            "expires_at": now + CODE_LIFETIME}
+    if db.get_bind().dialect.name == "postgresql":
+        core_execute(db, _ISSUE, {**grant, **code})
+        return
+    grant_id = core_execute(db, _OPEN_GRANT, grant).scalar_one()
+    core_execute(db, _ADD_CODE, {**code, "grant_id": grant_id})
 
 
 def nonce_used(db: Session, client_pk: int, nonce: str) -> bool:
@@ -108,17 +132,19 @@ def redeem_code(db: Session, code, *, client_pk: int, settings: Settings, now: d
     if not isinstance(code, str) or not 1 <= len(code) <= MAX_TOKEN_LENGTH:
         return None
     verifier = digest(code)
-    found = core_execute(db, _CODE, {"verifier": verifier}).first()
-    if found is None or found[4] != client_pk:
+    spent = core_execute(db, _SPEND_CODE, {"verifier": verifier, "client_pk": client_pk, "now": now}).first()
+    if spent is None:
+        found = core_execute(db, _CODE, {"verifier": verifier}).first()
+        if found is not None and found[4] == client_pk:  # the client's own code, used before: replayed
+            _revoke_replayed(db, Grant(*found[3:]), "code", now=now)
         return None
-    expires_at, redirect_uri, code_challenge, *columns = found
-    grant = Grant(*columns)
-    if core_execute(db, _SPEND_CODE, {"verifier": verifier, "now": now}).first() is None:
-        _revoke_replayed(db, grant, "code", now=now)
+    grant_id, expires_at, redirect_uri, code_challenge = spent
+    if now >= expires_at:
         return None
-    if now >= expires_at or grant.revoked_at is not None:
+    read = _grant_in_session(db, _LIVE_GRANT, {"grant_id": grant_id}, now=now)
+    if read is None or read[0].revoked_at is not None:
         return None
-    ctx = _live(db, grant, settings, now)
+    grant, ctx, _ = read
     return None if ctx is None else Redeemed(grant, redirect_uri, code_challenge, ctx)
 
 
@@ -152,11 +178,13 @@ def active_access_token(db: Session, token, *, settings: Settings, now: datetime
     """What an access token (at /userinfo, at introspection) stands for, if it is active."""
     if not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_LENGTH:
         return None
-    found = core_execute(db, _TOKEN, {"verifier": digest(token), "kind": TokenKind.ACCESS}).first()
-    if found is None:
+    read = _grant_in_session(db, _LIVE_ACCESS_TOKEN, {"verifier": digest(token), "kind": TokenKind.ACCESS}, now=now)
+    if read is None:
         return None
-    expires_at, *columns = found
-    return _active(db, Grant(*columns), expires_at, settings, now)
+    grant, ctx, (expires_at,) = read
+    if now >= expires_at or grant.revoked_at is not None or ctx is None:
+        return None
+    return Active(grant, ctx, expires_at)
 
 
 def revoke_grant(db: Session, grant_id: int, *, now: datetime) -> None:
@@ -171,8 +199,24 @@ def _active(db: Session, grant: Grant, expires_at: datetime, settings: Settings,
 
 
 def _live(db: Session, grant: Grant, settings: Settings, now: datetime) -> SessionContext | None:
-    ctx = sessions.resolve_by_id(db, grant.session_id, settings=settings, now=now)
+    return _full(sessions.resolve_by_id(db, grant.session_id, settings=settings, now=now))
+
+
+def _full(ctx: SessionContext | None) -> SessionContext | None:
+    """A session that owes a step (a second factor, a password change) gives clients nothing yet."""
     return None if ctx is None or ctx.restricted else ctx
+
+
+def _grant_in_session(db: Session, statement, params: dict, *,
+                      now: datetime) -> tuple[Grant, SessionContext | None, tuple] | None:
+    """(the grant, its session's context if live and full, the row's further columns) of a
+    statement built on _SESSION_GRANT; None without a row."""
+    db.flush()  # (as sessions.resolve: a change this transaction made to the session is what it reads)
+    row = core_execute(db, statement, params).first()
+    if row is None:
+        return None
+    width = sessions.CONTEXT_WIDTH
+    return Grant(*row[width:width + len(_GRANT)]), _full(sessions.live_context(row, now=now)), row[width + len(_GRANT):]
 
 
 def _revoke_replayed(db: Session, grant: Grant, what: str, *, now: datetime) -> None:

@@ -242,10 +242,38 @@ class Issuer(IssuerParameter):
 
 class Server(AuthorizationServer):
     def create_oauth2_request(self, request):
-        return FlaskOAuth2Request(AsPublished(flask_request, _settings().base_url))
+        # Flask's request; or, on the fast path (gateway.oidc.fast), a werkzeug Request of the environ.
+        return FlaskOAuth2Request(AsPublished(flask_request if request is None else request, _settings().base_url))
+
+
+class Answer:
+    """An answer as PlainServer gives it: status, payload (a dict for JSON) and headers, with the
+    `location` that authlib's RFC 9207 extension reads and rewrites on a Flask Response."""
+
+    def __init__(self, status: int, payload, headers):
+        self.status, self.payload, self.headers = status, payload, list(headers)
+
+    @property
+    def location(self) -> str | None:
+        return next((value for name, value in self.headers if name.lower() == "location"), None)
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers = [(name, old) for name, old in self.headers if name.lower() != "location"]
+        self.headers.append(("Location", value))
+
+
+class PlainServer(Server):
+    """The same server, grants and extensions for the WSGI fast path: its answers are Answers,
+    not Flask Responses."""
+
+    def handle_response(self, status_code, payload, headers):
+        return Answer(status_code, payload, headers)
 
 
 def init_app(app: Flask) -> Server:
+    """The provider for the Flask views (app.extensions["idgate.oidc"]) and the same one for the
+    fast path (["idgate.oidc_plain"]), configured by one function."""
     registry = app.extensions["idgate.oidc_clients"] = Registry(app.extensions["idgate.verify_cache"].channel)
 
     def query_client(client_id):
@@ -260,18 +288,19 @@ def init_app(app: Flask) -> Server:
                           refresh_token=token.get("refresh_token"), refresh_expires_at=request.user.expires_at,
                           now=now())
 
-    server = Server(query_client=query_client, save_token=save_token)
-    server.load_config({
-        # secrets.token_urlsafe: 256 random bits from the OS in one call (authlib's default picks
-        # each character apart, ten times slower).
-        "OAUTH2_ACCESS_TOKEN_GENERATOR": _random_token,
-        "OAUTH2_REFRESH_TOKEN_GENERATOR": _random_token,
-        "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": int(store.ACCESS_TOKEN_LIFETIME.total_seconds()),
-                                    "refresh_token": int(store.ACCESS_TOKEN_LIFETIME.total_seconds())},
-        "OAUTH2_SCOPES_SUPPORTED": list(SCOPES),
-    })
-    server.register_grant(AuthorizationCode, [S256Only(required=True), IdToken(require_nonce=False)])
-    server.register_grant(RefreshTokenGrant)
-    server.register_extension(Issuer())
-    app.extensions["idgate.oidc"] = server
-    return server
+    servers = [kind(query_client=query_client, save_token=save_token) for kind in (Server, PlainServer)]
+    for server in servers:
+        server.load_config({
+            # secrets.token_urlsafe: 256 random bits from the OS in one call (authlib's default picks
+            # each character apart, ten times slower).
+            "OAUTH2_ACCESS_TOKEN_GENERATOR": _random_token,
+            "OAUTH2_REFRESH_TOKEN_GENERATOR": _random_token,
+            "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": int(store.ACCESS_TOKEN_LIFETIME.total_seconds()),
+                                        "refresh_token": int(store.ACCESS_TOKEN_LIFETIME.total_seconds())},
+            "OAUTH2_SCOPES_SUPPORTED": list(SCOPES),
+        })
+        server.register_grant(AuthorizationCode, [S256Only(required=True), IdToken(require_nonce=False)])
+        server.register_grant(RefreshTokenGrant)
+        server.register_extension(Issuer())
+    app.extensions["idgate.oidc"], app.extensions["idgate.oidc_plain"] = servers
+    return servers[0]

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc6749.errors import (
-    AccessDeniedError,
-    InvalidClientError,
-    InvalidRequestError,
-    OAuth2Error,
-)
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 
 from gateway.accounts import services as accounts
@@ -18,16 +13,14 @@ from gateway.accounts.forms import SwitchForm
 from gateway.clock import now
 from gateway.db import get_session
 from gateway.oidc import authorize as decision
-from gateway.oidc import claims, clients, grants, logout
+from gateway.oidc import clients, edge, logout
 from gateway.oidc.server import EndUser, Issuer
-from gateway.orgs import services as memberships
 from gateway.sessions.cookies import clear_session_cookie
 from gateway.sessions.login import signed_in_context
 from gateway.tokens.introspection import basic_credentials_readable
 from gateway.web import actor_from_request, forms_lead_to, settings
 
 bp = Blueprint("oidc", __name__)
-MAX_PARAMETER = 4096
 
 
 @bp.before_app_request
@@ -54,23 +47,19 @@ def _server():
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
     server, moment = _server(), now()
-    if not _readable(request.values):
+    if not edge.readable(request.values):
         return _refused(server, InvalidRequestError("A parameter is too long or holds a control character."))
     ctx = signed_in_context()
     auth_time = ctx.started_at if ctx else None
     try:
         grant = server.get_consent_grant(end_user=EndUser(ctx, auth_time) if ctx else None)
-        asked = _asked(grant)
+        asked = edge.asked(grant, method=request.method, form=request.form)
     except OAuth2Error as error:
         return _refused(server, error)
     except ValueError:  # authlib's error text would quote characters an error may not carry
         return _refused(server, InvalidRequestError("A parameter holds characters it may not."))
-    client = grant.request.client
-    app = client.row.app
-    member_there = ctx is not None and app is not None and app.org_id != ctx.org_id and \
-        memberships.is_active_member(get_session(), ctx.user_id, app.org_id)
-    decided = decision.decide(ctx, auth_time, app, asked, require_consent=client.row.require_consent, now=moment,
-                              member_there=member_there)
+    app = grant.request.client.row.app
+    decided = edge.decide(get_session(), grant, ctx, asked, now=moment)
     if decided.step is decision.Step.SWITCH:
         return render_template("oidc/switch.html", app=app, email=ctx.email, working_in=ctx.org_name,
                                form=SwitchForm(org=app.org_slug, next=request.full_path))
@@ -86,29 +75,6 @@ def authorize():
         return render_template("oidc/consent.html", app=app, scopes=grant.request.payload.scope.split(),
                                email=ctx.email, action=request.full_path)
     return server.create_authorization_response(grant_user=EndUser(ctx, auth_time), grant=grant)
-
-
-def _readable(values) -> bool:
-    """No parameter of the protocol's is this long, or holds a control character (PostgreSQL
-    stores no NUL): refused before any of it is looked up."""
-    return all(len(value) <= MAX_PARAMETER and value.isprintable() for value in values.values())
-
-
-def _asked(grant) -> decision.Request:
-    """The request's own demands. :raise OAuth2Error: one we cannot read."""
-    data, state = grant.request.payload.data, grant.request.payload.state
-    max_age = data.get("max_age")
-    if max_age is not None:
-        if not str(max_age).isdigit() or len(str(max_age)) > 9:
-            raise InvalidRequestError("max_age is a number of seconds.", redirect_uri=grant.redirect_uri, state=state)
-        max_age = int(max_age)
-    after = data.get(decision.AFTER)
-    after = int(after) if after and str(after).isdigit() and len(after) <= 12 else None
-    consented = request.method == "POST" and request.form.get("consent") == "allow"
-    if request.method == "POST" and request.form.get("consent") == "deny":
-        raise AccessDeniedError("The member did not consent.", redirect_uri=grant.redirect_uri, state=state)
-    return decision.Request(frozenset(str(data.get("prompt") or "").split()), max_age,
-                            frozenset(str(data.get("acr_values") or "").split()), after, consented)
 
 
 def _again(moment) -> str:
@@ -133,10 +99,10 @@ def _refused(server, error: OAuth2Error):
 @bp.post("/oauth/token")
 def token():
     server = _server()
-    if not basic_credentials_readable():
+    if not basic_credentials_readable(request.headers.get("Authorization", "")):
         return server.handle_error_response(None, InvalidClientError(
             status_code=401, description="The client credentials cannot be read."))
-    if not _readable(request.values):
+    if not edge.readable(request.values):
         return server.handle_error_response(None, InvalidRequestError(
             "A parameter is too long or holds a control character."))
     try:
@@ -147,16 +113,11 @@ def token():
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 def userinfo():
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else request.form.get("access_token")
-    active = grants.active_access_token(get_session(), token, settings=settings(), now=now())
-    if active is None:
-        response = jsonify(error="invalid_token", error_description="The access token is not active.")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
-    response = jsonify(claims.of(active.ctx, active.grant.scope))
-    response.headers["Cache-Control"] = "no-store"
+    token = edge.bearer(request.headers.get("Authorization"), request.form.get("access_token"))
+    status, payload, headers = edge.userinfo(get_session(), token, settings=settings(), now=now())
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers.extend(headers)
     return response
 
 

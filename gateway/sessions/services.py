@@ -175,23 +175,37 @@ _TOUCH_SESSION = (update(_sessions).where(_sessions.c.id == bindparam("session_i
 _TOUCH_USER = update(_users).where(_users.c.id == bindparam("user_id")).values(last_seen_at=bindparam("now"))
 
 
+# The columns of CONTEXT, first in every row it starts: a statement built on it (the OpenID Connect
+# provider reads a grant and its session in one) hands live_context its row's first CONTEXT_WIDTH.
+CONTEXT = _CONTEXT
+CONTEXT_WIDTH = len(_CONTEXT.selected_columns)
+_LAST_SEEN = next(i for i, column in enumerate(_CONTEXT.selected_columns) if column is _sessions.c.last_seen_at)
+
+
 def _resolve(db: Session, statement, params: dict, *, settings: Settings, now: datetime,
              touch: bool) -> SessionContext | None:
     db.flush()  # a change this transaction made to a session is what it reads
     row = core_execute(db, statement, params).first()
     if row is None:
         return None
+    ctx = live_context(row, now=now)
+    if ctx is not None and touch and now - row[_LAST_SEEN] >= TOUCH_INTERVAL:
+        core_execute(db, _TOUCH_SESSION, {"session_id": ctx.session_id, "now": now,
+                                          "idle": min(now + settings.session_idle, ctx.expires_at)})
+        core_execute(db, _TOUCH_USER, {"user_id": ctx.user_id, "now": now})
+    return ctx
+
+
+def live_context(row, *, now: datetime) -> SessionContext | None:
+    """The context a row of CONTEXT describes, or None when its session is revoked or expired, or
+    its membership no longer active: the one judgement of every way a session is read."""
     (session_id, user_id, email, name, org_id, org_slug, org_name, role, restricted, expires_at, owes, amr,
-     session_org_id, status, revoked_at, idle_expires_at, last_seen_at, custom_role,
-     email_verified_at, started_at, group_names) = row
+     session_org_id, status, revoked_at, idle_expires_at, _last_seen_at, custom_role,
+     email_verified_at, started_at, group_names) = row[:CONTEXT_WIDTH]
     if revoked_at is not None or now >= expires_at or now >= idle_expires_at:
         return None
     if session_org_id is not None and status != MemberStatus.ACTIVE:
         return None
-    if touch and now - last_seen_at >= TOUCH_INTERVAL:
-        core_execute(db, _TOUCH_SESSION, {"session_id": session_id, "now": now,
-                                          "idle": min(now + settings.session_idle, expires_at)})
-        core_execute(db, _TOUCH_USER, {"user_id": user_id, "now": now})
     groups = tuple(sorted(group_names.split(","))) if group_names else ()
     return SessionContext(
         session_id=session_id, user_id=user_id, email=email, name=name, org_id=org_id, org_slug=org_slug,

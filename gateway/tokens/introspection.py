@@ -124,7 +124,10 @@ class AsPublished:
         self.url = base_url + request.full_path.rstrip("?")
 
     def __getattr__(self, name):
-        return getattr(self._request, name)
+        # Kept once read: authlib asks the payload for `values` a dozen times a request.
+        value = getattr(self._request, name)
+        setattr(self, name, value)
+        return value
 
 
 class _Server(AuthorizationServer):
@@ -134,7 +137,7 @@ class _Server(AuthorizationServer):
 
 def respond(server: AuthorizationServer):
     """The endpoint's answer to the current request, an OAuth 2 error where authlib would raise."""
-    if not basic_credentials_readable():
+    if not basic_credentials_readable(flask_request.headers.get("Authorization", "")):
         # authlib reads them without catching an empty value or a name that is not UTF-8: refuse
         # them as it refuses wrong ones.
         return server.handle_error_response(None, InvalidClientError(
@@ -145,9 +148,10 @@ def respond(server: AuthorizationServer):
         return server.handle_error_response(None, error)
 
 
-def basic_credentials_readable() -> bool:
+def basic_credentials_readable(header: str) -> bool:
+    """Whether authlib can read this Authorization header without failing (Flask's request and
+    the OpenID Connect fast path pass theirs)."""
     # The way authlib reads the header, minus what it does not catch.
-    header = flask_request.headers.get("Authorization", "")
     if " " not in header:
         return True
     parts = header.split(None, 1)

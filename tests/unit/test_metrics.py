@@ -33,3 +33,13 @@ def test_a_flushed_tally_counts_every_request_and_fills_the_buckets_observe_woul
 
 def test_one_tally_an_endpoint_and_process():
     assert HotPathTally.of("test.one") is HotPathTally.of("test.one")
+
+
+def test_a_tally_counts_each_method_apart():
+    tally = HotPathTally.of("test.methods")
+    before = _sample("idgate_http_requests_total", endpoint="test.methods", method="POST", status="200")
+    tally.observe("200", 0.001, "POST")
+    tally.observe("200", 0.001)
+    tally.flush()
+    assert _sample("idgate_http_requests_total", endpoint="test.methods", method="POST", status="200") == before + 1
+    assert _sample("idgate_http_requests_total", endpoint="test.methods", method="GET", status="200") >= 1
