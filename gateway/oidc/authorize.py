@@ -23,6 +23,7 @@ AFTER = "idgate_after"
 
 class Step(Enum):
     SIGN_IN = "sign_in"  # (again): no session, prompt=login, or older than max_age
+    FINISH = "finish"  # the session still owes a step of its sign-in (a temporary password's change, a second factor)
     SWITCH = "switch"  # a member of the app's organization, working in another: offer to switch
     STEP_UP = "step_up"  # a second factor is required and this session did not use one
     CONSENT = "consent"  # the page that asks
@@ -50,6 +51,10 @@ def decide(ctx: SessionContext | None, auth_time: datetime | None, app: AppEntry
     silent = "none" in asked.prompt
     if ctx is None:
         return Decision(Step.REFUSE, "login_required", "Nobody is signed in.") if silent else Decision(Step.SIGN_IN)
+    if ctx.restricted:  # no code before the sign-in is complete: its step first, then back here
+        if silent:
+            return Decision(Step.REFUSE, "interaction_required", "The sign-in is not complete.")
+        return Decision(Step.FINISH)
     signed_in_at = int(auth_time.timestamp())
     signed_in_again = asked.after is not None and signed_in_at >= asked.after  # (so max_age=0 does not loop)
     too_old = asked.max_age is not None and now.timestamp() - signed_in_at > asked.max_age

@@ -16,7 +16,7 @@ from gateway.oidc import authorize as decision
 from gateway.oidc import clients, edge, logout
 from gateway.oidc.server import EndUser, Issuer
 from gateway.sessions.cookies import clear_session_cookie
-from gateway.sessions.login import signed_in_context
+from gateway.sessions.login import signed_in_context, step_page
 from gateway.tokens.introspection import basic_credentials_readable
 from gateway.web import actor_from_request, forms_lead_to, settings
 
@@ -63,6 +63,8 @@ def authorize():
     if decided.step is decision.Step.SWITCH:
         return render_template("oidc/switch.html", app=app, email=ctx.email, working_in=ctx.org_name,
                                form=SwitchForm(org=app.org_slug, next=request.full_path))
+    if decided.step is decision.Step.FINISH:
+        return redirect(step_page(ctx.owes, request.full_path))
     if decided.step is decision.Step.SIGN_IN:
         return redirect(f"/login?{urlencode({'next': _again(moment)})}")
     if decided.step is decision.Step.STEP_UP:

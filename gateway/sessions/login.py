@@ -23,6 +23,7 @@ _STEPS = {
     "factor_enrollment": ("mfa.security", {"mfa.security", "mfa.add_totp", "mfa.confirm_totp",
                                            "mfa.passkey_options", "mfa.add_passkey"}),
 }
+_FIRST_STEP = "password_change"  # what a restricted session owes when it says nothing else (older rows)
 # Pages whose URL is itself a secret (the invitation code): never copied into another URL as `next`.
 _SECRET_IN_URL = {"invitations.redeem", "accounts.reset_link"}
 
@@ -81,15 +82,15 @@ def _hold_restricted_sessions():
     ctx = signed_in_context()
     if ctx is None or not ctx.restricted:
         return None
-    step, allowed = _STEPS.get(ctx.owes or "password_change")
+    step, allowed = _STEPS[ctx.owes or _FIRST_STEP]
     if request.endpoint in allowed:
         return None
     return redirect(url_for(step, next=_where_they_were_going()))
 
 
-def step_page(owes: str, next_url: str | None = None) -> str:
+def step_page(owes: str | None, next_url: str | None = None) -> str:
     """The page of the step a session owes, keeping where its holder was going."""
-    return url_for(_STEPS[owes][0], next=safe_next(next_url))
+    return url_for(_STEPS[owes or _FIRST_STEP][0], next=safe_next(next_url))
 
 
 def _where_they_were_going() -> str | None:

@@ -16,6 +16,7 @@ from gateway.apps import services as apps
 from gateway.oidc import clients
 from gateway.orgs.access import AdminScope
 from tests.factories import MembershipFactory
+from tests.conftest import csrf_token
 
 REDIRECT = "https://grafana.example.com/login/generic_oauth"
 
@@ -474,3 +475,21 @@ def test_logout_follows_only_a_registered_post_logout_redirect_uri(client, auth,
                         verifier).json["id_token"]
     home = client.get(f"/oauth/logout?{urlencode({'id_token_hint': id_token, 'post_logout_redirect_uri': 'https://grafana.example.com/', 'state': 'x y'})}")
     assert home.status_code == 303 and home.headers["Location"] == "https://grafana.example.com/?state=x+y"
+
+
+def test_a_session_that_owes_a_step_of_its_sign_in_takes_it_before_any_code(client, auth, db, registered, member):
+    # A temporary password: the session is restricted until it is changed (as one owing a second factor is).
+    member.user.must_change_password = True
+    db.commit()
+    auth.login(member.user.email)
+    verifier, challenge = pkce()
+    assert answer_of(authorize(client, registered[0].client_id, challenge, prompt="none"))["error"] == "interaction_required"
+    response = authorize(client, registered[0].client_id, challenge)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/password/change?next=/oauth/authorize?response_type")
+
+    step = response.headers["Location"]
+    changed = client.post(step, data={"csrf_token": csrf_token(client, step), "new_password": "a brand new passphrase 2047",
+                                      "next": parse_qs(urlsplit(step).query)["next"][0]})
+    assert changed.status_code == 303 and changed.headers["Location"].startswith("/oauth/authorize?")
+    code = answer_of(client.get(changed.headers["Location"]))["code"]
+    assert exchange(client, registered, code, verifier).status_code == 200
