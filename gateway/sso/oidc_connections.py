@@ -191,7 +191,7 @@ def _ensure_a_secret_to_keep(row: OidcIdpConnection | None) -> None:
 
 def client_secret(connection: OidcConnection, certs_dir: str) -> str:
     """:raise sealing.InvalidToken: sealed with a key this gateway no longer has."""
-    return sealing.unseal(certs_dir, connection.client_secret_sealed)
+    return sealing.unseal(certs_dir, connection.client_secret_sealed, remember=True)
 
 
 def reseal_all(db: Session, *, certs_dir: str) -> int:
