@@ -7,6 +7,7 @@ and reseals every stored secret with it (`reseal`); a stolen database alone open
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _box(certs_dir: str) -> _Box:
     # in this process or another, replaces the file (keyfiles.write), which changes its inode. The version
     # is taken before the read, so a file replaced meanwhile is read again on the next call.
     try:
-        stat = _path(certs_dir).stat()
+        stat = os.stat(os.path.join(certs_dir, KEYS))  # (not through pathlib: this runs at every sign-in)
     except FileNotFoundError:
         return _Box(_keys(certs_dir))  # made now; kept from the next call
     version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
