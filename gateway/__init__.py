@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,7 +23,44 @@ MAX_FIELD_BYTES = 10 * 1024
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
+class _StateCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie session (pre-auth state: the CSRF token), without its per-request costs
+    when the request neither reads nor writes it: the signing serializer is built once per secret
+    key, not on every request, and a session left empty is not looked at again on the way out."""
+
+    def __init__(self):
+        self._serializer = None
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer is None or self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
+
+    def save_session(self, app, session, response) -> None:
+        if not session and not session.modified:  # nothing to set or delete (Flask's own first check)
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
 class Gateway(Flask):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session_interface = _StateCookie()
+        self._sync_functions: set = set()
+
+    def ensure_sync(self, func):
+        # Flask asks this of every hook and view on every request (inspect's coroutine check, some
+        # 16 times a request): a function found to be a plain one is remembered as such.
+        if func in self._sync_functions:
+            return func
+        wrapped = super().ensure_sync(func)
+        if wrapped is func and len(self._sync_functions) < 4096:
+            self._sync_functions.add(func)
+        return wrapped
+
     def create_url_adapter(self, request):
         try:
             return super().create_url_adapter(request)

@@ -102,18 +102,20 @@ def forms_lead_to(url: str) -> None:
 def init_app(app) -> None:
     settings = app.extensions["idgate.settings"]
     headers = app.extensions["idgate.security_headers"] = security_headers(settings)
+    # Pages show signed-in people's data, forms carry CSRF tokens, some show a secret once:
+    # nothing of ours is kept by a browser or a shared cache, but the static files.
+    not_kept = (*headers, ("Cache-Control", "no-store"))
     redirect_origins = _redirect_origins(settings)
 
     @app.after_request
     def send_security_headers(response: Response) -> Response:
         if g.get("for_the_proxy_only"):
             return response
-        for name, value in headers:
-            response.headers.setdefault(name, value)
         if targets := g.get("form_targets"):
             response.headers["Content-Security-Policy"] = content_security_policy({*redirect_origins, *targets})
-        # Pages show signed-in people's data, forms carry CSRF tokens, some show a secret once:
-        # nothing of ours is kept by a browser or a shared cache, but the static files.
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # Those the view did not set itself, added in one go (Headers.setdefault looks through every
+        # header once per name, and raises and catches a KeyError for each one missing).
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend([(name, value) for name, value in
+                                 (headers if request.endpoint == "static" else not_kept) if name.lower() not in present])
         return response

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.actor import Actor
@@ -20,7 +20,14 @@ from gateway.metrics import observe_audit_event
 from gateway.overview import rollups
 
 # Built once, bound per call: one plain INSERT, none of the ORM's unit of work, on every sign-in.
-_APPEND = insert(AuditEvent.__table__)
+_events = AuditEvent.__table__
+_APPEND = insert(_events)
+_COLUMNS = ("occurred_at", "org_id", "action", "actor_id", "actor_email", "target_id", "target_email", "ip",
+            "user_agent", "details")
+# The same row as a data-modifying CTE, for a sign-in's counts to carry (overview.rollups.count): its
+# own parameter names, as the statement carrying it claims the plain ones.
+_APPENDED = insert(_events).values(
+    {name: bindparam(f"e_{name}", type_=_events.c[name].type) for name in _COLUMNS}).cte("appended")
 
 
 def record(
@@ -35,21 +42,14 @@ def record(
     **details,
 ) -> None:
     """Append one event. Never pass secrets in `details`."""
-    core_execute(db, _APPEND, {
-        "occurred_at": now,
-        "org_id": org_id if org_id is not None else actor.org_id,
-        "action": str(action),
-        "actor_id": actor.user_id,
-        "actor_email": actor.email,
-        "target_id": target_id,
-        "target_email": target_email,
-        "ip": actor.ip,
-        "user_agent": actor.user_agent,
-        "details": details,
-    })
-    # A sign-in's outcome is counted for the overview here, where every one of them is recorded.
-    rollups.count(db, org_id=org_id if org_id is not None else actor.org_id, action=str(action),
-                  details=details, user_id=target_id, now=now)
+    org_id = org_id if org_id is not None else actor.org_id
+    row = (now, org_id, str(action), actor.user_id, actor.email, target_id, target_email, actor.ip, actor.user_agent,
+           details)
+    # A sign-in's outcome is counted for the overview here, where every one of them is recorded; the
+    # row itself rides along with the counts where it can.
+    if not rollups.count(db, org_id=org_id, action=str(action), details=details, user_id=target_id, now=now,
+                         along=(_APPENDED, {f"e_{name}": value for name, value in zip(_COLUMNS, row)})):
+        core_execute(db, _APPEND, dict(zip(_COLUMNS, row)))
     observe_audit_event(str(action), details)
 
 

@@ -110,4 +110,7 @@ def init_app(app: Flask) -> None:
     manager.unauthorized_handler(_unauthorized)
     manager.session_protection = None
     manager.init_app(app)
+    # Its after-request hook keeps "remember me" cookies up to date, and reads Flask's session on every
+    # response to find out: nobody is signed in through Flask-Login's own session or cookies here.
+    app.after_request_funcs[None].remove(manager._update_remember_cookie)
     app.before_request(_hold_restricted_sessions)

@@ -81,15 +81,33 @@ _CONNECTION_OF = (select(_orgs.c.id, *(_connections.c[name] for name in _COLUMNS
                   .where(_orgs.c.slug == bindparam("slug")))
 
 
+# The connection's id, for a statement that names it by the organization's slug (bound as `slug`).
+CONNECTION_ID_OF_SLUG = (select(_connections.c.id).join_from(_orgs, _connections, _connections.c.org_id == _orgs.c.id)
+                         .where(_orgs.c.slug == bindparam("slug")).scalar_subquery())
+
+
 def oidc_connection(db: Session, slug: str) -> OidcConnection:
     """:raise NotFound: unknown organization, or (OidcNotConfigured) no OIDC IdP connected to it."""
-    found = core_execute(db, _CONNECTION_OF, {"slug": slug}).first()
+    return connection_from(core_execute(db, _CONNECTION_OF, {"slug": slug}).first())
+
+
+def connection_read_with(*columns):
+    """The statement oidc_connection runs, with `columns` after the connection's own (connection_from
+    reads the row's first ones)."""
+    return _CONNECTION_OF.add_columns(*columns)
+
+
+def connection_from(found) -> OidcConnection:
+    """The connection of a row of oidc_connection's statement.
+
+    :raise NotFound: as oidc_connection.
+    """
     if found is None:
         raise NotFound()
     if found[1] is None:
         raise OidcNotConfigured()
     (pk, org_id, issuer, client_id, sealed, scopes, email_claim, name_claim, groups_claim, trust_email, role,
-     admin_groups) = found[1:]
+     admin_groups) = found[1:len(_COLUMNS) + 1]
     return OidcConnection(
         id=pk, org_id=org_id, issuer=issuer, client_id=client_id, client_secret_sealed=sealed, scopes=scopes,
         names=oidc_protocol.ClaimNames(email=email_claim, name=name_claim, groups=groups_claim,
@@ -191,7 +209,7 @@ def _ensure_a_secret_to_keep(row: OidcIdpConnection | None) -> None:
 
 def client_secret(connection: OidcConnection, certs_dir: str) -> str:
     """:raise sealing.InvalidToken: sealed with a key this gateway no longer has."""
-    return sealing.unseal(certs_dir, connection.client_secret_sealed)
+    return sealing.unseal(certs_dir, connection.client_secret_sealed, remember=True)
 
 
 def reseal_all(db: Session, *, certs_dir: str) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import requests
@@ -30,6 +31,8 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64decode
 
 from gateway.accounts.provisioning import ExternalIdentity
 
@@ -200,7 +203,8 @@ def _signed_payload(token, *, provider: Provider, jwks: dict, what: str, code: s
         raise OidcError(f"The {what} cannot be read.", code=code)
     try:
         keys = key_set(jwks)
-        header = jws.extract_compact(token.encode("ascii")).protected
+        signed = jws.extract_compact(token.encode("ascii"))  # parsed once: checked, then verified as it is
+        header = signed.protected
     except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
         raise OidcError(f"The {what} or the IdP's keys cannot be read.", code=code) from None
     if not isinstance(header, dict) or header.get("alg") not in provider.signing_algs:
@@ -208,10 +212,18 @@ def _signed_payload(token, *, provider: Provider, jwks: dict, what: str, code: s
     if any(name in header for name in _KEY_IN_HEADER):
         raise OidcError(f"The {what} names its own key: only the IdP's published keys count.", code=code)
     try:
-        payload = _json_object(jws.deserialize_compact(token, keys, algorithms=list(provider.signing_algs)).payload)
+        if not jws.validate_compact(signed, keys, registry=_registry(provider.signing_algs)):
+            raise OidcError(f"The {what} is not signed by the IdP.", code=code)
+        payload = _json_object(signed.payload)
     except (JoseError, ValueError, TypeError, KeyError):
         raise OidcError(f"The {what} is not signed by the IdP.", code=code) from None
     return header, payload
+
+
+@lru_cache(maxsize=32)
+def _registry(algorithms: tuple[str, ...]) -> JWSRegistry:
+    """joserfc's registry of the algorithms an IdP publishes, built once per list, not per token."""
+    return JWSRegistry(algorithms=list(algorithms))
 
 
 def verify_id_token(id_token, *, provider: Provider, jwks: dict, client_id: str, nonce: str, now: int,
@@ -306,10 +318,19 @@ def end_session_url(provider: Provider, *, client_id: str, id_token: str | None,
     return add_params_to_uri(provider.end_session_endpoint, params)
 
 
-_KEY_SETS: dict[str, KeySet] = {}  # the JWKS, as JSON → imported: a key is parsed once, not per sign-in
+# The JWKS as JSON → imported: a key is parsed once, not per sign-in. In front of it, the last key
+# sets asked for by identity (the one dict kept per IdP, see oidc_signin.METADATA), so that a sign-in
+# does not even write the JSON: each entry holds its dict, whose id therefore stays its own.
+_KEY_SETS: dict[str, KeySet] = {}
+_BY_IDENTITY: dict[int, tuple[dict, KeySet]] = {}
 
 
 def key_set(jwks: dict) -> KeySet:
+    """The key set `jwks` imported. A JWKS is never changed in place: reading the IdP's again makes
+    a new dict (signing_keys)."""
+    known = _BY_IDENTITY.get(id(jwks))
+    if known is not None and known[0] is jwks:
+        return known[1]
     text = json.dumps(jwks, sort_keys=True)
     keys = _KEY_SETS.get(text)
     if keys is None:
@@ -317,6 +338,9 @@ def key_set(jwks: dict) -> KeySet:
         if len(_KEY_SETS) > 256:
             _KEY_SETS.clear()
         _KEY_SETS[text] = keys
+    if len(_BY_IDENTITY) > 64:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(jwks)] = (jwks, keys)
     return keys
 
 
@@ -324,8 +348,9 @@ def names_an_unknown_key(id_token, jwks: dict) -> bool:
     """Whether the token's `kid` is none of the key set's: the IdP may have rotated its keys since
     they were read (the only failure worth reading them again for)."""
     try:
-        kid = jws.extract_compact(id_token.encode("ascii")).protected.get("kid")
-    except (JoseError, ValueError, TypeError, AttributeError, UnicodeError):
+        header = json.loads(urlsafe_b64decode(id_token.split(".", 1)[0].encode("ascii")))  # the header alone
+        kid = header.get("kid")
+    except (ValueError, TypeError, AttributeError, UnicodeError):
         return False
     return isinstance(kid, str) and kid not in {key.get("kid") for key in jwks.get("keys", [])}
 

@@ -16,7 +16,7 @@ import threading
 import time
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts.services import SignIn
@@ -28,7 +28,14 @@ from gateway.redirects import safe_next
 from gateway.sso import oidc_protocol
 from gateway.sessions.models import OIDC_SUBJECT
 from gateway.sso.models import OidcIdpLoginRequest
-from gateway.sso.oidc_connections import OidcConnection, client_secret, oidc_connection
+from gateway.sso.oidc_connections import (
+    CONNECTION_ID_OF_SLUG,
+    OidcConnection,
+    client_secret,
+    connection_from,
+    connection_read_with,
+    oidc_connection,
+)
 from gateway.sso.signin import (
     LOGIN_REQUEST_TTL,
     SsoRejected,
@@ -121,10 +128,29 @@ def start_login(db: Session, slug: str, *, next_url: str | None, settings: Setti
 
 
 _requests = OidcIdpLoginRequest.__table__
+# The connection named by the organization's slug, so that on PostgreSQL the claim rides along the
+# connection's read as a data-modifying CTE (one round trip; run to completion whatever the read finds).
 _CLAIM = (delete(_requests)
           .where(_requests.c.state_hash == bindparam("state_hash"),
-                 _requests.c.connection_id == bindparam("connection_id"), _requests.c.expires_at > bindparam("now"))
+                 _requests.c.connection_id == CONNECTION_ID_OF_SLUG, _requests.c.expires_at > bindparam("now"))
           .returning(_requests.c.next_url))
+_claimed = _CLAIM.cte("claimed")
+_CONNECTION_AND_CLAIM = connection_read_with(
+    exists(select(_claimed.c.next_url)).label("claimed"), select(_claimed.c.next_url).scalar_subquery()).add_cte(_claimed)
+
+
+def _connection_and_claim(db: Session, slug: str, state: str, now: datetime) -> tuple[OidcConnection, tuple | None]:
+    """The organization's connection, and the pending sign-in of `state` used up (its next URL as a
+    1-tuple, None when there was none to use up): whoever's DELETE removes the row owns it.
+
+    :raise NotFound: as oidc_connection.
+    """
+    params = {"slug": slug, "state_hash": _state_hash(state), "now": now}
+    if db.get_bind().dialect.name == "postgresql":
+        found = core_execute(db, _CONNECTION_AND_CLAIM, params).first()
+        return connection_from(found), (found[-1],) if found[-2] else None
+    connection = oidc_connection(db, slug)  # (SQLite has no DELETE in a WITH)
+    return connection, core_execute(db, _CLAIM, params).first()
 
 
 def finish_login(db: Session, slug: str, *, state, code, error, issuer_param, actor: Actor, settings: Settings,
@@ -136,11 +162,10 @@ def finish_login(db: Session, slug: str, *, state, code, error, issuer_param, ac
     :raise SsoRejected: a check failed (its code names it).
     :raise ProvisioningDenied: as provisioning decides.
     """
-    connection = oidc_connection(db, slug)
     if not isinstance(state, str) or not 0 < len(state) <= 64:
+        oidc_connection(db, slug)  # (an unknown organization is a 404 all the same)
         raise SsoRejected("This sign-in answer carries no state we sent.", code="unknown_state")
-    pending = core_execute(db, _CLAIM, {"state_hash": _state_hash(state), "connection_id": connection.id,
-                                        "now": now}).first()
+    connection, pending = _connection_and_claim(db, slug, state, now)
     if pending is None:
         raise SsoRejected("This sign-in is unknown, used already or expired. Start it again.", code="unknown_state")
     if binds_to_browser(settings) and not started_in(state, browser):
