@@ -64,10 +64,11 @@ class FastOidc:
         self.app, self.next = app, app.wsgi_app
         self.server = app.extensions["idgate.oidc_plain"]
         self.settings = app.extensions["idgate.settings"]
-        # What Flask's hooks put on every answer of these views (gateway.web, and Vary: Cookie for
-        # the cookie the authorization endpoint reads), each unless the answer has its own.
-        self.defaults = [*app.extensions["idgate.security_headers"], ("Cache-Control", "no-store"),
-                         ("Vary", "Cookie")]
+        # What Flask's hooks put on every answer of these views (gateway.web), each unless the answer has
+        # its own; and Vary: Cookie where Flask's session was read: the authorization endpoint's (the
+        # session cookie decides its answer; the others are decided by the Authorization header).
+        common = [*app.extensions["idgate.security_headers"], ("Cache-Control", "no-store")]
+        self.defaults = {"oidc.authorize": [*common, ("Vary", "Cookie")], "oidc.token": common, "oidc.userinfo": common}
         self.answerers = {"oidc.authorize": self._authorize, "oidc.token": self._token,
                           "oidc.userinfo": self._userinfo}
         self.tallies = {endpoint: HotPathTally.of(endpoint) for endpoint in self.answerers}
@@ -97,7 +98,7 @@ class FastOidc:
             return self.next(environ, start_response)
         headers = list(reply.headers)
         present = {name.lower() for name, _ in headers}
-        headers += [(name, value) for name, value in self.defaults if name.lower() not in present]
+        headers += [(name, value) for name, value in self.defaults[endpoint] if name.lower() not in present]
         headers += [("Content-Length", str(len(reply.body))),
                     ("X-Request-Id", new_request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         start_response(_STATUS[reply.status], headers)
