@@ -104,7 +104,7 @@ def init_app(app) -> None:
     headers = app.extensions["idgate.security_headers"] = security_headers(settings)
     # Pages show signed-in people's data, forms carry CSRF tokens, some show a secret once:
     # nothing of ours is kept by a browser or a shared cache, but the static files.
-    not_kept = (*headers, ("Cache-Control", "no-store"))
+    not_kept = app.extensions["idgate.page_headers"] = (*headers, ("Cache-Control", "no-store"))
     redirect_origins = _redirect_origins(settings)
 
     @app.after_request

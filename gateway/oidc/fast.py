@@ -67,7 +67,7 @@ class FastOidc:
         # What Flask's hooks put on every answer of these views (gateway.web), each unless the answer has
         # its own; and Vary: Cookie where Flask's session was read: the authorization endpoint's (the
         # session cookie decides its answer; the others are decided by the Authorization header).
-        common = [*app.extensions["idgate.security_headers"], ("Cache-Control", "no-store")]
+        common = list(app.extensions["idgate.page_headers"])
         self.defaults = {"oidc.authorize": [*common, ("Vary", "Cookie")], "oidc.token": common, "oidc.userinfo": common}
         self.answerers = {"oidc.authorize": self._authorize, "oidc.token": self._token,
                           "oidc.userinfo": self._userinfo}
@@ -115,7 +115,7 @@ class FastOidc:
         token = token_from_environ(environ)
         ctx = verified_context(token) if token else None  # the verify cache's, else the database's
         moment = now()
-        if ctx is None or ctx.restricted or moment >= ctx.expires_at:
+        if ctx is None or moment >= ctx.expires_at:  # (a restricted one: the decision sends it to its step)
             return None
         user = EndUser(ctx, ctx.started_at)
         try:

@@ -3,8 +3,9 @@
 Every check that a replayed or stolen credential must fail is one UPDATE … WHERE used_at IS NULL:
 of two requests using one code (or one refresh token) at once, the database lets exactly one
 through, and the other finds it used and revokes the whole grant (RFC 6749 §4.1.2, RFC 9700 §4.14).
-A token is active while its grant is, its session is (gateway.sessions.services.resolve_by_id:
-not revoked, not expired, the membership active) and it has not expired itself.
+A token is active while its grant is, its session is (gateway.sessions.services.live_context:
+not revoked, not expired, the membership active, no step of its sign-in owed) and it has not
+expired itself (`_active`).
 
 Each round trip of the code flow runs these, so they are prebuilt Core statements
 (gateway.db.core_execute), not the ORM's unit of work.
@@ -171,7 +172,8 @@ def use_refresh_token(db: Session, token, *, client_pk: int, settings: Settings,
     if core_execute(db, _SPEND_TOKEN, {"verifier": verifier, "now": now}).first() is None:
         _revoke_replayed(db, grant, "refresh_token", now=now)
         return None
-    return _active(db, grant, expires_at, settings, now)
+    read = _grant_in_session(db, _LIVE_GRANT, {"grant_id": grant.id}, now=now)
+    return None if read is None else _active(read[0], read[1], expires_at, now)
 
 
 def active_access_token(db: Session, token, *, settings: Settings, now: datetime) -> Active | None:
@@ -182,24 +184,18 @@ def active_access_token(db: Session, token, *, settings: Settings, now: datetime
     if read is None:
         return None
     grant, ctx, (expires_at,) = read
-    if now >= expires_at or grant.revoked_at is not None or ctx is None:
-        return None
-    return Active(grant, ctx, expires_at)
+    return _active(grant, ctx, expires_at, now)
 
 
 def revoke_grant(db: Session, grant_id: int, *, now: datetime) -> None:
     core_execute(db, _REVOKE, {"grant_id": grant_id, "now": now})
 
 
-def _active(db: Session, grant: Grant, expires_at: datetime, settings: Settings, now: datetime) -> Active | None:
-    if now >= expires_at or grant.revoked_at is not None:
+def _active(grant: Grant, ctx: SessionContext | None, expires_at: datetime, now: datetime) -> Active | None:
+    """A token of `grant` that runs out at `expires_at`, read with its session's context (_grant_in_session)."""
+    if now >= expires_at or grant.revoked_at is not None or ctx is None:
         return None
-    ctx = _live(db, grant, settings, now)
-    return None if ctx is None else Active(grant, ctx, expires_at)
-
-
-def _live(db: Session, grant: Grant, settings: Settings, now: datetime) -> SessionContext | None:
-    return _full(sessions.resolve_by_id(db, grant.session_id, settings=settings, now=now))
+    return Active(grant, ctx, expires_at)
 
 
 def _full(ctx: SessionContext | None) -> SessionContext | None:
